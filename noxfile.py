@@ -1,0 +1,125 @@
+"""nox sessions for the lab: tests, lint, docs, serve, browser, bench.
+
+All sessions that need torch share ONE virtual environment (``.nox/lab``): torch alone is
+about 5.5 GB and two minutes to install, so it is installed once and only reinstalled when
+``pyproject.toml`` or ``requirements/constraints.txt`` change (a stamp file records their hash).
+
+Environment variables understood by the sessions (see README):
+    LABCODE_PROFILE=quick|full   experiment sizes (default: full on CUDA, quick on CPU)
+    LABCODE_DEVICE=auto|cpu|cuda
+    LABCODE_DATA_DIR             where MNIST lives / is written
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_external_run = False
+
+ROOT = Path(__file__).parent
+LAB_ENV = ROOT / ".nox" / "lab"
+CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
+EXTRAS = "test,lint,docs,browser"
+BASE_ENV = {"NO_MKDOCS_2_WARNING": "1", "PYTHONHASHSEED": "0"}
+
+
+def _bin(name: str) -> str:
+    sub = "Scripts" if sys.platform == "win32" else "bin"
+    return str(LAB_ENV / sub / name)
+
+
+def _stamp() -> str:
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", CONSTRAINTS):
+        digest.update(path.read_bytes())
+    digest.update(EXTRAS.encode())
+    return digest.hexdigest()
+
+
+def lab_env(session: nox.Session) -> dict[str, str]:
+    """Create or reuse the shared environment; return the env vars to run commands with."""
+    stamp_file = LAB_ENV / ".labcode-stamp"
+    if not (LAB_ENV / "bin" / "python").exists() and not (LAB_ENV / "Scripts").exists():
+        session.run(sys.executable, "-m", "venv", str(LAB_ENV), external=True)
+    if not stamp_file.exists() or stamp_file.read_text() != _stamp():
+        session.run(
+            _bin("python"), "-m", "pip", "install", "--quiet",
+            "-c", str(CONSTRAINTS), "-e", f".[{EXTRAS}]",
+            external=True,
+        )
+        stamp_file.write_text(_stamp())
+    else:
+        session.log("shared environment .nox/lab is up to date; nothing installed")
+    env = dict(BASE_ENV)
+    env["PATH"] = str(Path(_bin("python")).parent) + os.pathsep + os.environ.get("PATH", "")
+    env["VIRTUAL_ENV"] = str(LAB_ENV)
+    return env
+
+
+def ensure_chromium(session: nox.Session) -> None:
+    """Install Debian's Chromium and a CJK font for the browser tests when missing (root only)."""
+    fonts_ok = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc").exists()
+    if shutil.which("chromium") and fonts_ok:
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.warn("chromium/fonts-noto-cjk missing and apt-get unavailable (or not root): "
+                     "browser tests will be skipped")
+        return
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                "chromium", "fonts-noto-cjk", external=True,
+                env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite (unit, training lessons over seeds, site build, browser)."""
+    env = lab_env(session)
+    ensure_chromium(session)
+    session.run(_bin("python"), "-m", "pytest", *session.posargs, env=env, external=True)
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    """Check code style with ruff (labcode, tests, docs tooling, benchmarks, noxfile)."""
+    env = lab_env(session)
+    session.run(_bin("ruff"), "check", ".", env=env, external=True)
+
+
+@nox.session(venv_backend="none")
+def docs(session: nox.Session) -> None:
+    """Execute the chapter notebooks (cached) and build the site into site/ with --strict."""
+    env = lab_env(session)
+    session.run(_bin("python"), "docs/_build/execute.py", env=env, external=True)
+    session.run(_bin("mkdocs"), "build", "--strict", *session.posargs, env=env, external=True)
+
+
+@nox.session(venv_backend="none")
+def serve(session: nox.Session) -> None:
+    """Serve the site with live reload on http://127.0.0.1:8000 (chapters re-execute on change)."""
+    env = lab_env(session)
+    session.run(_bin("mkdocs"), "serve", *session.posargs, env=env, external=True)
+
+
+@nox.session(venv_backend="none")
+def browser(session: nox.Session) -> None:
+    """Build the site and test it in Debian's Chromium (Playwright): math, search, dark mode."""
+    env = lab_env(session)
+    ensure_chromium(session)
+    session.run(_bin("python"), "-m", "pytest", "-m", "browser", "tests/test_browser.py",
+                *session.posargs, env=env, external=True)
+
+
+@nox.session(venv_backend="none")
+def bench(session: nox.Session) -> None:
+    """Benchmark the seed's training path against labcode's (pass -- --device cuda on a GPU)."""
+    env = lab_env(session)
+    session.run(_bin("python"), "-m", "benchmarks.run", *session.posargs, env=env, external=True)
