@@ -1,0 +1,292 @@
+"""MkDocs hooks: chapter notebooks rendered with the site's own Markdown, MathJax 3 served locally.
+
+Maintainer-facing module (English). Listed under ``hooks:`` in mkdocs.yml.
+
+Pipeline for a chapter ``docs/<slug>.py`` (a jupytext percent notebook without outputs):
+
+1. ``on_files``: :mod:`execute` returns the executed notebook (from ``.cache/notebooks/`` when the
+   cache key -- notebook text, labcode sources, profile, device, versions -- is unchanged). A cell
+   error fails the build. The executed ``.ipynb`` is added to the site as ``notebooks/<slug>.ipynb``
+   (the download). MathJax 3 (PyPI ``django-static-mathjax``) is added as ``assets/mathjax/``.
+2. ``on_pre_page`` (after mkdocs-jupyter's): the page's ``render`` is replaced. All Markdown cells are
+   joined (with a split marker between cells) and rendered by MkDocs' own ``Page.render`` -- same
+   ``markdown_extensions`` (admonition, details, arithmatex, ...), same link rewriting/validation,
+   same TOC -- and split back per cell. Each Markdown cell becomes a raw ``text/html`` cell, which
+   nbconvert passes through untouched, and mkdocs-jupyter's ``nb2html`` renders the notebook
+   (code cells + executed outputs) with ``execute=False``.
+3. ``on_page_content``: mkdocs-jupyter's MathJax 2 loader is removed, output areas and the hidden
+   clipboard copies are marked ``data-search-exclude`` (no outputs in the search index) and a
+   download bar is inserted under the title.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import execute  # noqa: E402  (docs/_build/execute.py)
+
+log = logging.getLogger("mkdocs.hooks.notebooks")
+
+SPLIT = "<!-- nbcell-split-8c1f -->"
+MATHJAX_DEST = "assets/mathjax"
+NOTEBOOK_DEST = "notebooks"
+
+_state: dict = {"results": {}, "settings": None}
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def is_chapter(file: File) -> bool:
+    return (
+        file.src_uri.endswith(".py")
+        and "/" not in file.src_uri
+        and not file.src_uri.startswith("_")
+    )
+
+
+def _jupyter_plugin(config):
+    plugin = config.plugins.get("mkdocs-jupyter")
+    if plugin is None:
+        raise PluginError("docs/_build/hooks.py needs the mkdocs-jupyter plugin in mkdocs.yml")
+    return plugin
+
+
+def mathjax_root() -> Path:
+    try:
+        import mathjax  # PyPI: django-static-mathjax (ships the MathJax 3 npm package, es5 bundles)
+    except ImportError as exc:
+        raise PluginError(
+            "MathJax is missing: pip install -c requirements/constraints.txt -e .[docs] "
+            "(package django-static-mathjax)"
+        ) from exc
+    root = Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5"
+    if not (root / "tex-chtml.js").is_file():
+        raise PluginError(f"django-static-mathjax has no es5/tex-chtml.js under {root}")
+    return root
+
+
+def mathjax_files(root: Path) -> list[str]:
+    """The MathJax files the site serves: the tex-chtml bundle, its fonts, lazily loaded parts."""
+    keep = ["tex-chtml.js"]
+    for sub in ("output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y", "adaptors"):
+        keep += [
+            p.relative_to(root).as_posix() for p in sorted((root / sub).rglob("*")) if p.is_file()
+        ]
+    return keep
+
+
+def split_rendered(html: str, expected: int, name: str) -> list[str]:
+    parts = html.split(SPLIT)
+    if len(parts) != expected:
+        raise PluginError(
+            f"{name}: rendering Markdown cells gave {len(parts)} parts for {expected} cells; "
+            "a Markdown cell probably leaves a construct open (unclosed ``` fence or HTML block)"
+        )
+    return [p.strip() for p in parts]
+
+
+# --------------------------------------------------------------------------------------------------
+# events
+# --------------------------------------------------------------------------------------------------
+
+
+def on_config(config):
+    plugin = _jupyter_plugin(config)
+    # The hook owns execution; mkdocs-jupyter must never execute or let errors through.
+    plugin.config["execute"] = False
+    plugin.config["allow_errors"] = False
+    try:  # Material's search segments Chinese with jieba; keep its start-up chatter out of the log
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+    except ImportError:
+        log.warning("jieba is not installed: Chinese search will only match whole phrases")
+    _state["settings"] = execute.resolve_settings()
+    _state["results"] = {}
+    _state["executed"] = 0
+    log.info(
+        "notebooks: profile=%s device=%s", _state["settings"].profile, _state["settings"].device
+    )
+    return config
+
+
+def on_files(files: Files, config):
+    settings = _state["settings"]
+    for file in list(files):
+        if not (is_chapter(file) and file.is_documentation_page()):
+            continue
+        try:
+            result = execute.executed_notebook(Path(file.abs_src_path), settings, log=log.info)
+        except execute.NotebookExecutionError as exc:
+            raise PluginError(str(exc)) from None
+        _state["results"][file.src_uri] = result
+        _state["executed"] += int(result.executed)
+        files.append(
+            File.generated(
+                config, f"{NOTEBOOK_DEST}/{result.slug}.ipynb", abs_src_path=str(result.path)
+            )
+        )
+    root = mathjax_root()
+    for rel in mathjax_files(root):
+        files.append(File.generated(config, f"{MATHJAX_DEST}/{rel}", abs_src_path=str(root / rel)))
+    return files
+
+
+@event_priority(-100)  # after mkdocs-jupyter replaced page.render
+def on_pre_page(page: Page, config, files: Files):
+    result = _state["results"].get(page.file.src_uri)
+    if result is None:
+        return page
+    plugin = _jupyter_plugin(config)
+    download = files.get_file_from_path(f"{NOTEBOOK_DEST}/{result.slug}.ipynb")
+    page.nb_url = get_relative_url(
+        download.url, page.url
+    )  # used by overrides/partials/actions.html
+    page.nb_result = result
+
+    def render(self: Page, config, files):
+        render_notebook(self, result, plugin.config, config, files)
+
+    page.render = render.__get__(page, Page)
+    return page
+
+
+def render_notebook(page: Page, result, jupyter_config, config, files) -> None:
+    from mkdocs_jupyter import convert
+
+    nb = nbformat.read(result.path, as_version=4)
+    md_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"]
+    # 1. all Markdown cells through MkDocs' own renderer (extensions, links, TOC, title)
+    page.markdown = f"\n\n{SPLIT}\n\n".join(nb.cells[i].source for i in md_cells)
+    Page.render(page, config, files)
+    rendered = split_rendered(page.content, len(md_cells), page.file.src_uri)
+    for index, html in zip(md_cells, rendered, strict=True):
+        nb.cells[index] = nbformat.v4.new_raw_cell(
+            # no wrapper element: headings must stay siblings of the code cells, or Material's
+            # search would file every code cell under the page instead of under its section
+            html,
+            metadata={"raw_mimetype": "text/html"},
+        )
+    # 2. mkdocs-jupyter renders code cells and outputs; the raw HTML cells pass through
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{result.slug}.ipynb"
+        nbformat.write(nb, path)
+        body = convert.nb2html(
+            str(path),
+            execute=False,
+            kernel_name="",
+            theme=jupyter_config["theme"],
+            allow_errors=False,
+            show_input=jupyter_config["show_input"],
+            no_input=jupyter_config["no_input"],
+            no_prompt=jupyter_config["no_prompt"],
+            remove_tag_config=jupyter_config["remove_tag_config"],
+            highlight_extra_classes=jupyter_config["highlight_extra_classes"],
+            include_requirejs=False,
+            custom_mathjax_url="",
+        )
+    page.content = body  # page.toc / page.title stay as Page.render computed them
+
+
+_MATHJAX2 = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+# nbconvert's Mermaid loader imports mermaid from cdnjs at runtime; notebooks here have no diagrams
+_MERMAID = re.compile(
+    r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded", async \(\) => \{\s*'
+    r'const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>',
+    re.S,
+)
+#: anything that would make the browser fetch from another host
+EXTERNAL = re.compile(
+    r"""<(?:script|img|link|iframe|source|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*["']?(?:https?:)?//"""
+    r"""|import\(\s*["'](?:https?:)?//|url\(\s*["']?(?:https?:)?//""",
+    re.I,
+)
+_OUTPUT = re.compile(r'<div class="jp-Cell-outputWrapper"')
+_DIV = re.compile(r"<div\b|</div\s*>", re.I)
+_CLIPBOARD = re.compile(r'<div(?=[^>]*\bclass="clipboard-copy-txt")')
+_NOTICE = re.compile(r'<span class="notice" hidden(?:="")?>Copied!</span>')
+_H1_END = re.compile(r"</h1>")
+
+
+def exclude_outputs_from_search(html: str, name: str) -> str:
+    """Wrap every output area in ``<nb-output data-search-exclude>``.
+
+    Material's search parser tracks excluded elements by tag name, so ``data-search-exclude`` on a
+    ``<div>`` stops working at the first nested ``</div>``; a tag that never nests is reliable.
+    """
+    parts, pos = [], 0
+    while (match := _OUTPUT.search(html, pos)) is not None:
+        start, depth = match.start(), 0
+        for tag in _DIV.finditer(html, start):
+            depth += -1 if tag.group().startswith("</") else 1
+            if depth == 0:
+                end = tag.end()
+                break
+        else:
+            raise PluginError(f"{name}: unbalanced <div> in a notebook output area")
+        parts += [
+            html[pos:start],
+            '<nb-output data-search-exclude="true">',
+            html[start:end],
+            "</nb-output>",
+        ]
+        pos = end
+    parts.append(html[pos:])
+    return "".join(parts)
+
+
+def on_page_content(html: str, page: Page, config, files):
+    result = getattr(page, "nb_result", None)
+    if result is None:
+        return html
+    html = _MATHJAX2.sub("", html)
+    html = _MERMAID.sub("", html)
+    if "MathJax.Hub" in html:
+        raise PluginError(
+            f"{page.file.src_uri}: mkdocs-jupyter's MathJax 2 loader is still present"
+        )
+    external = EXTERNAL.search(html)
+    if external:
+        context = html[max(0, external.start() - 80) : external.end() + 120]
+        raise PluginError(f"{page.file.src_uri}: the page would request another host: {context!r}")
+    html = exclude_outputs_from_search(html, page.file.src_uri)
+    html = _CLIPBOARD.sub('<div data-search-exclude="true"', html)  # hidden copy of each cell
+    html = _NOTICE.sub('<span class="notice" hidden data-search-exclude="true">已复制</span>', html)
+    html = html.replace('aria-label="Copy to Clipboard"', 'aria-label="复制代码" title="复制代码"')
+    bar = (
+        '<div class="nb-download" data-search-exclude="true">'
+        f'<a href="{page.nb_url}" download="{result.slug}.ipynb" class="md-button md-button--small">'
+        "下载本章 Notebook（.ipynb）</a>"
+        '<span class="nb-download__note">含本次构建的运行结果；按首页说明安装 <code>labcode</code> 后即可独立运行。</span>'
+        "</div>"
+    )
+    html, n = _H1_END.subn("</h1>" + bar, html, count=1)
+    if n == 0:
+        html = bar + html
+    return html
+
+
+def on_post_build(config):
+    results = _state["results"]
+    executed = _state.get("executed", 0)
+    log.info(
+        "notebooks: %d executed, %d from cache (%s)",
+        executed,
+        len(results) - executed,
+        ", ".join(r.slug for r in results.values()),
+    )

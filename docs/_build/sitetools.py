@@ -1,0 +1,133 @@
+"""Helpers for building the site from tests and scripts (maintainer-facing).
+
+* :func:`build` runs ``mkdocs build --strict`` in a subprocess (the same command nox and CI run).
+* :func:`fixture_project` writes a miniature copy of the site's configuration around a few given
+  notebooks, so the rendering pipeline can be tested without the real chapters (e.g. a notebook that
+  raises, to check that the build fails).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+
+@dataclass
+class Build:
+    returncode: int
+    output: str
+    seconds: float
+    site: Path
+
+    @property
+    def executed(self) -> int | None:
+        """Number of notebooks executed, from the hook's summary line (None if absent)."""
+        for line in self.output.splitlines():
+            if "notebooks:" in line and "executed," in line:
+                return int(line.split("notebooks:")[1].split("executed")[0].strip())
+        return None
+
+
+def mkdocs_command() -> list[str]:
+    return [sys.executable, "-m", "mkdocs"]
+
+
+def build(
+    site_dir: Path,
+    *,
+    config_file: Path | None = None,
+    profile: str = "quick",
+    device: str = "cpu",
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 1800,
+) -> Build:
+    """``mkdocs build --strict`` into ``site_dir``; returns the exit code and combined output."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "LABCODE_PROFILE": profile,
+            "LABCODE_DEVICE": device,
+            "NO_MKDOCS_2_WARNING": "1",
+            "PYTHONUTF8": "1",
+        }
+    )
+    env.update(extra_env or {})
+    cmd = [*mkdocs_command(), "build", "--strict", "-d", str(site_dir)]
+    if config_file is not None:
+        cmd += ["-f", str(config_file)]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    return Build(proc.returncode, proc.stdout, time.perf_counter() - start, Path(site_dir))
+
+
+def fixture_project(dest: Path, notebooks: dict[str, Path], *, title: str = "测试站点") -> Path:
+    """Write ``dest/mkdocs.yml`` + ``dest/docs`` using the real mkdocs.yml, hooks and assets.
+
+    ``notebooks`` maps slug -> jupytext ``.py`` file. Returns the config file path.
+    """
+    docs = dest / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for sub in ("javascripts", "stylesheets"):
+        if (DOCS / sub).is_dir():
+            shutil.copytree(DOCS / sub, docs / sub, dirs_exist_ok=True)
+    (docs / "index.md").write_text(f"# {title}\n\n这是测试用的首页。\n", encoding="utf-8")
+    for slug, source in notebooks.items():
+        shutil.copyfile(source, docs / f"{slug}.py")
+    config = {
+        "INHERIT": str(ROOT / "mkdocs.yml"),  # everything else exactly as the real site
+        "docs_dir": str(docs),
+        "nav": [{"首页": "index.md"}] + [{slug: f"{slug}.py"} for slug in notebooks],
+        "hooks": [str(DOCS / "_build" / "hooks.py")],
+        "theme": {"name": "material", "custom_dir": str(DOCS / "overrides")},
+    }
+    path = dest / "mkdocs.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+_BUILT: dict[tuple[str, str], Build] = {}
+
+
+def built_site(tmp_path_factory, *, profile: str = "quick", device: str = "cpu") -> Path:
+    """The real site, built once per test session (shared by test_site.py and test_browser.py).
+
+    ``LABCODE_SITE_DIR`` names an already built site to use instead (e.g. nox's ``site/``).
+    """
+    given = os.environ.get("LABCODE_SITE_DIR")
+    if given:
+        path = Path(given).resolve()
+        if not (path / "index.html").is_file():
+            raise AssertionError(f"LABCODE_SITE_DIR={given} holds no built site (no index.html)")
+        return path
+    return session_build(tmp_path_factory, profile=profile, device=device).site
+
+
+def session_build(tmp_path_factory, *, profile: str = "quick", device: str = "cpu") -> Build:
+    key = (profile, device)
+    if key not in _BUILT:
+        dest = tmp_path_factory.mktemp(f"site-{profile}-{device}") / "site"
+        result = build(dest, profile=profile, device=device)
+        if result.returncode != 0:
+            raise AssertionError(
+                f"mkdocs build --strict failed ({result.returncode}):\n{result.output[-6000:]}"
+            )
+        _BUILT[key] = result
+    return _BUILT[key]

@@ -1,0 +1,349 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 激活函数
+#
+# !!! abstract "本章要点"
+#     激活函数是夹在两个线性层之间的逐元素非线性变换。没有它，再深的网络也只是一个线性模型。
+#     本章将：
+#
+#     1. 从"线性映射的复合仍是线性映射"出发，说明网络为什么需要非线性；
+#     2. 推导 ReLU、Sigmoid、Tanh 的导数，并比较它们的取值范围、饱和区与导数上界——
+#        这些性质直接决定了下一章的**梯度消失**和再下一章的 **ReLU 死亡**；
+#     3. 用 `labcode` 中的实现做自检，并亲眼看到"照抄教科书公式"的 Tanh 在 $|x|$ 较大时算出 `NaN`；
+#     4. 认识几个现代变体：LeakyReLU、ELU、GELU、SiLU；
+#     5. 动手写一个自己的激活函数类，用同一个自检函数验证它。
+#
+# 本站的代码都放在 `labcode` 包里，页面中的代码单元只负责调用它。先导入本章要用的名字：
+
+# %%
+import torch
+
+from labcode import MyReLU, MySigmoid, MyTanh, check_activation_function
+from labcode.selfcheck import ActivationCheckError
+from labcode.settings import get_device
+
+print("运行设备：", get_device())
+
+# %% [markdown]
+# ## 为什么需要非线性
+#
+# 一个全连接层做的是仿射变换 $\mathbf{h} = W\mathbf{x} + \mathbf{b}$。假设我们把两层直接叠起来、中间不加任何非线性：
+#
+# $$
+# \mathbf{o} = W_2(W_1\mathbf{x} + \mathbf{b}_1) + \mathbf{b}_2
+#            = \underbrace{(W_2W_1)}_{W}\,\mathbf{x} + \underbrace{(W_2\mathbf{b}_1 + \mathbf{b}_2)}_{\mathbf{b}} .
+# $$
+#
+# 结果仍是**一个**仿射变换 $W\mathbf{x} + \mathbf{b}$。用归纳法可知，任意多层仿射变换的复合都等价于单层，
+# 因此"加深"不会带来任何新的表达能力：能分开的数据，单层感知机早就能分开；单层分不开的（例如异或问题），
+# 一百层也分不开。
+#
+# 在每个仿射层之后插入一个逐元素的非线性函数 $\sigma$，
+#
+# $$
+# \mathbf{h}_l = \sigma(W_l\mathbf{h}_{l-1} + \mathbf{b}_l),
+# $$
+#
+# 复合就不能再被"压扁"成一层了。每一层把输入空间折叠、弯曲一次，层层叠加后可以表示非常复杂的函数。
+#
+# !!! info "万能逼近定理（直观版）"
+#     只要激活函数不是多项式（ReLU、Sigmoid、Tanh 都满足），一个足够宽的单隐藏层网络就能在有界区域上以任意精度逼近任意连续函数。
+#     定理只保证"存在"这样的参数，并不保证梯度下降找得到；而**能否找得到**，很大程度上取决于激活函数的导数——这正是后面几章的主题。
+#
+# ## 三个经典激活函数
+#
+# 下面逐个给出定义，并**推导**导数。推导时记住一件事：反向传播里，每经过一个激活函数，梯度就要乘上一次它的导数。
+#
+# ### ReLU
+#
+# $$
+# \operatorname{ReLU}(x) = \max(0, x) =
+# \begin{cases}
+# x, & x > 0,\\
+# 0, & x \le 0,
+# \end{cases}
+# \qquad
+# \operatorname{ReLU}'(x) =
+# \begin{cases}
+# 1, & x > 0,\\
+# 0, & x < 0.
+# \end{cases}
+# $$
+#
+# 在 $x = 0$ 处 ReLU 不可导（左导数 0，右导数 1），任取 $[0, 1]$ 中的一个值都是合法的次梯度。
+# PyTorch 约定取 0，我们的实现也取 0，这样才能和 PyTorch 的自动求导结果逐点对上。
+#
+# ReLU 的导数在正半轴**恒等于 1**：梯度穿过它时既不放大也不缩小。代价是负半轴导数**恒等于 0**——
+# 如果某个神经元对所有输入都落在负半轴，它就再也收不到梯度了（见 [ReLU 死亡](dead_relu.md)）。
+#
+# ### Sigmoid
+#
+# $$
+# \sigma(x) = \frac{1}{1 + e^{-x}}, \qquad \sigma(x) \in (0, 1).
+# $$
+#
+# 用链式法则对 $(1 + e^{-x})^{-1}$ 求导：
+#
+# $$
+# \sigma'(x) = -\left(1 + e^{-x}\right)^{-2}\cdot\left(-e^{-x}\right)
+#            = \frac{1}{1 + e^{-x}}\cdot\frac{e^{-x}}{1 + e^{-x}}
+#            = \sigma(x)\,\bigl(1 - \sigma(x)\bigr),
+# $$
+#
+# 其中用到了 $\dfrac{e^{-x}}{1+e^{-x}} = 1 - \dfrac{1}{1+e^{-x}}$。记 $s = \sigma(x) \in (0,1)$，
+# 则 $s(1-s) = \tfrac14 - \left(s - \tfrac12\right)^2 \le \tfrac14$，当且仅当 $s = \tfrac12$（即 $x = 0$）取等号：
+#
+# $$
+# 0 < \sigma'(x) \le \frac14 .
+# $$
+#
+# 这个上界 $\tfrac14$ 是下一章的主角：梯度每穿过一层 Sigmoid，至少被缩小到原来的四分之一。
+# 此外，当 $|x|$ 较大时 $\sigma'(x) \approx e^{-|x|}$，几乎为零，这叫**饱和**。
+#
+# ### Tanh
+#
+# $$
+# \tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}} = \frac{\sinh x}{\cosh x}, \qquad \tanh(x) \in (-1, 1).
+# $$
+#
+# 由 $(\sinh x)' = \cosh x$、$(\cosh x)' = \sinh x$ 和商的求导法则：
+#
+# $$
+# \tanh'(x) = \frac{\cosh^2 x - \sinh^2 x}{\cosh^2 x} = 1 - \tanh^2(x) \in (0, 1],
+# $$
+#
+# 在 $x = 0$ 处取最大值 1。分子分母同乘 $e^{-x}$ 还能得到它和 Sigmoid 的关系：
+#
+# $$
+# \tanh(x) = \frac{1 - e^{-2x}}{1 + e^{-2x}} = 2\sigma(2x) - 1 .
+# $$
+#
+# 也就是说 Tanh 是把 Sigmoid 横向压缩一半、纵向拉伸到 $(-1, 1)$ 的版本。两者形状相同，
+# 但 Tanh **以零为中心**、原点处导数是 Sigmoid 的 4 倍，所以在实践中通常比 Sigmoid 好训练。
+#
+# ### 三者对比
+#
+# | | ReLU | Sigmoid | Tanh |
+# |---|---|---|---|
+# | 值域 | $[0, +\infty)$ | $(0, 1)$ | $(-1, 1)$ |
+# | 导数 | $\mathbb{1}[x > 0]$ | $\sigma(x)(1-\sigma(x))$ | $1 - \tanh^2(x)$ |
+# | 导数上界 | $1$ | $\tfrac14$ | $1$ |
+# | 饱和区 | 负半轴导数恒为 0 | 两侧都饱和 | 两侧都饱和 |
+# | 输出以零为中心 | 否 | 否 | 是 |
+# | 计算代价 | 一次比较 | 一次指数 | 指数 |
+#
+# ## 用 labcode 实现并自检
+#
+# `labcode.activations` 中每个激活函数都是一个小类，把前向公式 `f(x)` 和手写导数 `derivative(x)` 写在一起。
+# 自检函数 `check_activation_function` 在一段区间上把它们的函数值和导数分别与 PyTorch 的
+# `nn.ReLU`/`nn.Sigmoid`/`nn.Tanh`（导数由自动求导得到）逐点比较，任何一项不符都会报错并指出是哪一项；
+# 通过后画出三个函数及其导数。
+
+# %%
+report = check_activation_function(MyReLU, MySigmoid, MyTanh)
+report
+
+# %% [markdown]
+# 对照上图检查推导：右图中 Sigmoid 的导数峰值只有 $0.25$，Tanh 的导数峰值为 1，
+# 二者在 $|x|$ 稍大时都迅速贴近 0；ReLU 的导数是一个从 0 跳到 1 的阶跃。
+#
+# !!! note "与原实验的不同"
+#     原实验中的 `MyReLU` 等是普通 Python 类，网络训练时反向传播走的是 PyTorch 对前向公式的自动求导，
+#     手写的 `derivative` 只在自检里被调用。`labcode` 的激活函数是 `torch.nn.Module`，
+#     反向传播时**真正使用手写导数**（通过一个自定义的 `torch.autograd.Function`），
+#     所以后面几章的梯度实验检验的正是你在这里推导的公式。
+#
+# ## 数值稳定性：公式正确不等于代码正确
+#
+# 上面的 Tanh 定义式在数学上无懈可击，但计算机里的 `float32` 最大只能表示约 $3.4\times10^{38}$，
+# 而 $e^{x}$ 在 $x > \ln(3.4\times 10^{38}) \approx 88.7$ 时就溢出为 `inf`。
+# 把定义式原样写成代码，看看 $|x|$ 较大时会发生什么：
+
+# %%
+x = torch.tensor([-100.0, -89.0, -88.0, -20.0, 0.0, 20.0, 88.0, 89.0, 100.0])
+naive_tanh = (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))
+print("x          :", x.tolist())
+print("照抄公式   :", naive_tanh.tolist())
+print("MyTanh     :", MyTanh()(x).tolist())
+print("torch.tanh :", torch.tanh(x).tolist())
+
+# %% [markdown]
+# 当 $x \ge 89$ 时分子分母都变成 `inf`，而 $\infty/\infty$ 在 IEEE 浮点数中定义为 `NaN`；
+# 负半轴对称地出问题。一旦网络里出现一个 `NaN`，它会沿着前向和反向传播扩散，整个模型的参数都会变成 `NaN`。
+# 有人会说"预激活值哪会到 89"——但学习率稍大、输入没有归一化，或者像 [ReLU 死亡](dead_relu.md) 一章那样故意制造极端设置时，它真的会到。
+#
+# 解决方法是改写公式，使得指数的参数永远**不为正**，从而只会下溢到 0、不会上溢到 `inf`：
+#
+# $$
+# \tanh(x) = \operatorname{sign}(x)\,\frac{1 - e^{-2|x|}}{1 + e^{-2|x|}},
+# \qquad
+# \sigma(x) =
+# \begin{cases}
+# \dfrac{1}{1 + e^{-x}}, & x \ge 0,\\[2ex]
+# \dfrac{e^{x}}{1 + e^{x}}, & x < 0.
+# \end{cases}
+# $$
+#
+# 两种写法在数学上与原式相等（Sigmoid 的第二行是分子分母同乘 $e^{x}$），但在 $|x|$ 很大时 $e^{-2|x|}$ 只会平稳地变成 0，
+# 结果正确地趋于 $\pm 1$ 或 $0$、$1$。`labcode` 的 `MyTanh`、`MySigmoid` 用的就是这种写法。
+#
+# !!! warning "Sigmoid 的陷阱藏在反向传播里"
+#     朴素的 Sigmoid 公式 `1 / (1 + torch.exp(-x))` 在 $x = -100$ 时前向值是正确的 0（$1/\infty = 0$），
+#     看上去没有问题；但如果让自动求导对这个表达式求导，中间会出现 $0 \times \infty$，得到的梯度是 `NaN`：
+
+# %%
+x_neg = torch.tensor([-100.0, -20.0, 0.0], requires_grad=True)
+(1 / (1 + torch.exp(-x_neg))).sum().backward()
+print("对朴素公式自动求导：", x_neg.grad.tolist())
+print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).tolist())
+
+# %% [markdown]
+# 手写导数 $\sigma(x)(1-\sigma(x))$ 只用到已经算好的、有界的 $\sigma(x)$，因此始终有限。
+# 这是"把导数化简成函数值的表达式"在工程上的另一个好处。
+#
+# ## 更多激活函数
+#
+# ReLU 简单有效，但负半轴导数为 0。下面几个变体都试图在保持正半轴"导数约为 1"的同时，让负半轴也有梯度，
+# 或者让函数处处光滑。
+#
+# ### LeakyReLU
+#
+# $$
+# \operatorname{LeakyReLU}_\alpha(x) =
+# \begin{cases} x, & x > 0,\\ \alpha x, & x \le 0, \end{cases}
+# \qquad
+# \operatorname{LeakyReLU}_\alpha'(x) =
+# \begin{cases} 1, & x > 0,\\ \alpha, & x < 0, \end{cases}
+# $$
+#
+# 常取 $\alpha = 0.01$。负半轴的导数是一个小的正数，因此神经元永远不会彻底收不到梯度。
+# 把 $\alpha$ 也当作可学习参数，就是 PReLU。
+#
+# ### ELU
+#
+# $$
+# \operatorname{ELU}_\alpha(x) =
+# \begin{cases} x, & x > 0,\\ \alpha\,(e^{x} - 1), & x \le 0, \end{cases}
+# \qquad
+# \operatorname{ELU}_\alpha'(x) =
+# \begin{cases} 1, & x > 0,\\ \alpha\, e^{x} = \operatorname{ELU}_\alpha(x) + \alpha, & x \le 0. \end{cases}
+# $$
+#
+# 负半轴平滑地饱和到 $-\alpha$，使输出的均值更接近 0；取 $\alpha = 1$ 时函数在 0 处一阶导数连续。
+#
+# ### GELU
+#
+# 记 $\Phi$ 为标准正态分布的分布函数、$\varphi$ 为其密度：
+#
+# $$
+# \operatorname{GELU}(x) = x\,\Phi(x) = \frac{x}{2}\left[1 + \operatorname{erf}\!\left(\frac{x}{\sqrt 2}\right)\right],
+# \qquad
+# \operatorname{GELU}'(x) = \Phi(x) + x\,\varphi(x).
+# $$
+#
+# 可以把它理解为"按概率 $\Phi(x)$ 让输入通过"的平滑 ReLU。BERT、GPT 等 Transformer 模型普遍使用它。
+#
+# ### SiLU（Swish）
+#
+# $$
+# \operatorname{SiLU}(x) = x\,\sigma(x),
+# \qquad
+# \operatorname{SiLU}'(x) = \sigma(x) + x\,\sigma(x)\bigl(1-\sigma(x)\bigr) = \sigma(x)\bigl(1 + x\,(1 - \sigma(x))\bigr).
+# $$
+#
+# 形状与 GELU 非常接近（GELU 约等于 $x\,\sigma(1.702x)$），在卷积网络（如 EfficientNet）和一些大语言模型中常用。
+# GELU 和 SiLU 在负半轴有一个小的"下凹"，并非单调函数。
+#
+# `labcode` 同样实现了这四个函数（`MyLeakyReLU`、`MyELU`、`MyGELU`、`MySiLU`），并通过注册表
+# `get_activation(name)` 按名字取用。下面把七个函数和它们的导数画在一起：
+
+# %%
+from labcode import plots
+
+fig = plots.plot_activations()
+fig
+
+# %% [markdown]
+# !!! tip "实践中怎么选"
+#     - 隐藏层默认用 ReLU；担心神经元死亡时换 LeakyReLU 或 ELU。
+#     - Transformer 类模型用 GELU，现代卷积网络常用 SiLU。
+#     - Sigmoid 一般只出现在需要 $(0,1)$ 输出的地方：二分类的输出层、LSTM/GRU 的门控。
+#     - Tanh 用在需要 $(-1,1)$、以零为中心的输出时，例如 RNN 的隐状态。
+#
+# ## 练习：写一个自己的激活函数
+#
+# 自检函数不要求你继承任何基类，只要求传入的类实例**可调用**（返回函数值），并有一个 `derivative(x)` 方法（返回导数值）。
+# 下面是一个学生版本的 Tanh：它使用上面的稳定公式，导数用 $1 - \tanh^2$ 表示。
+# 先遮住代码自己写一遍，再运行下一个单元检查。
+#
+# !!! example "你的任务"
+#     1. 仿照下面的 `StudentTanh`，写出 `StudentReLU` 和 `StudentSigmoid`（Sigmoid 请用分段的稳定写法）。
+#     2. 运行 `check_activation_function(StudentReLU, StudentSigmoid, StudentTanh)`，直到自检通过。
+#     3. 把 `StudentTanh.__call__` 换成照抄的定义式，再运行一次自检，看看它是否能发现问题，并想想为什么。
+
+# %%
+class StudentTanh:
+    def __call__(self, x):
+        e = torch.exp(-2 * x.abs())  # 指数参数恒 <= 0，不会上溢
+        return torch.sign(x) * (1 - e) / (1 + e)
+
+    def derivative(self, x):
+        t = self(x)
+        return 1 - t * t
+
+
+student_report = check_activation_function(MyReLU, MySigmoid, StudentTanh)
+student_report
+
+# %% [markdown]
+# 如果实现有误，自检会抛出 `ActivationCheckError`，指明是哪个函数的值还是导数、在哪些输入处与 PyTorch 不符。
+# 自检不只覆盖 $[-10, 10]$，还包括 $\pm 100$、$\pm 10^{30}$、$\pm 3\times10^{38}$ 等极端输入，并分别用 `float32` 和 `float64` 各测一遍。
+# 看看照抄定义式的 Tanh 会得到什么样的报告（这里用 `try` 捕获异常，只是为了让页面继续往下执行）：
+
+# %%
+class NaiveTanh:
+    def __call__(self, x):
+        return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))
+
+    def derivative(self, x):
+        t = self(x)
+        return 1 - t * t
+
+
+try:
+    check_activation_function(MyReLU, MySigmoid, NaiveTanh, show_plot=False)
+except ActivationCheckError as err:
+    print(err)
+
+# %% [markdown]
+# 报告指出了出错的输入、期望值和实际值，并给出了改写公式的提示。在 $[-10, 10]$ 范围内这个实现完全正确，
+# 只有极端输入才暴露出问题——这正是自检要覆盖极端值的原因。
+#
+# ## 思考题
+#
+# ??? question "思考题 1：为什么神经网络需要非线性激活函数？如果使用线性激活函数会发生什么？"
+#
+#     ??? tip "提示"
+#         - 把激活函数换成 $\sigma(x) = ax$，写出两层网络的输出，看它能否化简成单层。
+#         - 这样的网络能解决异或（XOR）问题吗？它的决策边界是什么形状？
+#         - 深度线性网络 $W_L\cdots W_2W_1$ 和单层 $W$ 相比，能表示的函数集合有没有变大？有没有可能变小（考虑中间层比输入输出都窄时矩阵乘积的秩）？
+#
+#     ??? success "参考思路"
+#         线性（仿射）函数的复合仍是仿射函数，因此无论叠多少层，网络都只能表示 $W\mathbf{x}+\mathbf{b}$：
+#         分类时决策边界只能是超平面，连 XOR 都分不开，回归时只能拟合线性关系。深度不仅没有带来新的表达能力，
+#         窄的中间层还会让乘积矩阵 $W_L\cdots W_1$ 的秩不超过最窄层的宽度，表达能力反而可能下降。
+#         （有意思的是，深度线性网络的损失曲面并不是凸的，训练动态与单层不同，但最终能表示的函数集合仍然是线性函数。）
+#         非线性激活函数打破了"复合仍线性"，使每一层都能弯曲、折叠输入空间；
+#         配合足够的宽度或深度，网络才能逼近任意复杂的函数。
+#         选择哪一种非线性，则会影响梯度能否顺利传到浅层——这是下一章[梯度消失](gradient_vanishing.md)要回答的问题。

@@ -1,0 +1,221 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Dropout
+#
+# !!! abstract "本章要点"
+#     **Dropout** 是深度学习中使用最广泛的正则化技术之一。与 [L2 正则化](l2.py)通过限制权重大小来防止过拟合不同，
+#     Dropout 在训练时**随机地把一部分神经元的输出置为 0**，迫使网络不能依赖任何一个特定的神经元。本章将：
+#
+#     1. 写出 Dropout 的定义，推导为什么保留下来的输出要除以 $1-p$（期望不变），并计算它引入的方差；
+#     2. 从"防止共适应"和"隐式集成"两个角度理解 Dropout 为什么有正则化效果；
+#     3. 测试手写的 `dropout_layer`，并用大量随机掩码验证期望确实不变；
+#     4. 在 MNIST 上训练带/不带 Dropout 的卷积网络（手写版与 `nn.Dropout` 版），比较训练/测试准确率及二者之差；
+#     5. 扫描丢弃概率 $p$，并演示训练模式与评估模式的区别。
+
+# %% [markdown]
+# ## Dropout 的定义
+#
+# 训练时，对某一层的每个输出 $h$（对每个样本、每个神经元独立地）以概率 $p$ 将其丢弃：
+#
+# $$
+# h' =
+# \begin{cases}
+# 0, & \text{概率为 } p \quad\text{（丢弃）},\\[1ex]
+# \dfrac{h}{1-p}, & \text{概率为 } 1-p \quad\text{（保留）}.
+# \end{cases}
+# $$
+#
+# 等价地，引入一个伯努利随机变量 $m \sim \operatorname{Bernoulli}(1-p)$（$m=1$ 表示保留），则 $h' = \dfrac{m\,h}{1-p}$。
+# 在代码中，$m$ 就是一个与输出形状相同的 0/1 **掩码**。
+#
+# ### 期望不变：为什么要除以 $1-p$
+#
+# 对掩码取期望（$h$ 视为给定）：
+#
+# $$
+# \mathbb{E}[h'] = p \cdot 0 + (1-p)\cdot\frac{h}{1-p} = h .
+# $$
+#
+# 所以，经过 Dropout 后每个输出的**期望**与原来相同。这一点为什么重要？测试时我们不再随机丢弃，而是使用完整的网络。
+# 如果训练时不做缩放，下一层在训练时看到的输入平均只有 $(1-p)h$，测试时却突然变成 $h$，输入的尺度整体变大，
+# 网络学到的东西就对不上了。训练时除以 $1-p$，保证了下一层在训练和测试时看到的输入尺度一致，
+# 测试时就可以什么都不做，直接使用整个网络。
+#
+# !!! info "两种等价的做法"
+#     这里（以及 PyTorch 的 `nn.Dropout`）采用的是"**反向 Dropout**"（inverted dropout）：训练时除以 $1-p$，测试时不做任何处理。
+#     Dropout 的原始论文（Srivastava 等，2014）则是训练时不缩放，测试时把权重乘以 $1-p$。两者在期望意义下等价，
+#     但反向 Dropout 让推理代码与不使用 Dropout 时完全相同，因此成为主流。
+#
+# ### Dropout 引入的噪声有多大
+#
+# 期望不变，但方差增加了。由 $\mathbb{E}[m^2] = \mathbb{E}[m] = 1-p$：
+#
+# $$
+# \operatorname{Var}[h'] = \mathbb{E}[h'^2] - h^2 = \frac{(1-p)\,h^2}{(1-p)^2} - h^2 = \frac{p}{1-p}\,h^2 .
+# $$
+#
+# $p = 0.5$ 时噪声的标准差与 $h$ 本身一样大；$p \to 1$ 时方差趋于无穷，信号被噪声淹没。
+# 这说明 $p$ 不能太大，也解释了为什么 $p = 1$ 只能被当作"全部丢弃"的特殊情况处理（此时 $1/(1-p)$ 没有意义）。
+
+# %% [markdown]
+# ## Dropout 为什么有正则化效果
+#
+# !!! tip "Dropout 的优点"
+#     1. **防止神经元的共适应（co-adaptation）。** 没有 Dropout 时，一个神经元可以"指望"另外几个特定的神经元一起出现，
+#        几个神经元联合起来记住训练集中的偶然模式。有了 Dropout，任何一个同伴都可能随时缺席，
+#        每个神经元都必须学到**单独也有用**、能与随机的同伴组合配合的特征，因而更加鲁棒。
+#     2. **一种廉价的模型集成。** 一层有 $n$ 个可丢弃的神经元，就有 $2^n$ 种掩码，每种掩码对应一个共享权重的子网络。
+#        每个训练步实际上是在训练随机抽到的一个子网络；测试时使用完整网络（配合 $1/(1-p)$ 的缩放），
+#        可以看作对这指数多个子网络的预测做近似平均。集成通常比单个模型泛化更好，而这里几乎不增加计算量。
+#     3. **向隐藏层注入噪声。** 从 $\operatorname{Var}[h'] = \frac{p}{1-p}h^2$ 可以看出，Dropout 相当于给隐藏表示加上了与其大小成比例的乘性噪声，
+#        网络必须学会对这种扰动不敏感。在某些简单模型（如线性回归）中，可以严格证明 Dropout 等价于一种自适应的 L2 正则化。
+#
+# !!! info "实践建议"
+#     - Dropout 最常用在**全连接层**上，隐藏层常用 $p = 0.5$，输入层用较小的 $p$（如 0.2）。
+#     - 卷积层的参数少且相邻像素高度相关，逐元素 Dropout 效果有限，通常不用或只用较小的 $p$（如 0.1），也可以用按通道丢弃的 `nn.Dropout2d`。
+#       现代卷积网络更多依靠 BatchNorm 和数据增强来正则化。
+#     - Transformer 中常用 $p = 0.1$，作用在注意力权重和残差分支上。
+#     - **推理时一定要调用 `model.eval()`**，否则 Dropout 仍在随机丢弃，预测结果既不稳定又偏差。
+#     - Dropout 使每一步的梯度更"吵"，通常需要更多的训练轮数才能收敛。
+
+# %% [markdown]
+# ## 手写 dropout_layer
+#
+# `labcode.regularization.dropout_layer(X, dropout)` 按上面的定义实现：先生成与 `X` 同形状、元素服从 $U(0,1)$ 的随机张量，
+# 大于 $p$ 的位置保留（概率恰为 $1-p$），保留的元素除以 $1-p$。$p = 0$ 时直接返回 `X`，$p = 1$ 时返回全 0。
+# 用原实验的例子测试：输入是 $0, 1, \dots, 15$ 排成的 $2 \times 8$ 矩阵，丢弃概率分别取 0、0.5 和 1：
+
+# %%
+import torch
+
+from labcode import lessons, plots
+from labcode.regularization import dropout_layer
+
+torch.manual_seed(0)
+X = torch.arange(16, dtype=torch.float32).reshape((2, 8))
+print("X =\n", X)
+print("p = 0   →\n", dropout_layer(X, 0.0))
+print("p = 0.5 →\n", dropout_layer(X, 0.5))
+print("p = 1   →\n", dropout_layer(X, 1.0))
+
+# %% [markdown]
+# 可以看到：$p = 0$ 时输出与输入相同；$p = 0.5$ 时大约一半元素变成 0，其余元素翻倍（除以 $1 - 0.5$）；$p = 1$ 时全部为 0。
+#
+# 单次的结果是随机的。为了验证 $\mathbb{E}[h'] = h$，我们对同一个 `X` 重复一万次 $p = 0.5$ 的 Dropout，取平均：
+
+# %%
+samples = torch.stack([dropout_layer(X, 0.5) for _ in range(10_000)])
+print("一万次的平均值 =\n", samples.mean(dim=0).round(decimals=2))
+print("与 X 的最大偏差：", (samples.mean(dim=0) - X).abs().max().item())
+print("经验方差 / 理论方差 p/(1-p)·h²（h ≠ 0 的元素）：",
+      (samples.var(dim=0)[X != 0] / X[X != 0] ** 2).mean().item())
+
+# %% [markdown]
+# 平均值非常接近 `X`，偏差来自有限次采样（它随样本数按 $1/\sqrt{N}$ 缩小）；经验方差也与 $\frac{p}{1-p}h^2 = h^2$ 吻合（比值接近 1）。
+#
+# ## 实验：卷积网络上的 Dropout
+#
+# 我们使用原实验的卷积网络：
+#
+# $$
+# \text{conv}(1\to32,\,3\times3) \to \text{ReLU} \to \text{maxpool} \to \text{conv}(32\to64,\,3\times3) \to \text{ReLU} \to \text{maxpool}
+# \to \text{展平 (1600)} \to \textbf{Dropout} \to \text{fc}(1600\to128) \to \text{ReLU} \to \text{fc}(128\to10).
+# $$
+#
+# Dropout 放在卷积特征展平之后、全连接层之前，只在训练模式下生效。网络有两个版本：
+# `RegularizedNetwork` 使用手写的 `dropout_layer`（在 `forward` 中检查 `self.training`），
+# `TorchDropoutNetwork` 使用 `nn.Dropout`（它自己会根据训练/评估模式决定是否丢弃）。
+# 实验分别训练不带 Dropout 的网络和两个带 Dropout 的版本，每个 epoch 记录训练准确率与测试准确率。
+
+# %%
+from labcode.experiments import run_dropout, run_dropout_sweep
+
+res = run_dropout()
+print(res.data.description)
+print("设备：", res.device)
+print(res.config)
+
+# %%
+fig = plots.plot_dropout(res)
+fig
+
+# %% [markdown]
+# 观察上图：
+#
+# - 不带 Dropout 的网络训练准确率上升得更快、更高，与测试准确率之间的差距（泛化差距）也更大；
+# - 带 Dropout 的网络训练准确率偏低（训练时一部分特征被随机丢掉了），但测试准确率不比前者差，甚至更好，泛化差距更小；
+# - 手写版与 `nn.Dropout` 版实现的是同一个算法，曲线应当相近（随机掩码不同，不会完全重合）。
+#
+# 当前配置下的结论由 `lessons` 按实测数字核对：
+
+# %%
+for lesson in lessons.check_dropout(res):
+    print(lesson)
+
+# %% [markdown]
+# !!! note "与原实验的不同"
+#     原实验只画了训练准确率和测试准确率两条曲线。这里额外报告二者之差——**泛化差距**，正则化的作用正是缩小它。
+#     另外，原实验用完整的 MNIST（6 万张训练图像），过拟合本来就不严重，Dropout 的效果不明显；
+#     当本站使用离线的小规模 MNIST 子集时（见页首输出的数据说明），训练样本少，过拟合与 Dropout 的效果都更容易看出来。
+#
+# ## 丢弃概率的影响
+#
+# $p$ 太小，Dropout 几乎不起作用；$p$ 太大，每一步只有很少的神经元在工作，信号被噪声淹没，网络欠拟合。
+# 下面扫描一组丢弃概率，记录最终的训练准确率、测试准确率和泛化差距：
+
+# %%
+sweep = run_dropout_sweep()
+fig = plots.plot_dropout_sweep(sweep)
+fig
+
+# %%
+for lesson in lessons.check_dropout_sweep(sweep):
+    print(lesson)
+
+# %% [markdown]
+# ## 训练模式与评估模式
+#
+# Dropout 只应在训练时生效。PyTorch 用 `model.train()` 和 `model.eval()` 切换模块的 `training` 属性：
+# `nn.Dropout` 和本站手写的 `RegularizedNetwork` 都根据这个属性决定是否丢弃。
+# 如果测试时忘了调用 `model.eval()`，预测仍然带着随机丢弃：同一张图片两次预测的结果可能不同，准确率也会下降。
+#
+# 下面用上面训练好的带 Dropout 的网络，在测试集上分别以两种模式计算准确率，并在训练模式下重复预测几次：
+
+# %%
+print(res.mode_comparison)
+
+# %% [markdown]
+# ## 思考题
+#
+# ??? question "思考题 5：Dropout 为什么能够起到正则化的作用？训练时和测试时的差异处理有什么意义？"
+#
+#     ??? tip "提示"
+#         - 一层有 $n$ 个神经元，Dropout 一共可能产生多少种不同的子网络？它们的参数是什么关系？测试时用完整网络，相当于在做什么？
+#         - 计算 $\mathbb{E}[h']$：如果训练时不除以 $1-p$，测试时使用完整网络会出现什么问题？
+#         - 一个神经元如果知道"某个同伴随时可能缺席"，它学到的特征会有什么不同？
+#         - 对照上面的实验：Dropout 对训练准确率、测试准确率和泛化差距分别有什么影响？$p$ 过大时又如何？
+#
+#     ??? success "参考思路"
+#         **正则化作用。** (1) 集成的观点：每个训练步随机抽取一个共享权重的子网络来训练，$n$ 个神经元对应 $2^n$ 个子网络；
+#         测试时的完整网络近似于对这些子网络求平均，而集成能降低单个模型的方差、提高泛化能力。
+#         (2) 特征依赖的观点：由于任何神经元都可能被丢弃，网络无法依赖少数神经元的特定组合去记忆训练数据，
+#         每个神经元都要学到单独有用、冗余而鲁棒的特征，共适应被打破。
+#         (3) 噪声的观点：Dropout 给隐藏层注入了方差为 $\frac{p}{1-p}h^2$ 的乘性噪声，模型必须对这种扰动保持稳定，
+#         降低了有效容量。实验中的表现是训练准确率下降、泛化差距缩小，而测试准确率持平或提高；$p$ 过大时则欠拟合。
+#
+#         **训练与测试的不同处理。** 训练时需要随机性来获得上述正则化效果；测试时需要确定、可复现且尽可能准确的预测，
+#         所以关闭 Dropout，使用完整网络（相当于对子网络集成取平均）。为了让两种模式下下一层的输入尺度一致，
+#         训练时对保留的输出乘以 $\frac{1}{1-p}$，使 $\mathbb{E}[h'] = h$；这样测试时无需任何修改。
+#         若不做这种缩放，测试时每层输入的尺度会整体放大 $\frac{1}{1-p}$ 倍，与训练时不一致，预测就会出错。
+#         工程上，这意味着推理前必须调用 `model.eval()`。

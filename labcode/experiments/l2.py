@@ -1,0 +1,292 @@
+"""L2 正则化实验：高维线性回归（d=200，只有 20 个训练样本），容易过拟合。
+
+数据与原实验相同：x ~ N(0, I)，y = 0.05 + Σᵢ 0.01·xᵢ + ε，ε ~ N(0, 0.01²)；用带种子的生成器生成，可复现。
+模型与原实验相同：``nn.Linear(d, 1, bias=False)``，SGD（lr 0.003），批量 10，不打乱（原实验的 DataLoader 不打乱）。
+
+- ``run_l2``：λ = 0 与 λ = 3，两种实现：手写惩罚 ``λ·l2_penalty(w)``（``method="scratch"``）或优化器的
+  ``weight_decay=λ``（``method="weight_decay"``）；每个 epoch 都记录训练/测试损失（原实验每 20 个 epoch 才记一次），
+  最后给出 ‖w‖₂ 和权重向量（画直方图，代替原实验打印 200 个数）。
+- ``run_lambda_sweep``：不同 λ 的最终训练/测试损失。
+- ``run_l1_vs_l2``：L1 与 L2 得到的权重，以及接近 0 的权重所占比例。
+
+报告的损失都是 **纯数据损失**（均方误差，不含正则项），在整个训练集 / 测试集上评估。
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .. import settings
+from ..data import TensorLoader
+from ..profiles import L2Config
+from ..regularization import l1_penalty, l2_penalty
+from .results import ExperimentResult, RunResult
+from .training import evaluate, progress, resolve_profile_config, train_epoch
+
+__all__ = [
+    "L1_METHODS",
+    "L2_METHODS",
+    "lambda_key",
+    "make_synthetic_data",
+    "run_l1_vs_l2",
+    "run_l2",
+    "run_lambda_sweep",
+]
+
+L2_METHODS = ("scratch", "weight_decay")
+L1_METHODS = ("proximal", "subgradient")
+
+
+def lambda_key(lam: float) -> str:
+    """一次运行的键，如 ``"lambda=3"``。"""
+    return f"lambda={lam:g}"
+
+
+def _check_lambda(lam, what: str = "λ") -> float:
+    if (
+        isinstance(lam, bool)
+        or not isinstance(lam, int | float)
+        or not math.isfinite(lam)
+        or lam < 0
+    ):
+        raise ValueError(f"{what} 应为非负的有限实数（0 表示不加正则），实际得到 {lam!r}。")
+    return float(lam)
+
+
+def make_synthetic_data(config: L2Config, seed: int, device) -> tuple[torch.Tensor, ...]:
+    """生成 ``(train_x, train_y, test_x, test_y)``：x 形状 (n, d)，y 形状 (n, 1)，float32，放在 ``device`` 上。
+
+    用独立的、以 ``seed`` 初始化的 CPU 生成器，结果与设备无关、可复现。
+    """
+    gen = torch.Generator().manual_seed(seed)
+    n = config.n_train + config.n_test
+    x = torch.randn(n, config.d, generator=gen, dtype=torch.float64)
+    noise = torch.randn(n, generator=gen, dtype=torch.float64) * config.noise_std
+    y = config.true_b + config.true_w * x.sum(dim=1) + noise
+    x, y = x.float().to(device), y.float().reshape(-1, 1).to(device)
+    return x[: config.n_train], y[: config.n_train], x[config.n_train :], y[config.n_train :]
+
+
+def _fit_linear(
+    config: L2Config,
+    data: tuple[torch.Tensor, ...],
+    *,
+    seed: int,
+    epochs: int,
+    experiment: str,
+    run: str,
+    weight_decay: float = 0.0,
+    penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    proximal_l1: float = 0.0,
+) -> RunResult:
+    """训练一个线性回归模型；``penalty(w)`` 加到损失上，``weight_decay`` 交给优化器（只作用于权重），
+    ``proximal_l1 > 0`` 时每步之后做 L1 的软阈值（近端）步。"""
+    train_x, train_y, test_x, test_y = data
+    settings.seed_everything(seed)  # 同一种子：各次运行的初始权重相同
+    net = nn.Linear(config.d, 1, bias=config.bias).to(train_x.device)
+    groups = [{"params": [net.weight], "weight_decay": weight_decay}]
+    if net.bias is not None:
+        groups.append({"params": [net.bias], "weight_decay": 0.0})  # 偏置不受惩罚
+    optimizer = torch.optim.SGD(groups, lr=config.lr)
+    loader = TensorLoader(train_x, train_y, config.batch_size, shuffle=False)
+
+    def soft_threshold() -> None:
+        with torch.no_grad():
+            w = net.weight
+            w.copy_(torch.sign(w) * torch.clamp(w.abs() - config.lr * proximal_l1, min=0.0))
+
+    history: dict[str, list] = {"train_loss": [], "test_loss": [], "w_norm": []}
+    for epoch in progress(range(1, epochs + 1), total=epochs, desc=f"{experiment} · {run}"):
+        train_epoch(
+            net,
+            loader,
+            optimizer,
+            experiment=experiment,
+            epoch=epoch,
+            lr=config.lr,
+            run=run,
+            classify=False,
+            penalty=(lambda: penalty(net.weight)) if penalty is not None else None,
+            after_step=soft_threshold if proximal_l1 > 0 else None,
+        )
+        train_loss, _ = evaluate(net, train_x, train_y, classify=False)
+        test_loss, _ = evaluate(net, test_x, test_y, classify=False)
+        history["train_loss"].append(train_loss)
+        history["test_loss"].append(test_loss)
+        history["w_norm"].append(float(net.weight.detach().norm()))
+    weights = net.weight.detach().flatten().cpu().tolist()
+    summary = {
+        "final_train_loss": history["train_loss"][-1],
+        "final_test_loss": history["test_loss"][-1],
+        "w_norm": history["w_norm"][-1],
+        "near_zero_fraction": sum(abs(w) < config.zero_tol for w in weights) / len(weights),
+        "exact_zero_fraction": sum(w == 0.0 for w in weights) / len(weights),
+    }
+    arrays = {"weights": weights}
+    if net.bias is not None:
+        summary["bias"] = float(net.bias.detach())
+    return RunResult(run, history=history, summary=summary, arrays=arrays)
+
+
+def _prepare(profile, config, seed, device, name):
+    config, profile_name = resolve_profile_config("l2", profile, config, L2Config)
+    device = settings.get_device(device)
+    data = make_synthetic_data(config, seed, device)
+    result = ExperimentResult(
+        name,
+        config,
+        None,
+        str(device),
+        seed,
+        profile_name,
+        notes=[
+            f"合成数据：d={config.d}，训练 {config.n_train} 个、测试 {config.n_test} 个样本，"
+            f"y = {config.true_b:g} + Σ {config.true_w:g}·xᵢ + ε，ε ~ N(0, {config.noise_std:g}²)。",
+            "模型 nn.Linear(d, 1, bias=False)（与原实验相同）："
+            f"标签中 {config.true_b:g} 的常数项模型无法拟合，测试损失因此约有 {config.true_b**2:.4f} 的下限。"
+            if not config.bias
+            else "模型带偏置，偏置不受惩罚。",
+        ],
+    )
+    return config, data, result
+
+
+def _l2_run(config, data, lam, method, seed, experiment, epochs=None) -> RunResult:
+    key = lambda_key(lam)
+    if method == "scratch":
+        run = _fit_linear(
+            config,
+            data,
+            seed=seed,
+            epochs=epochs or config.epochs,
+            experiment=experiment,
+            run=key,
+            penalty=(lambda w: lam * l2_penalty(w)) if lam > 0 else None,
+        )
+    else:
+        run = _fit_linear(
+            config,
+            data,
+            seed=seed,
+            epochs=epochs or config.epochs,
+            experiment=experiment,
+            run=key,
+            weight_decay=lam,
+        )
+    run.params = {"lambda": lam, "method": method, "penalty": "l2"}
+    return run
+
+
+def run_l2(
+    lambdas=None,
+    method: str = "scratch",
+    profile: str | None = None,
+    seed: int = 0,
+    device=None,
+    config: L2Config | None = None,
+) -> ExperimentResult:
+    """L2 正则化主实验：每个 λ 训练一个线性回归模型。
+
+    - ``lambdas``：默认取设置中的 ``(0, 3)``；必须非负；
+    - ``method``：``"scratch"``（损失加上 ``λ·l2_penalty(w)``，原实验的从零实现）或
+      ``"weight_decay"``（``torch.optim.SGD(weight_decay=λ)``，原实验的简洁实现）。两者梯度相同（λw），
+      同一种子下轨迹一致（见 ``labcode.lessons.weight_decay_matches_scratch``）。
+
+    ``runs`` 的键为 ``"lambda=0"``、``"lambda=3"`` ……；``history`` 有每个 epoch 的 ``train_loss``、
+    ``test_loss``、``w_norm``；``summary`` 有 ``final_train_loss``、``final_test_loss``、``w_norm``；
+    ``arrays["weights"]`` 是最终的权重向量。数据为合成数据，``result.data`` 为 ``None``。
+    """
+    started = time.perf_counter()
+    if method not in L2_METHODS:
+        raise ValueError(
+            f"未知的实现方式 method={method!r}。可选：'scratch'（手写惩罚项）或 'weight_decay'（优化器的权重衰减）。"
+        )
+    config, data, result = _prepare(profile, config, seed, device, "l2")
+    values = [_check_lambda(lam) for lam in (config.lambdas if lambdas is None else lambdas)]
+    if not values:
+        raise ValueError("lambdas 不能为空，例如 lambdas=(0, 3)。")
+    result.notes.append(
+        "实现方式："
+        + (
+            "损失加上 λ·l2_penalty(w)（从零实现）。"
+            if method == "scratch"
+            else "SGD 的 weight_decay=λ（简洁实现）。"
+        )
+    )
+    for lam in values:
+        result.runs[lambda_key(lam)] = _l2_run(config, data, lam, method, seed, "l2")
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def run_lambda_sweep(
+    lambdas=None,
+    method: str = "scratch",
+    profile: str | None = None,
+    seed: int = 0,
+    device=None,
+    config: L2Config | None = None,
+) -> ExperimentResult:
+    """λ 扫描：默认取设置中的 ``sweep_lambdas``；每个 λ 的 ``summary`` 有最终训练/测试损失与 ‖w‖₂。"""
+    started = time.perf_counter()
+    if method not in L2_METHODS:
+        raise ValueError(f"未知的实现方式 method={method!r}。可选：'scratch' 或 'weight_decay'。")
+    config, data, result = _prepare(profile, config, seed, device, "lambda_sweep")
+    values = [_check_lambda(lam) for lam in (config.sweep_lambdas if lambdas is None else lambdas)]
+    if not values:
+        raise ValueError("lambdas 不能为空，例如 lambdas=(0, 1, 3, 10)。")
+    for lam in values:
+        result.runs[lambda_key(lam)] = _l2_run(config, data, lam, method, seed, "lambda_sweep")
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def run_l1_vs_l2(
+    l1_lambda: float | None = None,
+    l2_lambda: float | None = None,
+    l1_method: str = "proximal",
+    profile: str | None = None,
+    seed: int = 0,
+    device=None,
+    config: L2Config | None = None,
+) -> ExperimentResult:
+    """L1 与 L2 对比：同样的数据和初始权重，分别加 L1 惩罚 λ₁·Σ|wᵢ| 和 L2 惩罚 λ₂·‖w‖²/2，训练 ``l1_epochs`` 轮。
+
+    L1 的实现（``l1_method``）：
+
+    - ``"proximal"``（默认，近端梯度法 / ISTA）：每步先对数据损失做 SGD，再做软阈值
+      wᵢ ← sign(wᵢ)·max(|wᵢ| − lr·λ₁, 0)。它是 L1 惩罚的精确近端算子，会把权重 **正好** 置为 0；
+    - ``"subgradient"``：把 λ₁·l1_penalty(w) 直接加到损失上，用次梯度 λ₁·sign(w)。权重会在 0 附近来回跳
+      （幅度约 lr·λ₁），几乎不会正好等于 0，稀疏性要用阈值 ``zero_tol`` 才看得出来。
+
+    ``runs``：``"none"``（不加正则）、``"l1"``、``"l2"``；``summary`` 有 ``near_zero_fraction``（|wᵢ| <
+    ``zero_tol`` 的比例）、``exact_zero_fraction``、``w_norm`` 和最终损失；``arrays["weights"]`` 为权重向量。
+    """
+    started = time.perf_counter()
+    if l1_method not in L1_METHODS:
+        raise ValueError(
+            f"未知的 L1 实现方式 l1_method={l1_method!r}。可选：'proximal'（软阈值）或 'subgradient'（次梯度）。"
+        )
+    config, data, result = _prepare(profile, config, seed, device, "l1_vs_l2")
+    lam1 = _check_lambda(config.l1_lambda if l1_lambda is None else l1_lambda, "l1_lambda")
+    lam2 = _check_lambda(config.l1_l2_lambda if l2_lambda is None else l2_lambda, "l2_lambda")
+    epochs = config.l1_epochs
+    common = {"seed": seed, "epochs": epochs, "experiment": "l1_vs_l2"}
+    none = _fit_linear(config, data, run="none", **common)
+    none.params = {"penalty": "none", "lambda": 0.0}
+    if l1_method == "proximal":
+        l1 = _fit_linear(config, data, run="l1", proximal_l1=lam1, **common)
+    else:
+        l1 = _fit_linear(config, data, run="l1", penalty=lambda w: lam1 * l1_penalty(w), **common)
+    l1.params = {"penalty": "l1", "lambda": lam1, "method": l1_method}
+    l2 = _fit_linear(config, data, run="l2", penalty=lambda w: lam2 * l2_penalty(w), **common)
+    l2.params = {"penalty": "l2", "lambda": lam2, "method": "scratch"}
+    result.runs.update(none=none, l1=l1, l2=l2)
+    result.notes.append(f"训练 {epochs} 个 epoch；|wᵢ| < {config.zero_tol:g} 的权重算作接近 0。")
+    result.elapsed_s = time.perf_counter() - started
+    return result

@@ -1,0 +1,343 @@
+"""所有实验共用的训练循环（快速路径）。
+
+- 数据是设备上的张量，按索引分批（:class:`labcode.data.TensorLoader`），每个实验只加载一次；
+- 每个批次的损失、预测正确数都在设备上累加，每个 epoch 结束时才读出一次（不逐批 ``.item()``）；
+- 损失变成 NaN/inf 时抛出 :class:`TrainingDivergedError`，说明是哪个实验、第几个 epoch、学习率多少；
+- 交互运行时（stderr 是终端，或设置了 ``LABCODE_PROGRESS=1``）显示 tqdm 进度条；
+  渲染网页或跑测试时不输出任何东西（``LABCODE_PROGRESS=0`` 可强制关闭）。
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from .. import settings
+
+__all__ = [
+    "PROGRESS_ENV",
+    "EpochStats",
+    "MnistTensors",
+    "TrainingDivergedError",
+    "evaluate",
+    "fit_classifier",
+    "load_mnist_tensors",
+    "make_optimizer",
+    "progress",
+    "progress_enabled",
+    "resolve_profile_config",
+    "train_epoch",
+]
+
+PROGRESS_ENV = "LABCODE_PROGRESS"
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class TrainingDivergedError(RuntimeError):
+    """训练发散：损失变成了 NaN 或无穷大。
+
+    属性 ``experiment``、``run``、``epoch``（从 1 开始）、``lr``、``loss`` 记录出事的位置。
+    """
+
+    def __init__(
+        self, experiment: str, epoch: int, lr: float | None, loss: float, run: str | None = None
+    ):
+        self.experiment = experiment
+        self.run = run
+        self.epoch = epoch
+        self.lr = lr
+        self.loss = loss
+        where = f"实验 {experiment!r}" + (f"（运行 {run!r}）" if run else "")
+        lr_text = f"学习率 lr={lr:g}" if lr is not None else "当前学习率"
+        super().__init__(
+            f"训练发散：{where}在第 {epoch} 个 epoch 的训练损失变成了 {loss}（NaN 或无穷大），"
+            f"{lr_text}。请把学习率调小（例如减小到原来的 1/10）后重新运行。"
+        )
+
+
+# ---------------------------------------------------------------------------
+# 进度条
+
+
+def progress_enabled() -> bool:
+    """是否显示进度条：``LABCODE_PROGRESS=1`` 强制显示，``=0`` 强制关闭；未设置时只在 stderr 是终端时显示。"""
+    value = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value:
+        raise ValueError(
+            f"环境变量 {PROGRESS_ENV} 的取值 {value!r} 无效。可选值：1（显示进度条）或 0（不显示）。"
+        )
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def progress(iterable: Iterable, total: int | None = None, desc: str = "") -> Iterator:
+    """交互运行时包一层 tqdm 进度条（``tqdm.auto``：终端里是文本，Jupyter 里是控件），否则原样返回。"""
+    if not progress_enabled():
+        yield from iterable
+        return
+    from tqdm.auto import tqdm
+
+    yield from tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+
+
+# ---------------------------------------------------------------------------
+# 设置与数据
+
+
+def resolve_profile_config(experiment: str, profile: str | None, config: Any, expected: type):
+    """返回 ``(config, profile 名)``：给了 ``config`` 就用它（profile 记为 "custom"），否则按规模取设置。"""
+    from ..profiles import get_config
+
+    if config is None:
+        resolved = settings.get_profile(profile)
+        return get_config(experiment, resolved), resolved
+    if not isinstance(config, expected):
+        raise TypeError(
+            f"实验 {experiment!r} 的 config 应为 {expected.__name__}，实际得到 {type(config).__name__}。"
+            f"请用 labcode.profiles.get_config({experiment!r}) 取得设置，再用 dataclasses.replace 修改。"
+        )
+    return config, "custom"
+
+
+@dataclass(frozen=True)
+class MnistTensors:
+    """一个实验实际用到的 MNIST 张量（已在设备上）及其说明 ``info``（DataInfo，记录实际的样本数）。"""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    info: Any
+
+
+def load_mnist_tensors(n_train: int | None, device: torch.device) -> MnistTensors:
+    """加载 MNIST（每个进程只从磁盘读一次），需要时只取训练集的前 ``n_train`` 张。"""
+    from ..data import load_mnist
+
+    data = load_mnist(device=device)
+    info = data.info
+    train_x, train_y = data.train_x, data.train_y
+    if n_train is not None and n_train < len(train_y):
+        train_x, train_y = train_x[:n_train], train_y[:n_train]
+        info = dataclasses.replace(
+            info,
+            n_train=int(n_train),
+            description=f"{info.description}；本实验只用其中前 {n_train} 张训练图",
+        )
+    return MnistTensors(train_x, train_y, data.test_x, data.test_y, info)
+
+
+def make_optimizer(
+    name: str, params, lr: float, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """``"sgd"``（不带动量，与原实验相同）或 ``"adam"``。"""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"未知的优化器 {name!r}。可选：'sgd' 或 'adam'。")
+
+
+# ---------------------------------------------------------------------------
+# 训练一个 epoch / 评估
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """一个 epoch 的训练统计（已读到主机上）。
+
+    - ``loss``：各批次数据损失（不含正则项）按样本数加权的平均；
+    - ``accuracy``：训练时（训练模式，dropout 生效，参数边训练边变化）预测正确的比例，
+      即原实验“边训练边统计”的训练准确率；回归任务为 ``None``；
+    - ``n_samples``：本 epoch 训练的样本数。
+    """
+
+    loss: float
+    accuracy: float | None
+    n_samples: int
+
+
+def train_epoch(
+    model: nn.Module,
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    *,
+    experiment: str,
+    epoch: int,
+    lr: float | None = None,
+    run: str | None = None,
+    loss_fn: LossFn | None = None,
+    classify: bool = True,
+    penalty: Callable[[], torch.Tensor] | None = None,
+    after_backward: Callable[[], None] | None = None,
+    after_step: Callable[[], None] | None = None,
+) -> EpochStats:
+    """在 ``loader`` 上训练一个 epoch，统计量在设备上累加，结束时读出一次。
+
+    - ``loss_fn(output, y)`` 返回批次平均损失；默认分类用交叉熵，``classify=False`` 时用均方误差；
+    - ``penalty()``：加到损失上的正则项（如 ``λ·l2_penalty(w)``），只参与反向传播，不计入报告的损失；
+    - ``after_backward()``：``loss.backward()`` 之后、``optimizer.step()`` 之前调用（如记录梯度）；
+    - ``after_step()``：``optimizer.step()`` 之后调用（如 L1 的软阈值步）。
+
+    损失出现 NaN/inf 时抛出 :class:`TrainingDivergedError`（``epoch`` 从 1 开始计数）。
+    """
+    if loss_fn is None:
+        loss_fn = F.cross_entropy if classify else _mse
+    model.train()
+    loss_sum: torch.Tensor | None = None
+    correct: torch.Tensor | None = None
+    n_samples = 0
+    for x, y in loader:
+        optimizer.zero_grad(set_to_none=True)
+        output = model(x)
+        loss = loss_fn(output, y)
+        total = loss + penalty() if penalty is not None else loss
+        total.backward()
+        if after_backward is not None:
+            after_backward()
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+        batch = y.shape[0]
+        n_samples += batch
+        batch_loss = loss.detach() * batch
+        loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
+        if classify:
+            hits = (output.detach().argmax(dim=1) == y).sum()
+            correct = hits if correct is None else correct + hits
+    if n_samples == 0:
+        raise ValueError(f"实验 {experiment!r} 的训练数据为空：请检查训练集大小和 batch_size。")
+    if classify:
+        values = torch.stack([loss_sum.float(), correct.float()]).tolist()  # 本 epoch 唯一一次同步
+        mean_loss, accuracy = values[0] / n_samples, values[1] / n_samples
+    else:
+        mean_loss, accuracy = float(loss_sum) / n_samples, None
+    if not math.isfinite(mean_loss):
+        raise TrainingDivergedError(experiment, epoch, lr, mean_loss, run=run)
+    return EpochStats(mean_loss, accuracy, n_samples)
+
+
+def _mse(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(output.reshape(y.shape), y)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int = 1000,
+    classify: bool = True,
+    loss_fn: LossFn | None = None,
+) -> tuple[float, float | None]:
+    """在整个 ``(x, y)`` 上评估（eval 模式：dropout 关闭；结束后恢复原模式），返回 ``(平均损失, 准确率)``。
+
+    回归任务（``classify=False``）的准确率为 ``None``。只在最后同步一次。
+    """
+    if loss_fn is None:
+        loss_fn = F.cross_entropy if classify else _mse
+    if len(y) == 0:
+        raise ValueError("evaluate 收到的数据为空。")
+    was_training = model.training
+    model.eval()
+    try:
+        loss_sum = torch.zeros((), device=x.device)
+        correct = torch.zeros((), device=x.device)
+        for start in range(0, len(y), batch_size):
+            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+            output = model(xb)
+            loss_sum += loss_fn(output, yb).float() * len(yb)
+            if classify:
+                correct += (output.argmax(dim=1) == yb).sum()
+        total_loss, total_correct = torch.stack([loss_sum, correct]).tolist()
+    finally:
+        model.train(was_training)
+    n = len(y)
+    return total_loss / n, (total_correct / n if classify else None)
+
+
+# ---------------------------------------------------------------------------
+# 分类实验（梯度消失、ReLU 死亡、dropout）共用的多 epoch 训练
+
+
+def fit_classifier(
+    model: nn.Module,
+    data: MnistTensors,
+    *,
+    experiment: str,
+    run: str,
+    optimizer: str,
+    lr: float,
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    eval_batch_size: int = 1000,
+    track_gradients: bool = False,
+    eval_train: bool = False,
+    epoch_end: Callable[[nn.Module], dict[str, Any]] | None = None,
+) -> tuple[dict[str, list], list[str]]:
+    """在 MNIST 上训练分类模型 ``epochs`` 轮，返回 ``(history, 梯度的层名)``。
+
+    ``history`` 的键（每个 epoch 一个值）：
+
+    - ``train_loss`` / ``train_acc``：训练时边训练边统计（训练模式，原实验的统计方式）；
+    - ``test_loss`` / ``test_acc``：每个 epoch 结束后在测试集上评估（eval 模式）；
+    - ``train_loss_eval`` / ``train_acc_eval``（``eval_train=True`` 时）：每个 epoch 结束后用 eval 模式
+      在整个训练集上重新评估——与测试集的统计方式相同，训练–测试差距才可比；
+    - ``grad_mean``（``track_gradients=True`` 时）：每层权重的 mean|grad|，对本 epoch 所有批次取平均；
+    - ``epoch_end(model)`` 返回的其他指标（如死亡神经元比例）。
+    """
+    from ..data import TensorLoader
+    from ..metrics import GradientTracker
+
+    loader = TensorLoader(data.train_x, data.train_y, batch_size, shuffle=True, seed=seed)
+    opt = make_optimizer(optimizer, model.parameters(), lr)
+    tracker = GradientTracker(model) if track_gradients else None
+    history: dict[str, list] = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+    if eval_train:
+        history.update(train_loss_eval=[], train_acc_eval=[])
+    if tracker is not None:
+        history["grad_mean"] = []
+    for epoch in progress(range(1, epochs + 1), total=epochs, desc=f"{experiment} · {run}"):
+        stats = train_epoch(
+            model,
+            loader,
+            opt,
+            experiment=experiment,
+            epoch=epoch,
+            lr=lr,
+            run=run,
+            after_backward=tracker.step if tracker is not None else None,
+        )
+        history["train_loss"].append(stats.loss)
+        history["train_acc"].append(stats.accuracy)
+        if tracker is not None:
+            history["grad_mean"].append(tracker.end_epoch())
+        test_loss, test_acc = evaluate(model, data.test_x, data.test_y, batch_size=eval_batch_size)
+        history["test_loss"].append(test_loss)
+        history["test_acc"].append(test_acc)
+        if eval_train:
+            loss, acc = evaluate(model, data.train_x, data.train_y, batch_size=eval_batch_size)
+            history["train_loss_eval"].append(loss)
+            history["train_acc_eval"].append(acc)
+        if epoch_end is not None:
+            for key, value in epoch_end(model).items():
+                history.setdefault(key, []).append(value)
+    return history, (tracker.layer_names if tracker is not None else [])

@@ -1,0 +1,451 @@
+"""各章节陈述的结论，写成对实验结果的检查。
+
+每个函数接收实验结果（:class:`labcode.experiments.results.ExperimentResult`），返回
+:class:`Lesson`：``name``、``passed``（是否成立）、``detail``（中文，带实测数值）和 ``values``（实测数值）。
+阈值留有余量：测试在 quick 规模下用至少 3 个随机种子检查它们，设计上在 full 规模下同样成立。
+
+用法::
+
+    from labcode import lessons
+    lesson = lessons.sigmoid_first_layer_vanishes(result)
+    print(lesson)            # ✓/✗ 名称：说明
+    assert lesson.passed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Lesson",
+    "check_all",
+    "depth_makes_sigmoid_vanish",
+    "dropout_implementations_agree",
+    "dropout_narrows_loss_gap",
+    "dropout_reduces_overfitting_at_high_rate",
+    "l1_is_sparser_than_l2",
+    "l2_reduces_test_loss",
+    "l2_shrinks_weights",
+    "lambda_sweep_trades_fit_for_size",
+    "leaky_relu_does_not_die",
+    "naive_zero_fraction_is_not_death",
+    "relu_dies_in_dying_setting",
+    "sigmoid_first_layer_vanishes",
+    "sigmoid_learns_slowest",
+    "tanh_has_no_dead_units",
+    "unregularized_model_overfits",
+    "weight_decay_matches_scratch",
+]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """一条结论的检查结果。"""
+
+    name: str
+    passed: bool
+    detail: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{'✓' if self.passed else '✗'} {self.name}：{self.detail}"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def _require(result, names: tuple[str, ...], runs: tuple[str, ...], lesson: str):
+    experiment = getattr(result, "name", None)
+    if experiment not in names:
+        raise ValueError(
+            f"结论 {lesson} 需要 {' 或 '.join(names)} 实验的结果，实际得到 {experiment or type(result).__name__!r}。"
+        )
+    missing = [r for r in runs if r not in result.runs]
+    if missing:
+        raise ValueError(
+            f"结论 {lesson} 需要运行 {list(runs)}，结果中缺少 {missing}（已有：{list(result.runs)}）。"
+            "请在运行实验时包含它们。"
+        )
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2e}" if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e4) else f"{x:.4g}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+# ---------------------------------------------------------------------------
+# 梯度消失
+
+
+def sigmoid_first_layer_vanishes(result, factor: float = 10.0) -> Lesson:
+    """Sigmoid 网络第一层（input_layer）的 mean|grad| 比自己最后一层、也比 ReLU 网络的第一层小 ``factor`` 倍以上
+    （最后一个 epoch，对该 epoch 所有批次取平均）。"""
+    name = "sigmoid_first_layer_vanishes"
+    _require(result, ("gradient_vanishing",), ("sigmoid", "relu"), name)
+    s, r = result["sigmoid"].summary, result["relu"].summary
+    vs_last = s["last_layer_grad"] / s["first_layer_grad"]
+    vs_relu = r["first_layer_grad"] / s["first_layer_grad"]
+    passed = vs_last > factor and vs_relu > factor
+    detail = (
+        f"Sigmoid 第一层的平均梯度 {_fmt(s['first_layer_grad'])}，是其最后一层（{_fmt(s['last_layer_grad'])}）的 "
+        f"1/{vs_last:.0f}，是 ReLU 第一层（{_fmt(r['first_layer_grad'])}）的 1/{vs_relu:.0f}"
+        f"（要求都小于 1/{factor:g}）。"
+    )
+    return Lesson(
+        name,
+        passed,
+        detail,
+        {"sigmoid_last_over_first": vs_last, "relu_first_over_sigmoid_first": vs_relu},
+    )
+
+
+def sigmoid_learns_slowest(result, margin: float = 0.05) -> Lesson:
+    """最后一个 epoch 的测试准确率：Sigmoid 比其他每个激活函数都至少低 ``margin``（比例，0.05 即 5 个百分点）。"""
+    name = "sigmoid_learns_slowest"
+    _require(result, ("gradient_vanishing",), ("sigmoid",), name)
+    others = [n for n in result.runs if n != "sigmoid"]
+    if not others:
+        raise ValueError(f"结论 {name} 需要至少一个 Sigmoid 以外的激活函数作对照。")
+    acc = {n: result[n].summary["final_test_acc"] for n in result.runs}
+    best_other = min(acc[n] for n in others)
+    passed = acc["sigmoid"] + margin <= best_other
+    listing = "，".join(f"{n} {_pct(a)}" for n, a in acc.items())
+    detail = f"最后一个 epoch 的测试准确率：{listing}；Sigmoid 要比其余每个至少低 {_pct(margin)}。"
+    return Lesson(name, passed, detail, {"test_acc": acc})
+
+
+def depth_makes_sigmoid_vanish(result, factor: float = 1e3, vs_relu: float = 100.0) -> Lesson:
+    """深度扫描：Sigmoid 的“第一层/最后一层梯度之比”在最深处比最浅处小 ``factor`` 倍以上，
+    且比同样深度的 ReLU 小 ``vs_relu`` 倍以上。"""
+    name = "depth_makes_sigmoid_vanish"
+    _require(result, ("depth_sweep",), (), name)
+    sig = {
+        r.params["num_layers"]: r.summary["grad_ratio"]
+        for r in result.runs.values()
+        if r.params["activation"] == "sigmoid"
+    }
+    relu = {
+        r.params["num_layers"]: r.summary["grad_ratio"]
+        for r in result.runs.values()
+        if r.params["activation"] == "relu"
+    }
+    if len(sig) < 2 or not relu:
+        raise ValueError(f"结论 {name} 需要 Sigmoid 至少两个深度、ReLU 至少一个深度的结果。")
+    shallow, deep = min(sig), max(sig)
+    if deep not in relu:
+        raise ValueError(f"结论 {name} 需要 ReLU 在深度 {deep} 的结果。")
+    drop = sig[shallow] / sig[deep]
+    below_relu = relu[deep] / sig[deep]
+    passed = drop > factor and below_relu > vs_relu
+    detail = (
+        f"Sigmoid 第一层/最后一层梯度之比：{shallow} 个隐藏层时 {_fmt(sig[shallow])}，{deep} 个隐藏层时 {_fmt(sig[deep])}"
+        f"（缩小 {drop:.1e} 倍，要求 > {factor:g}）；同为 {deep} 个隐藏层的 ReLU 为 {_fmt(relu[deep])}"
+        f"（是 Sigmoid 的 {below_relu:.1e} 倍，要求 > {vs_relu:g}）。"
+    )
+    return Lesson(name, passed, detail, {"sigmoid_ratio": sig, "relu_ratio": relu})
+
+
+# ---------------------------------------------------------------------------
+# ReLU 死亡
+
+
+def relu_dies_in_dying_setting(result, min_fraction: float = 0.10) -> Lesson:
+    """“让 ReLU 死亡”的设置下，训练结束时 ReLU 隐藏神经元中死亡的比例 ≥ ``min_fraction``，且比训练前至少多这么多。"""
+    name = "relu_dies_in_dying_setting"
+    _require(result, ("dead_relu",), ("relu",), name)
+    run = result["relu"]
+    final = run.summary["final_dead_fraction"]
+    init = sum(run.summary["dead_fraction_init"]) / len(run.summary["dead_fraction_init"])
+    per_layer = run.history["dead_fraction"][-1]
+    passed = final >= min_fraction and final - init >= min_fraction
+    layers = "，".join(f"{n} {_pct(f)}" for n, f in zip(run.layer_names, per_layer, strict=True))
+    detail = (
+        f"设置 {run.params['setting']!r}（{run.params['optimizer']}，lr={run.params['lr']:g}）：训练前死亡比例 {_pct(init)}，"
+        f"训练后 {_pct(final)}（各层：{layers}）；要求训练后 ≥ {_pct(min_fraction)} 且比训练前多出这么多。"
+    )
+    return Lesson(name, passed, detail, {"final_dead_fraction": final, "init_dead_fraction": init})
+
+
+def leaky_relu_does_not_die(result) -> Lesson:
+    """LeakyReLU 在负半轴的导数是 negative_slope（> 0），任何 epoch、任何层都没有死亡神经元。"""
+    name = "leaky_relu_does_not_die"
+    _require(result, ("dead_relu",), ("leaky_relu",), name)
+    run = result["leaky_relu"]
+    worst = max(max(epoch) for epoch in run.history["dead_fraction"])
+    passed = worst == 0.0
+    extra = ""
+    if "relu" in result.runs:
+        extra = (
+            f"同样设置下 ReLU 的死亡比例为 {_pct(result['relu'].summary['final_dead_fraction'])}。"
+        )
+    detail = f"LeakyReLU 各 epoch、各层死亡比例的最大值为 {_pct(worst)}（要求为 0）。{extra}"
+    return Lesson(name, passed, detail, {"max_dead_fraction": worst})
+
+
+def tanh_has_no_dead_units(result) -> Lesson:
+    """Tanh 的导数 1 − tanh²(x) 处处大于 0：没有死亡神经元（只会饱和、梯度变小）。"""
+    name = "tanh_has_no_dead_units"
+    _require(result, ("dead_relu",), ("tanh",), name)
+    run = result["tanh"]
+    worst = max(max(epoch) for epoch in run.history["dead_fraction"])
+    passed = worst == 0.0
+    detail = f"Tanh 各 epoch、各层死亡比例的最大值为 {_pct(worst)}（要求为 0）。"
+    return Lesson(name, passed, detail, {"max_dead_fraction": worst})
+
+
+def naive_zero_fraction_is_not_death(
+    result, min_zero: float = 0.25, max_dead: float = 0.05
+) -> Lesson:
+    """原实验的设置下，ReLU 输出为 0 的比例很高（≥ ``min_zero``，约一半），但真正死亡的神经元很少（≤ ``max_dead``）：
+    “输出为 0”不等于“死亡”。"""
+    name = "naive_zero_fraction_is_not_death"
+    _require(result, ("dead_relu",), ("relu",), name)
+    run = result["relu"]
+    zero, dead = run.summary["final_zero_output_fraction"], run.summary["final_dead_fraction"]
+    passed = zero >= min_zero and dead <= max_dead
+    detail = (
+        f"ReLU 输出为 0 的比例（原实验的“死亡率”）为 {_pct(zero)}，而真正死亡（对所有训练样本导数都为 0）"
+        f"的神经元只占 {_pct(dead)}（要求前者 ≥ {_pct(min_zero)}、后者 ≤ {_pct(max_dead)}）。"
+    )
+    return Lesson(name, passed, detail, {"zero_output_fraction": zero, "dead_fraction": dead})
+
+
+# ---------------------------------------------------------------------------
+# L2 / L1
+
+
+def _lambda_runs(result, lesson: str):
+    _require(result, ("l2", "lambda_sweep"), (), lesson)
+    runs = sorted(result.runs.values(), key=lambda r: r.params["lambda"])
+    if len(runs) < 2 or runs[0].params["lambda"] != 0:
+        raise ValueError(f"结论 {lesson} 需要 λ=0 和至少一个 λ>0 的运行。")
+    return runs[0], runs[-1]
+
+
+def unregularized_model_overfits(result, factor: float = 100.0) -> Lesson:
+    """λ=0 时 20 个样本、200 维：训练损失几乎为 0，测试损失比它大 ``factor`` 倍以上（过拟合）。"""
+    name = "unregularized_model_overfits"
+    base, _ = _lambda_runs(result, name)
+    train, test = base.summary["final_train_loss"], base.summary["final_test_loss"]
+    passed = test > factor * train
+    detail = f"λ=0：训练损失 {_fmt(train)}，测试损失 {_fmt(test)}（要求测试损失是训练损失的 {factor:g} 倍以上）。"
+    return Lesson(name, passed, detail, {"train_loss": train, "test_loss": test})
+
+
+def l2_shrinks_weights(result, factor: float = 3.0) -> Lesson:
+    """最大的 λ 下 ‖w‖₂ 比 λ=0 时小 ``factor`` 倍以上。"""
+    name = "l2_shrinks_weights"
+    base, reg = _lambda_runs(result, name)
+    n0, n1 = base.summary["w_norm"], reg.summary["w_norm"]
+    passed = n1 * factor < n0
+    detail = (
+        f"‖w‖₂：λ=0 时 {n0:.3f}，λ={reg.params['lambda']:g} 时 {n1:.3f}"
+        f"（缩小为 1/{n0 / n1:.1f}，要求小于 1/{factor:g}）。"
+    )
+    return Lesson(name, passed, detail, {"norm_unregularized": n0, "norm_regularized": n1})
+
+
+def l2_reduces_test_loss(result, factor: float = 3.0) -> Lesson:
+    """最大的 λ 下测试损失比 λ=0 时小 ``factor`` 倍以上。"""
+    name = "l2_reduces_test_loss"
+    base, reg = _lambda_runs(result, name)
+    t0, t1 = base.summary["final_test_loss"], reg.summary["final_test_loss"]
+    passed = t1 * factor < t0
+    detail = (
+        f"测试损失：λ=0 时 {_fmt(t0)}，λ={reg.params['lambda']:g} 时 {_fmt(t1)}"
+        f"（降为 1/{t0 / t1:.1f}，要求小于 1/{factor:g}）。"
+    )
+    return Lesson(
+        name, passed, detail, {"test_loss_unregularized": t0, "test_loss_regularized": t1}
+    )
+
+
+def weight_decay_matches_scratch(scratch, weight_decay, atol: float = 1e-5) -> Lesson:
+    """同一种子下，手写 ``λ·l2_penalty(w)`` 与 ``SGD(weight_decay=λ)`` 得到的权重逐元素相差不超过 ``atol``。"""
+    name = "weight_decay_matches_scratch"
+    _require(scratch, ("l2", "lambda_sweep"), (), name)
+    _require(weight_decay, ("l2", "lambda_sweep"), tuple(scratch.runs), name)
+    worst, worst_loss = 0.0, 0.0
+    for key, run in scratch.runs.items():
+        other = weight_decay[key]
+        diffs = [
+            abs(a - b) for a, b in zip(run.arrays["weights"], other.arrays["weights"], strict=True)
+        ]
+        worst = max(worst, max(diffs))
+        worst_loss = max(
+            worst_loss, abs(run.summary["final_test_loss"] - other.summary["final_test_loss"])
+        )
+    passed = worst <= atol
+    detail = (
+        f"两种实现最终权重逐元素最大差 {_fmt(worst)}（要求 ≤ {atol:g}），最终测试损失最大差 {_fmt(worst_loss)}："
+        "λ·l2_penalty(w) 的梯度就是 λw，与权重衰减完全相同。"
+    )
+    return Lesson(
+        name, passed, detail, {"max_weight_diff": worst, "max_test_loss_diff": worst_loss}
+    )
+
+
+def lambda_sweep_trades_fit_for_size(result) -> Lesson:
+    """λ 增大时 ‖w‖₂ 单调减小、训练损失单调增大（容差 1e-9）；测试损失的最小值出现在某个 λ > 0 处。"""
+    name = "lambda_sweep_trades_fit_for_size"
+    _require(result, ("lambda_sweep", "l2"), (), name)
+    runs = sorted(result.runs.values(), key=lambda r: r.params["lambda"])
+    if len(runs) < 3:
+        raise ValueError(f"结论 {name} 需要至少 3 个 λ。")
+    lams = [r.params["lambda"] for r in runs]
+    norms = [r.summary["w_norm"] for r in runs]
+    train = [r.summary["final_train_loss"] for r in runs]
+    test = [r.summary["final_test_loss"] for r in runs]
+    norms_fall = all(b < a for a, b in zip(norms, norms[1:], strict=False))
+    train_rises = all(b >= a - 1e-9 for a, b in zip(train, train[1:], strict=False))
+    best = lams[min(range(len(test)), key=test.__getitem__)]
+    passed = norms_fall and train_rises and best > 0
+    detail = (
+        f"λ = {', '.join(f'{v:g}' for v in lams)}：‖w‖₂ = {', '.join(f'{v:.3f}' for v in norms)}"
+        f"（{'单调减小' if norms_fall else '并非单调减小'}）；训练损失 {'单调增大' if train_rises else '并非单调增大'}；"
+        f"测试损失最小在 λ={best:g}（{_fmt(min(test))}）。"
+    )
+    return Lesson(
+        name,
+        passed,
+        detail,
+        {"lambdas": lams, "w_norm": norms, "train_loss": train, "test_loss": test},
+    )
+
+
+def l1_is_sparser_than_l2(result, min_difference: float = 0.4) -> Lesson:
+    """接近 0（|wᵢ| < zero_tol）的权重比例：L1 比 L2 至少多 ``min_difference``。"""
+    name = "l1_is_sparser_than_l2"
+    _require(result, ("l1_vs_l2",), ("l1", "l2"), name)
+    l1, l2 = result["l1"].summary, result["l2"].summary
+    tol = getattr(result.config, "zero_tol", None)
+    passed = l1["near_zero_fraction"] - l2["near_zero_fraction"] >= min_difference
+    detail = (
+        f"|wᵢ| < {tol:g} 的权重：L1 {_pct(l1['near_zero_fraction'])}（其中正好为 0 的 {_pct(l1['exact_zero_fraction'])}），"
+        f"L2 {_pct(l2['near_zero_fraction'])}（正好为 0 的 {_pct(l2['exact_zero_fraction'])}）；"
+        f"测试损失 L1 {_fmt(l1['final_test_loss'])}、L2 {_fmt(l2['final_test_loss'])}。要求 L1 的比例至少多 {_pct(min_difference)}。"
+    )
+    return Lesson(
+        name,
+        passed,
+        detail,
+        {"l1_near_zero": l1["near_zero_fraction"], "l2_near_zero": l2["near_zero_fraction"]},
+    )
+
+
+# ---------------------------------------------------------------------------
+# Dropout
+
+
+def _tail_mean(values: list[float], n: int) -> float:
+    tail = values[-n:]
+    return sum(tail) / len(tail)
+
+
+def _tail_len(run) -> int:
+    return max(1, len(run.history["test_acc"]) // 3)
+
+
+def dropout_implementations_agree(result, tol: float = 0.03) -> Lesson:
+    """手写 dropout 与 ``nn.Dropout`` 是同一个算法：最后几个 epoch（后 1/3）的平均测试准确率相差不超过 ``tol``。"""
+    name = "dropout_implementations_agree"
+    _require(result, ("dropout",), ("scratch", "torch"), name)
+    a, b = result["scratch"], result["torch"]
+    n = _tail_len(a)
+    acc_a, acc_b = _tail_mean(a.history["test_acc"], n), _tail_mean(b.history["test_acc"], n)
+    passed = abs(acc_a - acc_b) <= tol
+    detail = (
+        f"最后 {n} 个 epoch 的平均测试准确率：手写 dropout {_pct(acc_a)}，nn.Dropout {_pct(acc_b)}"
+        f"（相差 {_pct(abs(acc_a - acc_b))}，要求 ≤ {_pct(tol)}；随机掩码不同，所以不会完全相同）。"
+    )
+    return Lesson(name, passed, detail, {"scratch": acc_a, "torch": acc_b})
+
+
+def dropout_narrows_loss_gap(
+    result, baseline: str = "none", regularized: str = "scratch"
+) -> Lesson:
+    """有 dropout 时，训练集与测试集的 **损失** 差距（test_loss − train_loss_eval，后 1/3 个 epoch 的平均）比没有时小。"""
+    name = "dropout_narrows_loss_gap"
+    _require(result, ("dropout", "dropout_sweep"), (baseline, regularized), name)
+    base, reg = result[baseline], result[regularized]
+    n = _tail_len(base)
+    g0, g1 = _tail_mean(base.history["loss_gap"], n), _tail_mean(reg.history["loss_gap"], n)
+    a0, a1 = _tail_mean(base.history["gap"], n), _tail_mean(reg.history["gap"], n)
+    passed = g1 < g0
+    detail = (
+        f"最后 {n} 个 epoch 平均的损失差距（测试 − 训练，均为 eval 模式）：{baseline} {g0:.3f}，{regularized} {g1:.3f}"
+        f"（要求后者更小）。作为对照，准确率差距为 {_pct(a0)} 与 {_pct(a1)}——在这个规模上它的变化小于随机种子间的波动。"
+    )
+    return Lesson(
+        name,
+        passed,
+        detail,
+        {"loss_gap": {baseline: g0, regularized: g1}, "acc_gap": {baseline: a0, regularized: a1}},
+    )
+
+
+def dropout_reduces_overfitting_at_high_rate(result, high: float | None = None) -> Lesson:
+    """dropout 比例扫描：最大比例下的损失差距（后 1/3 个 epoch 平均）比 p=0 时小。"""
+    name = "dropout_reduces_overfitting_at_high_rate"
+    _require(result, ("dropout_sweep",), (), name)
+    by_rate = {r.params["dropout"]: r for r in result.runs.values()}
+    if 0.0 not in by_rate or len(by_rate) < 2:
+        raise ValueError(f"结论 {name} 需要 p=0 和至少一个 p>0 的运行。")
+    high = max(by_rate) if high is None else high
+    base, reg = by_rate[0.0], by_rate[high]
+    n = _tail_len(base)
+    g0, g1 = _tail_mean(base.history["loss_gap"], n), _tail_mean(reg.history["loss_gap"], n)
+    passed = g1 < g0
+    detail = f"最后 {n} 个 epoch 平均的损失差距（测试 − 训练）：p=0 时 {g0:.3f}，p={high:g} 时 {g1:.3f}（要求后者更小）。"
+    return Lesson(name, passed, detail, {"loss_gap_p0": g0, "loss_gap_high": g1, "high": high})
+
+
+# ---------------------------------------------------------------------------
+
+
+def check_all(
+    gradient=None,
+    depth_sweep=None,
+    dead_seed=None,
+    dead_dying=None,
+    l2=None,
+    l2_weight_decay=None,
+    lambda_sweep=None,
+    l1_vs_l2=None,
+    dropout=None,
+    dropout_sweep=None,
+) -> list[Lesson]:
+    """对给出的结果检查所有相关结论（没给的结果跳过），返回 :class:`Lesson` 列表。"""
+    out: list[Lesson] = []
+    if gradient is not None:
+        out += [sigmoid_first_layer_vanishes(gradient), sigmoid_learns_slowest(gradient)]
+    if depth_sweep is not None:
+        out.append(depth_makes_sigmoid_vanish(depth_sweep))
+    if dead_seed is not None:
+        out.append(naive_zero_fraction_is_not_death(dead_seed))
+    if dead_dying is not None:
+        out.append(relu_dies_in_dying_setting(dead_dying))
+        if "leaky_relu" in dead_dying:
+            out.append(leaky_relu_does_not_die(dead_dying))
+        if "tanh" in dead_dying:
+            out.append(tanh_has_no_dead_units(dead_dying))
+    if l2 is not None:
+        out += [unregularized_model_overfits(l2), l2_shrinks_weights(l2), l2_reduces_test_loss(l2)]
+        if l2_weight_decay is not None:
+            out.append(weight_decay_matches_scratch(l2, l2_weight_decay))
+    if lambda_sweep is not None:
+        out.append(lambda_sweep_trades_fit_for_size(lambda_sweep))
+    if l1_vs_l2 is not None:
+        out.append(l1_is_sparser_than_l2(l1_vs_l2))
+    if dropout is not None:
+        if "none" in dropout and "scratch" in dropout:
+            out.append(dropout_narrows_loss_gap(dropout))
+        if "scratch" in dropout and "torch" in dropout:
+            out.append(dropout_implementations_agree(dropout))
+    if dropout_sweep is not None:
+        out.append(dropout_reduces_overfitting_at_high_rate(dropout_sweep))
+    return out

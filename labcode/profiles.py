@@ -1,0 +1,339 @@
+"""每个实验的设置：每种规模（profile）一处，全部写在这个文件里。
+
+- ``full``：原实验的设置（完整 MNIST、原来的 epoch 数、批量大小、学习率），外加我们增加的对照实验
+  （深度扫描、让 ReLU 死亡的设置、λ 扫描、L1 与 L2 对比、dropout 比例扫描）。
+- ``quick``：缩小规模，使四个实验（各章节实际运行的主实验 + 扫描）在 2 核 CPU、离线的 4000/1000 张
+  MNIST 子集上合计不超过约 4 分钟，而每个结论仍然成立（见 :mod:`labcode.lessons` 和测试）。
+
+设置都是不可变的 dataclass；要改某一项，用 ``dataclasses.replace``::
+
+    from dataclasses import replace
+    cfg = replace(get_config("dropout", "quick"), epochs=5)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from . import settings
+
+__all__ = [
+    "EXPERIMENTS",
+    "PROFILES",
+    "DeadReluConfig",
+    "DropoutConfig",
+    "GradientConfig",
+    "L2Config",
+    "OptimizerSetting",
+    "config_rows",
+    "get_config",
+]
+
+PROFILES = ("quick", "full")
+OPTIMIZERS = ("sgd", "adam")
+
+
+def _check_positive_int(owner: str, name: str, value: Any, allow_none: bool = False) -> None:
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        hint = "（或 None 表示全部）" if allow_none else ""
+        raise ValueError(f"{owner}.{name} 应为正整数{hint}，实际得到 {value!r}。")
+
+
+def _check_positive_float(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{owner}.{name} 应为正数，实际得到 {value!r}。")
+
+
+def _check_optimizer(owner: str, value: Any) -> None:
+    if value not in OPTIMIZERS:
+        raise ValueError(f"{owner}.optimizer 应为 {' 或 '.join(OPTIMIZERS)}，实际得到 {value!r}。")
+
+
+@dataclass(frozen=True)
+class OptimizerSetting:
+    """一种优化器设置（ReLU 死亡实验用它区分“原实验设置”和“让 ReLU 死亡的设置”）。
+
+    - ``optimizer``：``"sgd"``（不带动量的 SGD，与原实验相同）或 ``"adam"``；
+    - ``lr``：学习率；
+    - ``description``：一句中文说明，页面可直接引用。
+    """
+
+    optimizer: str
+    lr: float
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_optimizer("OptimizerSetting", self.optimizer)
+        _check_positive_float("OptimizerSetting", "lr", self.lr)
+
+
+@dataclass(frozen=True)
+class GradientConfig:
+    """梯度消失实验（多层感知机 + MNIST）的设置。
+
+    主实验：
+
+    - ``activations``：要比较的激活函数名（见 ``labcode.ACTIVATIONS``）；
+    - ``num_layers``：隐藏层 ``Linear(hidden_dim, hidden_dim)`` 的个数，不含输入层和输出层
+      （原实验为 2，所以网络共有 4 个线性层）；
+    - ``hidden_dim``：每个隐藏层的神经元数（原实验为 100）；
+    - ``optimizer`` / ``lr``：优化器与学习率（原实验：不带动量的 SGD，lr = 0.001）；
+    - ``batch_size``：批量大小（原实验 64）；
+    - ``epochs``：训练轮数（原实验 5）；
+    - ``n_train``：只用训练集的前 ``n_train`` 张图；``None`` 表示用全部。
+
+    深度扫描（原实验没有；``num_layers=2`` 时梯度消失还不够明显）：
+
+    - ``sweep_depths``：要比较的隐藏层个数；
+    - ``sweep_activations``：扫描中比较的激活函数；
+    - ``sweep_epochs``：扫描中每个网络训练的轮数（优化器、学习率、批量大小同主实验）。
+    """
+
+    activations: tuple[str, ...] = ("relu", "sigmoid", "tanh")
+    num_layers: int = 2
+    hidden_dim: int = 100
+    optimizer: str = "sgd"
+    lr: float = 0.001
+    batch_size: int = 64
+    epochs: int = 5
+    n_train: int | None = None
+    sweep_depths: tuple[int, ...] = (1, 2, 4, 6, 8)
+    sweep_activations: tuple[str, ...] = ("relu", "sigmoid", "tanh")
+    sweep_epochs: int = 5
+
+    def __post_init__(self) -> None:
+        owner = "GradientConfig"
+        _check_optimizer(owner, self.optimizer)
+        _check_positive_float(owner, "lr", self.lr)
+        for name in ("hidden_dim", "batch_size", "epochs", "sweep_epochs"):
+            _check_positive_int(owner, name, getattr(self, name))
+        _check_positive_int(owner, "n_train", self.n_train, allow_none=True)
+        if (
+            isinstance(self.num_layers, bool)
+            or not isinstance(self.num_layers, int)
+            or self.num_layers < 0
+        ):
+            raise ValueError(f"{owner}.num_layers 应为非负整数，实际得到 {self.num_layers!r}。")
+        if not self.sweep_depths or any(
+            isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in self.sweep_depths
+        ):
+            raise ValueError(
+                f"{owner}.sweep_depths 应为非空的非负整数元组，实际得到 {self.sweep_depths!r}。"
+            )
+
+
+@dataclass(frozen=True)
+class DeadReluConfig:
+    """ReLU 死亡实验（多层感知机 + MNIST）的设置。
+
+    - ``activations``：要比较的激活函数名；
+    - ``num_layers`` / ``hidden_dim``：网络结构，含义同 :class:`GradientConfig`；
+    - ``batch_size`` / ``epochs`` / ``n_train``：同 :class:`GradientConfig`；
+    - ``seed_setting``：原实验的优化器设置（SGD，lr = 0.001）：几乎没有神经元死亡，
+      但输出为 0 的比例约为 50%——这正是原实验把“输出为 0”误当作“死亡”的地方；
+    - ``dying_setting``：让 ReLU 真正死亡的设置：对 Adam 而言过大的学习率（默认值 0.001 的 10 倍）。
+      若干次过大的更新把一些神经元的预激活值推到对所有训练样本都 ≤ 0，它们的梯度从此恒为 0，
+      再也恢复不了；LeakyReLU 在负半轴仍有斜率，不会死亡。
+    - ``eval_batch_size``：每个 epoch 结束后统计死亡神经元时，遍历整个训练集所用的批量大小
+      （只影响速度和内存，不影响结果）。
+    """
+
+    activations: tuple[str, ...] = ("relu", "leaky_relu", "tanh")
+    num_layers: int = 2
+    hidden_dim: int = 100
+    batch_size: int = 64
+    epochs: int = 5
+    n_train: int | None = None
+    seed_setting: OptimizerSetting = OptimizerSetting(
+        "sgd", 0.001, "原实验的设置：SGD，学习率 0.001"
+    )
+    dying_setting: OptimizerSetting = OptimizerSetting(
+        "adam", 0.01, "让 ReLU 死亡的设置：Adam，学习率 0.01（Adam 默认值的 10 倍）"
+    )
+    eval_batch_size: int = 2000
+
+    def __post_init__(self) -> None:
+        owner = "DeadReluConfig"
+        for name in ("hidden_dim", "batch_size", "epochs", "eval_batch_size"):
+            _check_positive_int(owner, name, getattr(self, name))
+        _check_positive_int(owner, "n_train", self.n_train, allow_none=True)
+        if (
+            isinstance(self.num_layers, bool)
+            or not isinstance(self.num_layers, int)
+            or self.num_layers < 0
+        ):
+            raise ValueError(f"{owner}.num_layers 应为非负整数，实际得到 {self.num_layers!r}。")
+
+    def setting(self, name: str) -> OptimizerSetting:
+        """按名字取优化器设置：``"seed"``（原实验）或 ``"dying"``（让 ReLU 死亡）。"""
+        if name == "seed":
+            return self.seed_setting
+        if name == "dying":
+            return self.dying_setting
+        raise ValueError(
+            f"未知的设置 {name!r}。可选：'seed'（原实验的设置）或 'dying'（让 ReLU 死亡的设置）。"
+        )
+
+
+@dataclass(frozen=True)
+class L2Config:
+    """L2 正则化实验（高维线性回归，合成数据）的设置。
+
+    数据（与原实验相同）：y = ``true_b`` + Σᵢ ``true_w``·xᵢ + ε，ε ~ N(0, ``noise_std``²)，x ~ N(0, I)。
+
+    - ``d``：特征维数（200）；``n_train`` / ``n_test``：训练、测试样本数（20 / 100）；
+    - ``true_w`` / ``true_b`` / ``noise_std``：生成标签的参数（0.01 / 0.05 / 0.01）；
+    - ``bias``：模型是否带偏置。原实验用 ``nn.Linear(d, 1, bias=False)``（注释说“已在多项式中实现”，
+      其实标签里有 0.05 的常数项，模型却没有偏置）。我们默认保持原样（``False``），使结果可与原实验对照；
+      0.05 的偏移只给测试损失加上约 0.05² = 0.0025 的下限，不影响结论。设为 ``True`` 时偏置不受惩罚。
+    - ``lr`` / ``batch_size`` / ``epochs``：SGD 学习率 0.003、批量 10、训练 100 轮（原实验设置）；
+    - ``lambdas``：主实验比较的 λ（0 和 3）；
+    - ``sweep_lambdas``：λ 扫描；
+    - ``l1_lambda`` / ``l1_l2_lambda``：L1 与 L2 对比时，L1 惩罚 λ₁·Σ|wᵢ| 与 L2 惩罚 λ₂·‖w‖²/2 的系数；
+    - ``l1_epochs``：L1 与 L2 对比时的训练轮数（L1 的近端梯度法需要足够多的步数把权重收缩到 0）；
+    - ``zero_tol``：|wᵢ| 小于它的权重算作“接近 0”。
+    """
+
+    d: int = 200
+    n_train: int = 20
+    n_test: int = 100
+    true_w: float = 0.01
+    true_b: float = 0.05
+    noise_std: float = 0.01
+    bias: bool = False
+    lr: float = 0.003
+    batch_size: int = 10
+    epochs: int = 100
+    lambdas: tuple[float, ...] = (0.0, 3.0)
+    sweep_lambdas: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+    l1_lambda: float = 0.1
+    l1_l2_lambda: float = 3.0
+    l1_epochs: int = 300
+    zero_tol: float = 1e-3
+
+    def __post_init__(self) -> None:
+        owner = "L2Config"
+        for name in ("d", "n_train", "n_test", "batch_size", "epochs", "l1_epochs"):
+            _check_positive_int(owner, name, getattr(self, name))
+        for name in ("lr", "zero_tol"):
+            _check_positive_float(owner, name, getattr(self, name))
+        if not self.noise_std >= 0:
+            raise ValueError(f"{owner}.noise_std 应为非负数，实际得到 {self.noise_std!r}。")
+        for name in ("lambdas", "sweep_lambdas"):
+            values = getattr(self, name)
+            if not values or any(not lam >= 0 for lam in values):
+                raise ValueError(f"{owner}.{name} 应为非空的非负数元组，实际得到 {values!r}。")
+        for name in ("l1_lambda", "l1_l2_lambda"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{owner}.{name} 应为非负数，实际得到 {getattr(self, name)!r}。")
+
+
+@dataclass(frozen=True)
+class DropoutConfig:
+    """Dropout 实验（原实验的卷积网络 + MNIST）的设置。
+
+    - ``dropout``：主实验中 dropout 的比例（原实验 0.3），“无 dropout”对照组为 0；
+    - ``optimizer`` / ``lr``：不带动量的 SGD，学习率（原实验 0.5）；
+    - ``batch_size`` / ``epochs``：批量大小与训练轮数（原实验 256 / 15）；
+    - ``n_train``：只用训练集的前 ``n_train`` 张图；``None`` 表示用全部。训练集越小越容易过拟合，
+      dropout 的作用越明显；
+    - ``sweep_rates``：dropout 比例扫描；``sweep_epochs``：扫描中每个网络训练的轮数；
+    - ``eval_batch_size``：在训练集、测试集上评估时的批量大小（只影响速度和内存）。
+    """
+
+    dropout: float = 0.3
+    optimizer: str = "sgd"
+    lr: float = 0.5
+    batch_size: int = 256
+    epochs: int = 15
+    n_train: int | None = None
+    sweep_rates: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7)
+    sweep_epochs: int = 15
+    eval_batch_size: int = 1000
+
+    def __post_init__(self) -> None:
+        owner = "DropoutConfig"
+        _check_optimizer(owner, self.optimizer)
+        _check_positive_float(owner, "lr", self.lr)
+        for name in ("batch_size", "epochs", "sweep_epochs", "eval_batch_size"):
+            _check_positive_int(owner, name, getattr(self, name))
+        _check_positive_int(owner, "n_train", self.n_train, allow_none=True)
+        for rate in (self.dropout, *self.sweep_rates):
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise ValueError(
+                    f"{owner} 中的 dropout 比例应在 [0, 1] 内（例如 0.3 表示丢弃 30% 的元素），"
+                    f"实际得到 {rate!r}。"
+                )
+
+
+# ---------------------------------------------------------------------------
+# 两种规模的设置。full 的默认值就是原实验的设置（见各 dataclass 的默认值）。
+
+_FULL: dict[str, Any] = {
+    "gradient_vanishing": GradientConfig(),
+    "dead_relu": DeadReluConfig(),
+    "l2": L2Config(),
+    "dropout": DropoutConfig(),
+}
+
+# quick：离线子集只有 4000 张训练图，约为完整 MNIST 的 1/15；为了在相同的 epoch 数内走过相当的
+# “学习率 × 步数”，MLP 实验把 SGD 学习率放大约 15 倍（0.001 → 0.015）。
+_QUICK: dict[str, Any] = {
+    "gradient_vanishing": GradientConfig(
+        lr=0.015,
+        epochs=5,
+        sweep_depths=(1, 2, 4, 6, 8),
+        sweep_epochs=3,
+    ),
+    "dead_relu": DeadReluConfig(
+        epochs=3,
+        seed_setting=OptimizerSetting(
+            "sgd", 0.015, "原实验的设置：SGD（quick 中训练集小，学习率从 0.001 放大到 0.015）"
+        ),
+    ),
+    "l2": L2Config(),
+    # dropout：只用 2048 张训练图（训练集越小越容易过拟合，也更快），批量 64 正好分成 32 批
+    # （避免每个 epoch 末尾一个很小的批次带来的大噪声步）；批量变小，学习率相应从 0.5 降到 0.05。
+    "dropout": DropoutConfig(
+        lr=0.05,
+        batch_size=64,
+        epochs=12,
+        n_train=2048,
+        sweep_epochs=12,
+    ),
+}
+
+_PROFILE_CONFIGS = {"quick": _QUICK, "full": _FULL}
+EXPERIMENTS = tuple(_FULL)
+
+
+def get_config(experiment: str, profile: str | None = None):
+    """返回实验 ``experiment`` 在规模 ``profile`` 下的设置（不可变 dataclass）。
+
+    ``experiment``：``"gradient_vanishing"``、``"dead_relu"``、``"l2"`` 或 ``"dropout"``。
+    ``profile``：``"quick"`` 或 ``"full"``；``None`` 时由 :func:`labcode.settings.get_profile`
+    决定（环境变量 ``LABCODE_PROFILE``，未设置时 CUDA 上 full、CPU 上 quick）。
+    """
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"未知的实验名称 {experiment!r}。可选：{', '.join(EXPERIMENTS)}。")
+    resolved = settings.get_profile(profile)
+    return _PROFILE_CONFIGS[resolved][experiment]
+
+
+def config_rows(config) -> list[tuple[str, str]]:
+    """把设置变成 ``[(字段名, 取值), ...]``，方便在页面上列成表格。"""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(
+            f"config_rows 需要一个设置 dataclass 的实例，实际得到 {type(config).__name__}。"
+        )
+    rows = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if isinstance(value, OptimizerSetting):
+            value = f"{value.optimizer}, lr={value.lr:g}"
+        rows.append((field.name, str(value)))
+    return rows

@@ -1,0 +1,269 @@
+"""The built site in a real browser (Debian's Chromium driven by Playwright).
+
+Needs ``apt-get install -y chromium fonts-noto-cjk`` (without the CJK font Chinese renders as boxes)
+and ``pip install playwright`` (its own browser download is not used). Skips with the reason when
+either is missing. Builds the site itself (quick profile, CPU) unless ``LABCODE_SITE_DIR`` points to
+an already built site. Screenshots go to ``artifacts/screenshots/<slug>-{light,dark}.png``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs" / "_build"))
+import execute  # noqa: E402
+import sitetools  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("LABCODE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHAPTERS = list(execute.CHAPTERS)
+SEARCHES = {"梯度消失": "gradient_vanishing/", "Dropout": "dropout/"}
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+# --------------------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sync_playwright():
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} not found: install Debian's Chromium and a CJK font with "
+            "`apt-get update && apt-get install -y chromium fonts-noto-cjk`"
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip(
+            "playwright is not importable: pip install -c requirements/constraints.txt playwright"
+        )
+    return sync_playwright
+
+
+@pytest.fixture(scope="session")
+def site_dir(sync_playwright, tmp_path_factory) -> Path:
+    return sitetools.built_site(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def base_url(site_dir):
+    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser(sync_playwright):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+class Traffic:
+    """Every request the page makes: local ones are served, anything else is blocked and counted."""
+
+    def __init__(self):
+        self.external: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+
+    def route(self, route):
+        url = route.request.url
+        scheme, host = urlsplit(url).scheme, urlsplit(url).hostname
+        if scheme in ("data", "blob") or host in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+    def response(self, response):
+        if response.status >= 400:
+            self.failed.append(f"{response.status} {response.url}")
+
+
+@pytest.fixture
+def page(browser, base_url):
+    """A fresh context per test (the palette choice is kept in localStorage)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    traffic = Traffic()
+    context.route("**/*", traffic.route)
+    page = context.new_page()
+    page.on("response", traffic.response)
+    page.on("pageerror", lambda exc: traffic.errors.append(str(exc)))
+    page.traffic = traffic
+    yield page
+    context.close()
+    assert traffic.external == [], f"requests leaving localhost: {traffic.external}"
+    assert traffic.failed == [], f"failed local requests: {traffic.failed}"
+    assert traffic.errors == [], f"JavaScript errors: {traffic.errors}"
+
+
+# --------------------------------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------------------------------
+
+
+def _wait_for_mathjax(page):
+    page.wait_for_function(
+        "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000
+    )
+    page.evaluate("() => MathJax.startup.promise.then(() => true)")
+    page.wait_for_timeout(300)  # document$ may chain one more typeset onto the promise
+    page.evaluate("() => MathJax.startup.promise.then(() => document.fonts.ready).then(() => true)")
+
+
+def _luminance(css_color: str) -> float:
+    """Relative luminance (0 dark .. 1 light) of an ``rgb()``/``rgba()`` computed colour."""
+    values = css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")
+    r, g, b = (float(v) / 255 for v in values[:3])
+    alpha = float(values[3]) if len(values) > 3 else 1.0
+    if alpha == 0:
+        return -1.0  # transparent: no colour of its own
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _screenshot(page, name: str):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.screenshot(
+        path=str(SCREENSHOTS / name),
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": 1280, "height": min(height, 9000)},
+    )
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_chapter_in_browser(page, base_url, slug):
+    page.goto(f"{base_url}/{slug}/", wait_until="load")
+    _wait_for_mathjax(page)
+
+    # formulas typeset: MathJax output present, no arithmatex element left with raw TeX
+    assert page.locator("article mjx-container").count() > 0, "no MathJax output on the page"
+    untypeset = page.evaluate(
+        """() => [...document.querySelectorAll('article .arithmatex')]
+                 .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80))"""
+    )
+    assert untypeset == [], f"formulas left as raw TeX: {untypeset}"
+    blank = page.evaluate(  # every glyph drawn (CHTML draws characters via ::before rules)
+        """() => [...document.querySelectorAll('article mjx-container mjx-c')]
+                 .filter(c => ['none', 'normal', ''].includes(getComputedStyle(c, '::before').content))
+                 .length"""
+    )
+    assert blank == 0, f"{blank} MathJax glyphs without content (formulas invisible)"
+    text = page.locator("article").inner_text()
+    for marker in ("\\(", "\\[", "$$", "!!!", "???"):
+        assert marker not in text, f"{marker!r} visible in the page text"
+
+    # admonitions / collapsible questions rendered and visible
+    admonitions = page.locator("article .admonition, article details")
+    assert admonitions.count() > 0, "no admonition on the page"
+    assert admonitions.first.is_visible()
+
+    # every image loaded, at least one figure from the executed notebook
+    images = page.evaluate(
+        """() => [...document.querySelectorAll('article img')].map(i => ({
+                 src: i.src.slice(0, 60), ok: i.complete && i.naturalWidth > 0}))"""
+    )
+    assert page.locator("article .jp-RenderedImage img").count() > 0, "no executed figure"
+    assert [i for i in images if not i["ok"]] == [], "images that did not load"
+
+    # notebook download offered
+    assert page.locator(f'article a[href$="{slug}.ipynb"]').count() > 0
+
+    _screenshot(page, f"{slug}-light.png")
+
+    # dark mode: the palette toggle switches to slate; plots sit on a light card
+    assert page.evaluate("() => document.body.dataset.mdColorScheme") == "default"
+    page.locator("form[data-md-component=palette] label:visible").first.click()
+    page.wait_for_function("() => document.body.dataset.mdColorScheme === 'slate'")
+    page_bg = page.evaluate(
+        "() => getComputedStyle(document.querySelector('.md-main')).backgroundColor"
+    )
+    body_bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert min(_luminance(page_bg), _luminance(body_bg)) < 0.3, (page_bg, body_bg)
+    cards = page.evaluate(
+        """() => [...document.querySelectorAll('article .jp-RenderedImage img')]
+                 .map(i => getComputedStyle(i).backgroundColor)"""
+    )
+    assert cards and all(_luminance(c) > 0.8 for c in cards), (
+        f"plot backgrounds in dark mode: {cards}"
+    )
+    _screenshot(page, f"{slug}-dark.png")
+
+
+@pytest.mark.parametrize(("query", "target"), list(SEARCHES.items()))
+def test_search(page, base_url, query, target):
+    page.goto(f"{base_url}/", wait_until="load")
+    box = page.locator("input.md-search__input")
+    if not box.is_visible():  # narrow layouts hide the box behind the header's search button
+        page.locator("label.md-header__button[for=__search]").click()
+    box.click()
+    box.press_sequentially(query, delay=30)
+    # Material searches on key events; CJK text typed this way (like an IME commit) sends none
+    box.press("End")
+    results = page.locator("ol.md-search-result__list a.md-search-result__link")
+    results.first.wait_for(timeout=20_000)
+    hrefs = results.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert any(target in h for h in hrefs), f"search {query!r} gave {hrefs}, expected {target}"
+
+
+def test_home_page_is_self_contained(page, base_url):
+    page.goto(f"{base_url}/", wait_until="load")
+    _wait_for_mathjax(page)
+    assert page.locator(".md-header").is_visible()
+    _screenshot(page, "index-light.png")
+
+
+def test_instant_navigation_typesets_math(page, base_url):
+    """Material's instant navigation swaps pages without reload; formulas must still typeset."""
+    page.goto(f"{base_url}/{CHAPTERS[0]}/", wait_until="load")
+    _wait_for_mathjax(page)
+    page.locator(f'nav.md-nav--primary a[href$="{CHAPTERS[1]}/"]').first.click()
+    page.wait_for_url(f"**/{CHAPTERS[1]}/")
+    page.wait_for_function(
+        """() => document.querySelectorAll('article .arithmatex').length > 0 &&
+                 [...document.querySelectorAll('article .arithmatex')]
+                   .every(e => e.querySelector('mjx-container'))""",
+        timeout=20_000,
+    )
+    _wait_for_mathjax(page)
+    blank = page.evaluate(
+        """() => [...document.querySelectorAll('article mjx-container mjx-c')]
+                 .filter(c => ['none', 'normal', ''].includes(getComputedStyle(c, '::before').content))
+                 .length"""
+    )
+    assert blank == 0, f"{blank} MathJax glyphs without content after instant navigation"

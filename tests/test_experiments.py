@@ -1,0 +1,384 @@
+"""labcode.experiments: result objects, the shared training loop, each experiment's measurements."""
+
+import io
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from torch import nn
+
+from labcode.experiments import training
+from labcode.experiments.dead_relu import dead_unit_stats, run_dead_relu
+from labcode.experiments.dropout import run_dropout, run_dropout_sweep
+from labcode.experiments.gradient_vanishing import run_depth_sweep, run_gradient_vanishing
+from labcode.experiments.l2 import (
+    make_synthetic_data,
+    run_l1_vs_l2,
+    run_l2,
+    run_lambda_sweep,
+)
+from labcode.experiments.results import ExperimentResult, RunResult
+from labcode.experiments.training import TrainingDivergedError, evaluate, train_epoch
+from labcode.models import Network
+from labcode.profiles import get_config
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("LABCODE_OFFLINE", "1")  # no network probe: use local files or the subset
+    monkeypatch.setenv("LABCODE_PROGRESS", "0")
+
+
+def tiny_gradient_config(**changes):
+    cfg = replace(
+        get_config("gradient_vanishing", "quick"),
+        epochs=2,
+        n_train=512,
+        sweep_depths=(1, 3),
+        sweep_epochs=1,
+    )
+    return replace(cfg, **changes)
+
+
+def _assert_json(result: ExperimentResult) -> dict:
+    d = result.to_dict()
+    text = json.dumps(d, allow_nan=False)  # strict JSON: no NaN/inf, only plain types
+    assert json.loads(text) == d
+    return d
+
+
+# ---------------------------------------------------------------------------
+# gradient vanishing
+
+
+def test_gradient_vanishing_result_structure():
+    cfg = tiny_gradient_config()
+    res = run_gradient_vanishing(activations=("relu", "sigmoid"), seed=3, device="cpu", config=cfg)
+    assert res.name == "gradient_vanishing" and res.profile == "custom"
+    assert res.device == "cpu" and res.seed == 3 and res.config is cfg
+    assert res.run_names == ["relu", "sigmoid"]
+    # the data actually used is recorded: which MNIST and how many training images
+    assert res.data.n_train == 512 and res.data.source in ("full", "subset")
+    assert "512" in res.data.description
+    run = res["sigmoid"]
+    assert run.layer_names == ["input_layer", "layers.0", "layers.1", "output_layer"]
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "grad_mean"):
+        assert len(run.history[key]) == cfg.epochs
+    assert all(len(epoch) == 4 for epoch in run.history["grad_mean"])
+    assert all(0.0 <= a <= 1.0 for a in run.history["train_acc"] + run.history["test_acc"])
+    assert run.summary["first_layer_grad"] == run.history["grad_mean"][-1][0]
+    assert run.summary["grad_ratio"] == pytest.approx(
+        run.history["grad_mean"][-1][0] / run.history["grad_mean"][-1][-1]
+    )
+    d = _assert_json(res)
+    assert d["config"]["lr"] == cfg.lr and d["data"]["n_train"] == 512 and d["device"] == "cpu"
+    assert d["runs"]["relu"]["layer_names"][0] == "input_layer"
+
+
+def test_gradient_vanishing_is_reproducible_and_seed_dependent():
+    cfg = tiny_gradient_config(epochs=1)
+    a = run_gradient_vanishing(activations=("tanh",), seed=1, device="cpu", config=cfg)
+    b = run_gradient_vanishing(activations=("tanh",), seed=1, device="cpu", config=cfg)
+    c = run_gradient_vanishing(activations=("tanh",), seed=2, device="cpu", config=cfg)
+    assert a["tanh"].history == b["tanh"].history
+    assert a["tanh"].history != c["tanh"].history
+
+
+def test_gradients_are_averaged_over_the_epochs_batches():
+    """The recorded per-layer value is the mean over all batches, not the last batch's value."""
+    from labcode.data import TensorLoader
+
+    torch.manual_seed(0)
+    x, y = torch.randn(96, 784), torch.randint(0, 10, (96,))
+    cfg = tiny_gradient_config(epochs=1, batch_size=32)
+    data = training.MnistTensors(x, y, x[:10], y[:10], info=None)
+    torch.manual_seed(5)
+    model = Network(784, 10, "sigmoid", num_layers=1)
+    reference = Network(784, 10, "sigmoid", num_layers=1)
+    reference.load_state_dict(model.state_dict())
+    history, names = training.fit_classifier(
+        model, data, experiment="t", run="r", optimizer="sgd", lr=cfg.lr, batch_size=32,
+        epochs=1, seed=0, track_gradients=True,
+    )  # fmt: skip
+    opt = torch.optim.SGD(reference.parameters(), lr=cfg.lr)
+    per_batch = []
+    for xb, yb in TensorLoader(x, y, 32, shuffle=True, seed=0):
+        opt.zero_grad()
+        nn.functional.cross_entropy(reference(xb), yb).backward()
+        per_batch.append([layer.weight.grad.abs().mean().item() for _, layer in reference.linear_layers()])
+        opt.step()
+    expected = [sum(col) / len(col) for col in zip(*per_batch, strict=True)]
+    assert names == ["input_layer", "layers.0", "output_layer"]
+    assert history["grad_mean"][0] == pytest.approx(expected, rel=1e-4)
+    assert history["grad_mean"][0] != pytest.approx(per_batch[-1], rel=1e-3)
+
+
+def test_depth_sweep_structure():
+    cfg = tiny_gradient_config()
+    res = run_depth_sweep(depths=(0, 2), activations=("sigmoid",), device="cpu", config=cfg)
+    assert res.name == "depth_sweep"
+    assert res.run_names == ["sigmoid/depth=0", "sigmoid/depth=2"]
+    deep = res["sigmoid/depth=2"]
+    assert deep.params["num_layers"] == 2 and len(deep.layer_names) == 4
+    assert len(deep.history["test_acc"]) == cfg.sweep_epochs
+    assert {"grad_ratio", "first_layer_grad", "last_layer_grad", "final_test_acc"} <= set(deep.summary)
+    _assert_json(res)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"activations": ("relu", "swish")}, "未知的激活函数名.*relu, sigmoid"),
+        ({"activations": ()}, "不能为空"),
+        ({"num_layers": -1}, "num_layers"),
+        ({"profile": "huge"}, "quick"),
+    ],
+)
+def test_gradient_vanishing_bad_input(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        run_gradient_vanishing(device="cpu", **kwargs)
+
+
+def test_wrong_config_type_is_a_clear_error():
+    with pytest.raises(TypeError, match="GradientConfig"):
+        run_gradient_vanishing(config=get_config("dropout", "quick"))
+
+
+# ---------------------------------------------------------------------------
+# divergence
+
+
+def test_absurd_learning_rate_raises_training_diverged_error():
+    cfg = tiny_gradient_config(lr=1e6, epochs=3)
+    with pytest.raises(TrainingDivergedError) as info:
+        run_gradient_vanishing(activations=("relu",), device="cpu", config=cfg)
+    err = info.value
+    message = str(err)
+    assert err.experiment == "gradient_vanishing" and err.run == "relu" and err.lr == 1e6
+    assert "gradient_vanishing" in message and f"第 {err.epoch} 个 epoch" in message
+    assert "lr=1e+06" in message and "学习率调小" in message
+    assert 1 <= err.epoch <= 3
+
+
+def test_l2_divergence_names_the_epoch():
+    cfg = replace(get_config("l2", "quick"), lr=0.5, epochs=50)  # lr·λ_max(H) ≫ 2
+    with pytest.raises(TrainingDivergedError, match=r"'l2'.*lr=0\.5") as info:
+        run_l2(lambdas=(0,), device="cpu", config=cfg)
+    assert info.value.epoch >= 1 and info.value.run == "lambda=0"
+
+
+def test_train_epoch_reports_data_loss_and_accuracy():
+    torch.manual_seed(0)
+    net = nn.Linear(4, 3)
+    x, y = torch.randn(10, 4), torch.randint(0, 3, (10,))
+    opt = torch.optim.SGD(net.parameters(), lr=0.0)  # lr 0: parameters fixed, stats checkable
+    batches = [(x[:4], y[:4]), (x[4:], y[4:])]  # uneven: per-sample weighting matters
+    stats = train_epoch(
+        net, batches, opt, experiment="t", epoch=1, penalty=lambda: torch.tensor(100.0)
+    )
+    expected_loss = nn.functional.cross_entropy(net(x), y).item()
+    assert stats.loss == pytest.approx(expected_loss, rel=1e-5)  # penalty not reported
+    assert stats.accuracy == pytest.approx((net(x).argmax(1) == y).float().mean().item())
+    assert stats.n_samples == 10
+    loss, acc = evaluate(net, x, y, batch_size=3)
+    assert loss == pytest.approx(expected_loss, rel=1e-5) and acc == stats.accuracy
+
+
+# ---------------------------------------------------------------------------
+# progress bar
+
+
+def test_progress_bar_only_when_asked(monkeypatch):
+    buffer = io.StringIO()
+    monkeypatch.setattr("sys.stderr", buffer)
+    monkeypatch.setenv("LABCODE_PROGRESS", "0")
+    assert list(training.progress(range(3), total=3, desc="x")) == [0, 1, 2]
+    assert buffer.getvalue() == ""
+    monkeypatch.delenv("LABCODE_PROGRESS")
+    assert training.progress_enabled() is False  # StringIO is not a TTY: nothing in a rendered page
+    monkeypatch.setenv("LABCODE_PROGRESS", "1")
+    assert list(training.progress(range(3), total=3, desc="demo")) == [0, 1, 2]
+    assert "demo" in buffer.getvalue()
+    monkeypatch.setenv("LABCODE_PROGRESS", "maybe")
+    with pytest.raises(ValueError, match="LABCODE_PROGRESS"):
+        training.progress_enabled()
+
+
+# ---------------------------------------------------------------------------
+# dead ReLU
+
+
+def test_dead_unit_stats_counts_units_dead_for_every_sample():
+    torch.manual_seed(0)
+    net = Network(784, 10, "relu", num_layers=1, hidden_dim=20)
+    with torch.no_grad():
+        net.input_layer.weight[3].zero_()
+        net.input_layer.bias[3] = -1.0  # unit 3 of the first layer: pre-activation -1 for every sample
+        net.layers[0].weight[:5].zero_()
+        net.layers[0].bias[:5] = 0.0  # pre-activation exactly 0: ReLU'(0) = 0, also dead
+    x = torch.randn(300, 784)
+    stats = dead_unit_stats(net, x, batch_size=64)
+    assert stats["dead_fraction"] == [pytest.approx(1 / 20), pytest.approx(5 / 20)]
+    with torch.no_grad():
+        _, pre = net(x, return_preactivations=True)
+    expected_zero = [(p.clamp(min=0) == 0).float().mean().item() for p in pre]
+    assert stats["zero_output_fraction"] == pytest.approx(expected_zero)
+    assert 0.3 < expected_zero[0] < 0.7  # about half the outputs are 0: that is not death
+    assert net.training  # mode restored
+
+
+def test_dead_relu_result_structure():
+    cfg = replace(get_config("dead_relu", "quick"), epochs=2, n_train=512)
+    res = run_dead_relu(setting="dying", seed=1, device="cpu", config=cfg)
+    assert res.run_names == ["relu", "leaky_relu", "tanh"]
+    for run in res.runs.values():
+        assert run.layer_names == ["input_layer", "layers.0", "layers.1"]
+        assert len(run.history["dead_fraction"]) == cfg.epochs
+        for key in ("dead_fraction", "zero_output_fraction"):
+            for epoch in run.history[key]:
+                assert len(epoch) == 3 and all(0.0 <= v <= 1.0 for v in epoch)
+        assert len(run.summary["dead_fraction_init"]) == 3
+        assert run.params["setting"] == "dying" and run.params["optimizer"] == "adam"
+    assert res["leaky_relu"].summary["final_zero_output_fraction"] == 0.0
+    d = _assert_json(res)
+    assert "%" not in json.dumps(d["runs"]["relu"]["history"])
+
+
+def test_dead_relu_bad_setting():
+    with pytest.raises(ValueError, match="'seed'.*'dying'"):
+        run_dead_relu(setting="broken", device="cpu")
+
+
+# ---------------------------------------------------------------------------
+# L2 / L1
+
+
+def test_synthetic_data_follows_the_seed_formula():
+    cfg = get_config("l2", "quick")
+    a = make_synthetic_data(cfg, 0, "cpu")
+    b = make_synthetic_data(cfg, 0, "cpu")
+    c = make_synthetic_data(cfg, 1, "cpu")
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+    assert not torch.equal(a[0], c[0])
+    train_x, train_y, test_x, test_y = a
+    assert train_x.shape == (20, 200) and test_x.shape == (100, 200)
+    assert train_y.shape == (20, 1) and test_y.shape == (100, 1)
+    x = torch.cat([train_x, test_x]).double()
+    y = torch.cat([train_y, test_y]).double().flatten()
+    noise = y - (0.05 + 0.01 * x.sum(dim=1))
+    assert 0.006 < noise.std().item() < 0.014 and abs(noise.mean().item()) < 0.005
+
+
+def test_l2_result_structure_and_every_epoch_recorded():
+    res = run_l2(device="cpu", profile="quick", seed=0)
+    cfg = res.config
+    assert res.data is None and "合成数据" in res.data_description
+    assert res.run_names == ["lambda=0", "lambda=3"]
+    for run in res.runs.values():
+        assert len(run.history["train_loss"]) == cfg.epochs == len(run.history["test_loss"])
+        assert len(run.arrays["weights"]) == cfg.d
+        assert run.summary["w_norm"] == pytest.approx(
+            sum(w * w for w in run.arrays["weights"]) ** 0.5, rel=1e-5
+        )
+    _assert_json(res)
+
+
+def test_l2_bias_option_leaves_bias_unpenalized():
+    cfg = replace(get_config("l2", "quick"), bias=True, epochs=30)
+    res = run_l2(lambdas=(0, 3), method="weight_decay", device="cpu", config=cfg)
+    assert "bias" in res["lambda=3"].summary
+
+
+@pytest.mark.parametrize(
+    ("call", "pattern"),
+    [
+        (lambda: run_l2(lambdas=(0, -3), device="cpu"), "非负"),
+        (lambda: run_l2(lambdas=(float("nan"),), device="cpu"), "非负"),
+        (lambda: run_l2(method="adamw", device="cpu"), "scratch.*weight_decay"),
+        (lambda: run_lambda_sweep(lambdas=(), device="cpu"), "不能为空"),
+        (lambda: run_l1_vs_l2(l1_lambda=-1, device="cpu"), "l1_lambda"),
+        (lambda: run_l1_vs_l2(l1_method="lasso", device="cpu"), "proximal"),
+    ],
+)
+def test_l2_bad_input(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_proximal_l1_gives_exact_zeros_subgradient_does_not():
+    prox = run_l1_vs_l2(device="cpu", profile="quick")
+    sub = run_l1_vs_l2(l1_method="subgradient", device="cpu", profile="quick")
+    assert prox["l1"].summary["exact_zero_fraction"] > 0.5
+    assert sub["l1"].summary["exact_zero_fraction"] < 0.05
+    assert prox["l2"].summary["exact_zero_fraction"] == 0.0
+    assert prox.run_names == ["none", "l1", "l2"]
+
+
+# ---------------------------------------------------------------------------
+# dropout
+
+
+def tiny_dropout_config(**changes):
+    cfg = replace(
+        get_config("dropout", "quick"), n_train=256, epochs=2, sweep_epochs=1, batch_size=64
+    )
+    return replace(cfg, **changes)
+
+
+def test_dropout_result_structure_and_honest_gap():
+    cfg = tiny_dropout_config()
+    res = run_dropout(seed=0, device="cpu", config=cfg)
+    assert res.run_names == ["none", "scratch", "torch"]
+    assert res.data.n_train == 256
+    assert res["none"].params["dropout"] == 0.0 and res["scratch"].params["dropout"] == 0.3
+    assert res["torch"].params["model"] == "TorchDropoutNetwork"
+    for run in res.runs.values():
+        h = run.history
+        for key in ("train_acc", "train_acc_eval", "test_acc", "gap", "gap_seed_style", "loss_gap"):
+            assert len(h[key]) == cfg.epochs
+        assert h["gap"] == pytest.approx([a - b for a, b in zip(h["train_acc_eval"], h["test_acc"], strict=True)])
+        assert h["gap_seed_style"] == pytest.approx(
+            [a - b for a, b in zip(h["train_acc"], h["test_acc"], strict=True)]
+        )
+    _assert_json(res)
+
+
+def test_dropout_sweep_structure():
+    res = run_dropout_sweep(rates=(0, 0.5), device="cpu", config=tiny_dropout_config())
+    assert res.run_names == ["p=0", "p=0.5"]
+    assert res["p=0.5"].params["dropout"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("call", "pattern"),
+    [
+        (lambda: run_dropout(dropout=1.5, device="cpu"), r"\[0, 1\]"),
+        (lambda: run_dropout(dropout=-0.1, device="cpu"), r"\[0, 1\]"),
+        (lambda: run_dropout(variants=("none", "keras"), device="cpu"), "none, scratch, torch"),
+        (lambda: run_dropout_sweep(rates=(0.2, 2.0), device="cpu"), r"\[0, 1\]"),
+    ],
+)
+def test_dropout_bad_input(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+# ---------------------------------------------------------------------------
+# result objects
+
+
+def test_result_accessors_give_clear_errors():
+    run = RunResult("relu", history={"test_acc": [0.5, 0.6]}, summary={"w_norm": 1.0})
+    res = ExperimentResult("x", config={"a": (1, 2)}, data=None, device="cpu", seed=0, profile="quick")
+    res.runs["relu"] = run
+    assert res["relu"] is run and "relu" in res and run.final("test_acc") == 0.6
+    assert run.final("w_norm") == 1.0
+    with pytest.raises(KeyError, match="已有的运行"):
+        res["sigmoid"]
+    with pytest.raises(KeyError, match="可用的指标"):
+        run.metric("train_acc")
+    d = res.to_dict()
+    assert d["config"] == {"a": [1, 2]}
+    run.summary["bad"] = float("nan")
+    assert json.loads(json.dumps(res.to_dict(), allow_nan=False))["runs"]["relu"]["summary"]["bad"] is None

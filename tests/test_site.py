@@ -1,0 +1,402 @@
+"""The course site: notebook execution cache, rendering of chapter pages, search index, self-containment.
+
+The site tests build with ``mkdocs build --strict`` (quick profile, CPU) into a temporary directory,
+once per session (shared with tests/test_browser.py); ``LABCODE_SITE_DIR`` names an already built
+site to check instead. The executed notebooks are cached in ``.cache/notebooks`` as for every build.
+"""
+
+from __future__ import annotations
+
+import html as htmlmod
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs" / "_build"))
+import execute  # noqa: E402
+import sitetools  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "site"
+CHAPTERS = list(execute.CHAPTERS)
+
+
+# --------------------------------------------------------------------------------------------------
+# page checks (shared by the real chapters and the fixture site)
+# --------------------------------------------------------------------------------------------------
+
+_INVISIBLE = re.compile(r"<(script|style|pre|code|svg)\b.*?</\1\s*>", re.S | re.I)
+_ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">.*?</\1>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+_EXTERNAL = re.compile(
+    r"""<(?:script|img|link|iframe|source|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*["']?(?:https?:)?//"""
+    r"""|import\(\s*["'](?:https?:)?//|url\(\s*["']?(?:https?:)?//""",
+    re.I,
+)
+
+
+def visible_text(page_html: str) -> str:
+    """Text a reader sees as prose: no scripts, styles, code, or (rendered) formulas."""
+    text = _INVISIBLE.sub(" ", page_html)
+    text = _ARITHMATEX.sub(" ", text)
+    return htmlmod.unescape(_TAG.sub(" ", text))
+
+
+def article(page_html: str) -> str:
+    start = page_html.index('<article class="md-content__inner')
+    return page_html[start : page_html.index("</article>", start)]
+
+
+def check_chapter_page(site: Path, slug: str) -> None:
+    page_file = site / slug / "index.html"
+    assert page_file.is_file(), f"no page for chapter {slug}"
+    page = page_file.read_text(encoding="utf-8")
+    body = article(page)
+
+    # admonitions and collapsible questions rendered as HTML
+    assert 'class="admonition' in body or "<details" in body, f"{slug}: no admonition"
+    # at least one executed figure (inline PNG from the executed notebook, or a PNG file)
+    pngs = re.findall(r'<img[^>]+src="([^"]+)"', body)
+    figures = [s for s in pngs if s.startswith("data:image/png;base64,")]
+    figures += [s for s in pngs if s.endswith(".png") and (page_file.parent / s).is_file()]
+    assert figures, f"{slug}: no executed figure"
+    # no error output
+    for marker in ("Traceback (most recent call last)", "jp-OutputArea-error", '"ename"'):
+        assert marker not in body, f"{slug}: error output ({marker}) on the page"
+    # no Markdown left unrendered
+    text = visible_text(body)
+    for marker in ("!!!", "???", "$$"):
+        assert marker not in text, f"{slug}: literal {marker!r} in the page text"
+    raw_inline = re.findall(r"\$[^\s$][^$\n]{0,80}\$", text)
+    assert not raw_inline, f"{slug}: unrendered inline math {raw_inline[:3]}"
+    # math present, for MathJax 3 (arithmatex generic), and mkdocs-jupyter's MathJax 2 removed
+    assert '<span class="arithmatex">\\(' in body or '<div class="arithmatex">\\[' in body, (
+        f"{slug}: no math"
+    )
+    assert "MathJax.Hub" not in page and "text/x-mathjax-config" not in page
+    assert 'src="' in page and "assets/mathjax/tex-chtml.js" in page
+    # page TOC from the notebook's headings
+    toc = page[page.index("md-nav--secondary") :]
+    assert re.search(r'<a href="#[^"]+" class="md-nav__link"', toc), (
+        f"{slug}: empty table of contents"
+    )
+    # notebook download and source link
+    assert f'href="../notebooks/{slug}.ipynb"' in body, f"{slug}: no notebook download link"
+    assert f"/edit/main/docs/{slug}.py" in body, f"{slug}: no link to the page's source"
+    check_download(site / "notebooks" / f"{slug}.ipynb")
+
+
+def check_download(path: Path) -> None:
+    import nbformat
+
+    assert path.is_file(), f"missing download {path}"
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert "jupytext" not in nb.metadata
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and any(c.outputs for c in code), f"{path.name}: no outputs"
+    assert all(o.output_type != "error" for c in code for o in c.outputs)
+    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
+    assert markdown and not any(
+        "<div" in c.source and "admonition" in c.source for c in markdown
+    ), f"{path.name}: the download must keep the Markdown source, not rendered HTML"
+
+
+def search_entries(site: Path) -> list[dict]:
+    data = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    return data["docs"]
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", htmlmod.unescape(_TAG.sub(" ", text.replace("\u200b", "")))).strip()
+
+
+def output_lines(nb_path: Path) -> list[str]:
+    """Distinctive lines of a notebook's text outputs (to look for in the search index)."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    lines = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("text") or out.get("data", {}).get("text/plain", "")
+            if isinstance(text, list):
+                text = "".join(text)
+            for line in text.splitlines():
+                line = re.sub(r"\s+", " ", line).strip()
+                if len(line) >= 10 and re.search(r"\d", line) and not line.startswith("<"):
+                    lines.append(line)
+    return lines
+
+
+def check_search_index(site: Path, slugs: list[str]) -> None:
+    index_file = site / "search" / "search_index.json"
+    size = index_file.stat().st_size
+    assert size < 2_000_000, f"search index is {size} bytes"
+    entries = search_entries(site)
+    indexed = _norm(" ".join(e["title"] + " " + e["text"] for e in entries))
+    for slug in slugs:
+        assert any(e["location"].startswith(f"{slug}/") for e in entries), f"{slug} not indexed"
+        leaked = [
+            line for line in output_lines(site / "notebooks" / f"{slug}.ipynb") if line in indexed
+        ]
+        assert not leaked, f"{slug}: notebook outputs in the search index: {leaked[:3]}"
+
+
+def check_self_contained(site: Path) -> None:
+    offenders = []
+    for path in site.rglob("*"):
+        if path.suffix not in (".html", ".css") or "mathjax" in path.parts:
+            continue
+        for match in _EXTERNAL.finditer(path.read_text(encoding="utf-8", errors="replace")):
+            if 'rel="canonical"' in match.group():  # metadata for crawlers; browsers fetch nothing
+                continue
+            offenders.append(f"{path.relative_to(site)}: {match.group()[:120]}")
+    assert offenders == [], "references that make the browser leave the site:\n" + "\n".join(
+        offenders
+    )
+    assert (site / "assets" / "mathjax" / "tex-chtml.js").is_file()
+    fonts = list(
+        (site / "assets" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff")
+    )
+    assert len(fonts) > 10, "MathJax fonts missing"
+
+
+# --------------------------------------------------------------------------------------------------
+# cache key (fast unit tests)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def labcode_copy(tmp_path) -> Path:
+    dest = tmp_path / "labcode"
+    shutil.copytree(ROOT / "labcode", dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+VERSIONS = {"torch": "2.14.1", "labcode": "0.1.0", "executor": "1", "python": "3.11"}
+QUICK_CPU = execute.Settings(profile="quick", device="cpu")
+
+
+def key(labcode_dir, text="# %%\nprint(1)\n", settings=QUICK_CPU, versions=VERSIONS):
+    return execute.cache_key(text, settings, labcode_dir=labcode_dir, versions=versions)
+
+
+def test_cache_key_is_stable(labcode_copy):
+    assert key(labcode_copy) == key(labcode_copy)
+    (labcode_copy / "__pycache__").mkdir(exist_ok=True)
+    (labcode_copy / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"bytecode")
+    (labcode_copy / "notes.txt").write_text("not source")
+    assert key(labcode_copy) == key(ROOT / "labcode")
+
+
+def test_cache_key_covers_labcode_sources(labcode_copy):
+    before = key(labcode_copy)
+    source = sorted(labcode_copy.rglob("*.py"))[0]
+    source.write_text(source.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    changed = key(labcode_copy)
+    assert changed != before
+    (labcode_copy / "extra_module.py").write_text("X = 1\n")
+    assert key(labcode_copy) not in (before, changed)
+    sub = labcode_copy / "subpkg"
+    sub.mkdir()
+    (sub / "deep.py").write_text("Y = 2\n")
+    assert key(labcode_copy) not in (before, changed)
+
+
+def test_cache_key_covers_notebook_profile_device_versions(labcode_copy):
+    base = key(labcode_copy)
+    assert key(labcode_copy, text="# %%\nprint(2)\n") != base
+    assert key(labcode_copy, settings=execute.Settings("full", "cpu")) != base
+    assert key(labcode_copy, settings=execute.Settings("quick", "cuda")) != base
+    assert key(labcode_copy, versions={**VERSIONS, "torch": "2.15.0"}) != base
+    assert key(labcode_copy, versions={**VERSIONS, "labcode": "0.2.0"}) != base
+
+
+def test_resolve_settings(monkeypatch):
+    monkeypatch.setenv("LABCODE_DEVICE", "cpu")
+    monkeypatch.delenv("LABCODE_PROFILE", raising=False)
+    assert execute.resolve_settings() == execute.Settings("quick", "cpu")
+    monkeypatch.setenv("LABCODE_PROFILE", "full")
+    assert execute.resolve_settings() == execute.Settings("full", "cpu")
+    assert execute.resolve_settings("quick", "cuda:1") == execute.Settings("quick", "cuda")
+    with pytest.raises(ValueError):
+        execute.resolve_settings("huge")
+
+
+# --------------------------------------------------------------------------------------------------
+# executor (runs small fixture notebooks in a kernel)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_executor_caches_and_uses_current_interpreter(tmp_path, monkeypatch):
+    # a python3 kernelspec of another interpreter must not be picked up
+    bogus = tmp_path / "jupyter" / "kernels" / "python3"
+    bogus.mkdir(parents=True)
+    (bogus / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    "/nonexistent/python",
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "other",
+                "language": "python",
+            }
+        )
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+    cache = tmp_path / "cache"
+    first = execute.executed_notebook(FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache)
+    assert first.executed and first.path.is_file()
+    again = execute.executed_notebook(FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache)
+    assert not again.executed and again.path == first.path
+    import nbformat
+
+    nb = nbformat.read(first.path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert any("0.000977" in o.get("text", "") for o in outputs)
+    assert any("image/png" in o.get("data", {}) for o in outputs), "figure not captured (backend?)"
+    assert nb.metadata["labcode_build"] == {
+        "profile": "quick",
+        "device": "cpu",
+        "cache_key": first.key,
+    }
+
+
+@pytest.mark.slow
+def test_executor_reports_cell_errors(tmp_path):
+    with pytest.raises(execute.NotebookExecutionError) as info:
+        execute.executed_notebook(FIXTURES / "failing.py", QUICK_CPU, cache_dir=tmp_path)
+    err = info.value
+    assert err.notebook == "failing.py" and err.cell_index == 2 and err.ename == "ValueError"
+    assert "fixture-cell-error" in str(err) and "broken()" in err.tail
+    assert list(tmp_path.glob("*.ipynb")) == [], "a failed notebook must not be cached"
+
+
+# --------------------------------------------------------------------------------------------------
+# fixture site: the rendering pipeline on a small known notebook
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fixture_site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fixture-site")
+    config = sitetools.fixture_project(tmp, {"demo": FIXTURES / "demo.py"})
+    result = sitetools.build(
+        tmp / "site", config_file=config, extra_env={"LABCODE_NOTEBOOK_CACHE": str(tmp / "cache")}
+    )
+    assert result.returncode == 0, result.output[-4000:]
+    return result, tmp, config
+
+
+@pytest.mark.slow
+def test_fixture_page_renders_like_material(fixture_site):
+    result, tmp, _ = fixture_site
+    site = result.site
+    check_chapter_page(site, "demo")
+    body = article((site / "demo" / "index.html").read_text(encoding="utf-8"))
+    assert (
+        '<div class="admonition note">' in body
+        and '<p class="admonition-title">本节要点</p>' in body
+    )
+    assert '<details class="question">' in body and "思考题 1" in body
+    assert '<div class="arithmatex">\\[' in body and '<span class="arithmatex">\\(' in body
+    assert re.search(r'<h2 id="[^"]+">打印一个数', body), "headings keep their anchors"
+    assert "0.25 的 5 次方 = 0.000977" in body, "printed output missing"
+    check_search_index(site, ["demo"])
+    check_self_contained(site)
+
+
+@pytest.mark.slow
+def test_fixture_search_index_has_prose_not_outputs(fixture_site):
+    result, _, _ = fixture_site
+    entries = search_entries(result.site)
+    text = _norm(
+        " ".join(e["title"] + " " + e["text"] for e in entries if e["location"].startswith("demo/"))
+    )
+    assert "梯度消失" in text and "本节要点" in text and "思考题 1" in text
+    assert "0.000977" not in text, "printed output indexed"
+    assert text.count("value = 0.25**5") == 1, (
+        "code indexed more than once (hidden clipboard copy?)"
+    )
+    sections = [e["location"] for e in entries]
+    assert any(loc.startswith("demo/#") for loc in sections), "no per-heading sections"
+
+
+@pytest.mark.slow
+def test_fixture_rebuild_executes_nothing(fixture_site):
+    result, tmp, config = fixture_site
+    again = sitetools.build(
+        tmp / "site2", config_file=config, extra_env={"LABCODE_NOTEBOOK_CACHE": str(tmp / "cache")}
+    )
+    assert again.returncode == 0, again.output[-4000:]
+    assert again.executed == 0, again.output[-2000:]
+
+
+@pytest.mark.slow
+def test_cell_error_fails_the_build(tmp_path):
+    config = sitetools.fixture_project(tmp_path, {"failing": FIXTURES / "failing.py"})
+    result = sitetools.build(
+        tmp_path / "site",
+        config_file=config,
+        extra_env={"LABCODE_NOTEBOOK_CACHE": str(tmp_path / "cache")},
+    )
+    assert result.returncode != 0
+    assert "failing.py: cell 2 raised ValueError" in result.output
+    assert "fixture-cell-error" in result.output
+
+
+# --------------------------------------------------------------------------------------------------
+# the real site (quick profile)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    return sitetools.built_site(tmp_path_factory)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_chapter_page(site, slug):
+    check_chapter_page(site, slug)
+
+
+@pytest.mark.slow
+def test_site_search_and_self_contained(site):
+    check_search_index(site, CHAPTERS)
+    entries = search_entries(site)
+    gv = _norm(
+        " ".join(
+            e["title"] + " " + e["text"]
+            for e in entries
+            if e["location"].startswith("gradient_vanishing/")
+        )
+    )
+    assert "梯度消失" in gv
+    check_self_contained(site)
+    for page in ("index.html", "reference/index.html"):
+        assert (site / page).is_file(), f"missing {page}"
+
+
+@pytest.mark.slow
+def test_site_rebuild_executes_nothing(site, tmp_path):
+    if "LABCODE_SITE_DIR" in __import__("os").environ:
+        pytest.skip("LABCODE_SITE_DIR given: the site was not built by this session")
+    again = sitetools.build(tmp_path / "site")
+    assert again.returncode == 0, again.output[-4000:]
+    assert again.executed == 0, (
+        "a rebuild with nothing changed executed notebooks:\n" + again.output[-2000:]
+    )
+    assert again.seconds < 60, f"warm rebuild took {again.seconds:.1f} s"
