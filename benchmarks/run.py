@@ -285,8 +285,16 @@ def run_job(job: Job) -> dict:
     os.environ.setdefault("LABCODE_PROGRESS", "0")  # 不显示 labcode 的进度条
     if job.data_dir:
         os.environ[DATA_DIR_ENV] = str(job.data_dir)  # labcode 的实验从这里读数据
+    threads_before = torch.get_num_threads()
     if job.threads:
         torch.set_num_threads(job.threads)
+    try:
+        return _run_job(job)
+    finally:
+        torch.set_num_threads(threads_before)  # --no-isolate：不影响本进程之后的代码
+
+
+def _run_job(job: Job) -> dict:
     device = torch.device(job.device)
     config = experiment_config(job.experiment, job.profile, job.epochs, job.variants)
     data = load_data(device)  # 预热：读一次数据（不计时）

@@ -95,53 +95,87 @@
 #
 # 死亡的本质是某个神经元的超平面 $\mathbf{w}_j^\top\mathbf{h} + b_j = 0$ 被推到了所有数据点的"另一侧"。常见的诱因有两个：
 #
-# - **学习率过大。** 某一步的梯度很大时，一次更新可能让 $b_j$ 大幅变负，或让 $\mathbf{w}_j$ 转到一个对所有样本都给出负值的方向。
+# - **步子太大。** 某一步更新过大时，可能让 $b_j$ 大幅变负，或让 $\mathbf{w}_j$ 转到一个对所有样本都给出负值的方向。
 #   更新之后，这个神经元对所有样本都输出 0，再也收不到把它"拉回来"的梯度。
 # - **偏置初始化为较大的负数。** 所有预激活值一开始就整体左移，很多神经元从第一步起就处于死亡状态。
+#
+# 本章用第一种方式制造死亡：使用 Adam 优化器，并把学习率设为它常用默认值 $10^{-3}$ 的 10 倍。为什么这很危险？
+# Adam 用梯度的一阶矩除以二阶矩的平方根来更新参数，训练初期每个参数每一步的移动量都**约等于学习率**，几乎与梯度的大小无关。
+# 输入层的一个神经元有 784 个权重，如果它们同时朝"降低预激活值"的方向各移动 $0.01$，预激活值的变化可达
+#
+# $$
+# \Delta z_j \approx 0.01 \sum_{i=1}^{784} |x_i| ,
+# $$
+#
+# 归一化后的 MNIST 图像中 $\sum_i |x_i|$ 约有数百，于是 $\Delta z_j$ 可达好几个单位；而在 PyTorch 默认初始化下，
+# 预激活值的典型大小只有 $\sqrt{\|\mathbf{x}\|^2 / (3 \cdot 784)} \approx 0.6$ 左右。
+# 几步这样的更新就足以把一个神经元整体推到负半轴。
 #
 # LeakyReLU 在负半轴的导数是 $\alpha > 0$，按定义它的导数**永远不为 0**，不可能死亡：
 # 即使某个神经元对所有样本都落在负半轴，它仍能收到被缩小 $\alpha$ 倍的梯度，有机会慢慢回到正半轴。
 # Tanh 的导数 $1 - \tanh^2(z)$ 在数学上也处处为正，但预激活值很大时会**饱和**，导数极小——那是上一章的梯度消失问题，而不是死亡。
 #
-# ## 实验：统计死亡神经元
+# ## 实验一：原实验的设置
 #
-# 我们使用与[梯度消失](gradient_vanishing.py)一章相同结构的多层感知机，在 MNIST 上训练，每个 epoch 对每个隐藏层统计死亡神经元的比例。
-# 分两种设置：
+# 我们使用与[梯度消失](gradient_vanishing.py)一章相同结构的多层感知机（2 个隐藏层，共 3 个带激活函数的层），在 MNIST 上分别用
+# ReLU、LeakyReLU、Tanh 训练。每个 epoch 结束后固定参数，用评估模式把**整个训练集**过一遍，
+# 统计每层有多少神经元对所有样本的导数都为 0。同时也按原实验的方法统计"输出为 0 的比例"，作为对照。
 #
-# - **温和设置**：与原实验相近的小学习率和 PyTorch 默认初始化；
-# - **危险设置**：大学习率和/或负的偏置初始化，人为制造 ReLU 死亡的条件。
-#
-# 具体的学习率、偏置初始值和 epoch 数随结果一起打印。
+# 先用原实验的优化器设置（不带动量的 SGD、较小的学习率）：
 
 # %%
 from labcode import lessons, plots
 from labcode.experiments import run_dead_relu
 
-res = run_dead_relu()
-print(res.data.description)
-print("设备：", res.device)
-print(res.config)
+mild = run_dead_relu(setting="seed")
+print(mild.data_description, "| 设备：", mild.device, "| 规模：", mild.profile)
+for note in mild.notes:
+    print(note)
 
 # %%
-fig = plots.plot_dead_relu(res)
+fig = plots.plot_dead_units(mild)
 fig
 
 # %% [markdown]
-# 读图时关注三件事：
-#
-# 1. 温和设置下，ReLU 网络中有没有死亡神经元？这与原实验报告的"约 50%"有什么不同？
-# 2. 危险设置下，ReLU 各层的死亡比例有多高？死亡的神经元在后续 epoch 中有没有恢复？
-# 3. LeakyReLU 和 Tanh 的曲线在两种设置下分别是什么样子？
-#
-# 同样由 `lessons` 模块用本次的实测数字核对结论：
+# 前三幅图是每种激活函数各层死亡神经元的比例（第 0 个 epoch 表示训练前），最后一幅是原实验的指标——输出为 0 的比例。
+# 对比 ReLU 的两种统计：输出为 0 的比例很高，训练前接近一半，但真正死亡的神经元寥寥无几。
+# LeakyReLU 和 Tanh 的输出几乎不会恰好为 0，按原实验的指标它们的"死亡率"永远是 0，这个对照并不能说明什么。
 
 # %%
-for lesson in lessons.check_dead_relu(res):
+for lesson in lessons.check_all(dead_seed=mild):
     print(lesson)
 
 # %% [markdown]
+# ## 实验二：让 ReLU 死亡
+#
+# 换成前面分析过的危险设置：Adam，学习率为默认值的 10 倍。网络结构、初始权重和数据都不变。
+
+# %%
+dying = run_dead_relu(setting="dying")
+for note in dying.notes[:1]:
+    print(note)
+fig = plots.plot_dead_units(dying)
+fig
+
+# %% [markdown]
+# 这一次 ReLU 网络中出现了大量死亡神经元，而同样设置下的 LeakyReLU 和 Tanh 网络中一个也没有（见下面的核对）。
+# 对照 ReLU 的子图想一想：死亡主要发生在训练的什么阶段？按前面的分析，输入层的神经元一旦死亡就是永久的，
+# 而更深层的神经元还可能因为前面的层在变化而"复活"——图中各层的曲线是否符合这个预期？
+
+# %%
+for lesson in lessons.check_all(dead_dying=dying):
+    print(lesson)
+
+# %% [markdown]
+# 死了这么多神经元，网络的准确率如何？
+
+# %%
+fig = plots.plot_accuracy_curves(dying)
+fig
+
+# %% [markdown]
 # !!! warning "死亡神经元会悄悄浪费容量"
-#     死亡不会让训练报错，损失也未必明显变差——网络会用剩下的神经元凑合着学。
+#     死亡不会让训练报错，准确率也未必明显变差（对照上图）——网络会用剩下的神经元凑合着学。
 #     但如果一层中大部分神经元都死了，这一层的有效宽度就大打折扣。
 #     因此在调大学习率、换用新的初始化方式时，值得像本实验这样顺手统计一下每层的死亡比例。
 #

@@ -108,7 +108,7 @@
 #
 # 但权重梯度 $\boldsymbol{\delta}_l\mathbf{h}_{l-1}^\top$ 还要乘上**该层的输入** $\mathbf{h}_{l-1}$。
 # ReLU（以及线性区内的 Tanh）的前向信号 $\mathbf{h}_l$ 也以相近的比例逐层缩小，越靠近输出的层输入越小，
-# 正好与越靠近输入的层误差信号越小相互抵消，各层的权重梯度因此大致处在同一量级。
+# 与越靠近输入的层误差信号越小在很大程度上相互抵消，各层权重梯度之间的差别因此小得多。
 # Sigmoid 则不同：无论预激活值多小，它的输出都在 $0.5$ 附近，前向信号**不会**逐层缩小，
 # 误差信号的指数衰减便原封不动地体现在权重梯度上。这就是 Sigmoid 深层网络首当其冲的原因。
 #
@@ -132,11 +132,13 @@
 # %%
 from labcode import lessons, plots
 from labcode.experiments import run_depth_sweep, run_gradient_vanishing
+from labcode.profiles import config_rows
 
 res = run_gradient_vanishing()
-print(res.data.description)
-print("设备：", res.device)
-print(res.config)
+print(res.data_description, "| 设备：", res.device, "| 规模：", res.profile)
+for note in res.notes:
+    print(note)
+print("设置：", "，".join(f"{k}={v}" for k, v in config_rows(res.config)))
 
 # %% [markdown]
 # !!! note "与原实验的不同"
@@ -145,45 +147,56 @@ print(res.config)
 #     - **取整个 epoch 的平均。** 原实验虽然每个批次都记录了梯度，画图时却只用了最后一个批次，
 #       单个批次的梯度噪声很大；这里对每个 epoch 内所有批次取平均。
 #     - **网络更深。** 原实验只用了 2 个隐藏层（`num_layers=2`），梯度消失的迹象并不明显；
-#       这里默认使用更深的网络，并在后面专门做了深度扫描。
+#       这里保留原实验的 2 个隐藏层作为主实验，以便对照，另外专门做了深度扫描。
 #
-# 先看训练曲线和最后一个 epoch 各层的梯度：
+# 先看训练过程中的准确率：
 
 # %%
-fig = plots.plot_gradient_vanishing(res)
+fig = plots.plot_accuracy_curves(res)
+fig
+
+# %% [markdown]
+# 再看最后一个 epoch 各层权重梯度的大小（横轴从输入层到输出层）：
+
+# %%
+fig = plots.plot_gradients(res)
 fig
 
 # %% [markdown]
 # 读图时注意纵轴是**对数坐标**：相邻刻度相差 10 倍。请在图中找到以下几点：
 #
 # 1. Sigmoid 曲线从输出层（右）到输入层（左）下降得有多陡？第一层与最后一层之间差了几个数量级？
-# 2. 在第一层（输入层）处，Sigmoid 与 ReLU 的梯度相差多少？
-# 3. 左图中哪条准确率曲线上升最慢？这与右图是否吻合？
+# 2. 在第一层（输入层）处，Sigmoid 与 ReLU 的梯度相差多少？ReLU 和 Tanh 的曲线是否平坦得多？
+# 3. 前一张图中哪条准确率曲线上升最慢？这与梯度图是否吻合？
 #
 # 下面让 `lessons` 模块用本次构建的实测数字核对本章的结论（每条结论都是对结果的一个检验，并附带实测值）：
 
 # %%
-for lesson in lessons.check_gradient_vanishing(res):
+for lesson in lessons.check_all(gradient=res):
     print(lesson)
 
 # %% [markdown]
 # ## 深度扫描：梯度随深度指数衰减
 #
-# 推导告诉我们：每增加一个隐藏层，第一层的梯度就要多乘一个因子。如果这个因子大致不变，
-# 第一层梯度与深度的关系就是**指数函数**，在对数纵轴上表现为一条直线，斜率就是每层因子的对数。
-# 下面对不同的隐藏层数分别训练（为节省时间，每个深度只训练很短的时间），记录第一层权重梯度的平均绝对值：
+# 推导告诉我们：每增加一个隐藏层，第一层的误差信号就要多乘一个"$D_k W_{k+1}^\top$"因子，而最后一层的梯度不受影响。
+# 如果这个因子大致不变，**第一层与最后一层梯度之比**与深度的关系就是指数函数，在对数纵轴上表现为一条直线，斜率就是每层因子的对数。
+# 下面对不同的隐藏层数分别训练网络（为节省时间，每个网络只训练几个 epoch），记录这个比值和最终的测试准确率：
 
 # %%
 sweep = run_depth_sweep()
+for note in sweep.notes:
+    print(note)
 fig = plots.plot_depth_sweep(sweep)
 fig
 
 # %%
-for lesson in lessons.check_depth_sweep(sweep):
+for lesson in lessons.check_all(depth_sweep=sweep):
     print(lesson)
 
 # %% [markdown]
-# 对照前面的估计：Sigmoid 的直线最陡，每加一层大约损失一个数量级左右；ReLU 一类的曲线则平缓得多。
+# 左图中 Sigmoid 的折线随深度近似直线下降，正是指数衰减；ReLU 与 Tanh 的比值则平缓得多。
+# 右图显示，网络一旦深到一定程度，Sigmoid 网络在同样的训练预算内几乎学不到任何东西。
+# 用左图中 Sigmoid 折线的斜率，可以估计每加一层梯度缩小的倍数，并与前面"约 0.14"的粗略估计比较。
 #
 # !!! tip "怎样缓解梯度消失"
 #     - **换激活函数**：ReLU 及其变体在正半轴导数为 1，不会因为导数而系统性地缩小梯度。

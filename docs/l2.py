@@ -156,12 +156,17 @@
 # %%
 from labcode import lessons, plots
 from labcode.experiments import run_l1_vs_l2, run_l2, run_lambda_sweep
+from labcode.profiles import config_rows
 
-res = run_l2()
-print(res.config)
+scratch = run_l2(method="scratch")  # 从零实现：损失 + λ·l2_penalty(w)
+concise = run_l2(method="weight_decay")  # 简洁实现：SGD(weight_decay=λ)
+print("设备：", scratch.device, "| 规模：", scratch.profile)
+for note in scratch.notes:
+    print(note)
+print("设置：", "，".join(f"{k}={v}" for k, v in config_rows(scratch.config)))
 
 # %%
-fig = plots.plot_l2_curves(res)
+fig = plots.plot_l2_losses(scratch)
 fig
 
 # %% [markdown]
@@ -169,19 +174,22 @@ fig
 #
 # - $\lambda = 0$ 时，训练损失一路降到很低，测试损失却停在高处——典型的过拟合，二者之间的差距就是"泛化误差"；
 # - $\lambda = 3$ 时，训练损失不再能降得那么低（模型被禁止用大权重去硬凑训练点），测试损失却明显下降；
-# - 从零实现与 `weight_decay` 实现的曲线应当重合。
+# - 从零实现与 `weight_decay` 实现的结果应当一致，下面的核对会给出二者最终权重的最大差值。
 #
 # ### 权重发生了什么变化
 #
 # 原实验在训练结束后把 200 个权重原样打印出来，很难从中看出什么。更有信息量的是权重的**范数** $\|\mathbf{w}\|_2$ 和**分布**。
-# 作为参照，真实权重的范数是 $\|\mathbf{w}^*\|_2 = 0.01\sqrt{200} \approx 0.14$。
+# 两个参照值：真实权重的范数是 $\|\mathbf{w}^*\|_2 = 0.01\sqrt{200} \approx 0.14$；
+# 而 PyTorch 对 `nn.Linear(200, 1)` 的默认初始化 $w_i \sim U\!\left(-\tfrac{1}{\sqrt{200}}, \tfrac{1}{\sqrt{200}}\right)$ 给出
+# $\mathbb{E}\|\mathbf{w}_0\|^2 = 200 \cdot \tfrac{1}{3 \cdot 200} = \tfrac13$，即初始范数约为 $0.58$。
+# 按前面零空间的分析，$\lambda = 0$ 时训练几乎不会改变初始化中 180 维零空间的部分，最终范数应当与初始范数相差不大。
 
 # %%
-fig = plots.plot_l2_weights(res)
+fig = plots.plot_weights(scratch)
 fig
 
 # %%
-for lesson in lessons.check_l2(res):
+for lesson in lessons.check_all(l2=scratch, l2_weight_decay=concise):
     print(lesson)
 
 # %% [markdown]
@@ -201,7 +209,7 @@ fig = plots.plot_lambda_sweep(sweep)
 fig
 
 # %%
-for lesson in lessons.check_lambda_sweep(sweep):
+for lesson in lessons.check_all(lambda_sweep=sweep):
     print(lesson)
 
 # %% [markdown]
@@ -226,15 +234,24 @@ for lesson in lessons.check_lambda_sweep(sweep):
 # 几何上看：约束区域 $\|\mathbf{w}\|_1 \le r$ 是一个在坐标轴上有尖角的"菱形"，损失的等高线最先碰到它的往往是尖角，而尖角处大部分坐标为 0；
 # L2 的约束区域是圆球，没有尖角。因此 **L1 产生稀疏解，适合做特征选择；L2 产生小而稠密的解**，在特征彼此相关时更稳定。
 #
-# 下面用相同的数据分别训练 L1 和 L2 正则化的模型，比较权重的分布和"接近 0 的权重"所占的比例：
+# 下面用相同的数据和相同的初始权重，分别训练不加正则、加 L1、加 L2 的模型，比较权重的大小和"接近 0 的权重"所占的比例。
+# L1 用**近端梯度法**实现：每步先对数据损失做一次普通的 SGD 更新，再做一次软阈值
+# $w_i \leftarrow \operatorname{sign}(w_i)\max(|w_i| - \eta\lambda, 0)$，把绝对值小于 $\eta\lambda$ 的权重直接置 0。
 
 # %%
 l1l2 = run_l1_vs_l2()
+for note in l1l2.notes[2:]:
+    print(note)
 fig = plots.plot_l1_vs_l2(l1l2)
 fig
 
+# %% [markdown]
+# 左图把每个模型的 200 个权重按绝对值从大到小排列（对数纵轴，恰好为 0 的权重画在下边界），虚线是判定"接近 0"的阈值；
+# 右图是低于阈值的权重所占的比例。L1 的曲线在某个位置陡然跌到下边界——那之后的权重都被软阈值精确地置为了 0；
+# L2 的权重则整体变小，但几乎没有恰好为 0 的。
+
 # %%
-for lesson in lessons.check_l1_vs_l2(l1l2):
+for lesson in lessons.check_all(l1_vs_l2=l1l2):
     print(lesson)
 
 # %% [markdown]

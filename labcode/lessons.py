@@ -31,6 +31,7 @@ __all__ = [
     "leaky_relu_does_not_die",
     "naive_zero_fraction_is_not_death",
     "relu_dies_in_dying_setting",
+    "seed_train_accuracy_understates_with_dropout",
     "sigmoid_first_layer_vanishes",
     "sigmoid_learns_slowest",
     "tanh_has_no_dead_units",
@@ -404,6 +405,34 @@ def dropout_reduces_overfitting_at_high_rate(result, high: float | None = None) 
     return Lesson(name, passed, detail, {"loss_gap_p0": g0, "loss_gap_high": g1, "high": high})
 
 
+def seed_train_accuracy_understates_with_dropout(result, margin: float = 0.01) -> Lesson:
+    """原实验“边训练边统计”的训练准确率（dropout 开着）会低估网络对训练集的拟合：最大 dropout 比例下，
+    eval 模式的差距与原实验方式的差距之差，比 p=0 时至少大 ``margin``（后 1/3 个 epoch 平均）。"""
+    name = "seed_train_accuracy_understates_with_dropout"
+    _require(result, ("dropout_sweep", "dropout"), (), name)
+    by_rate = {r.params["dropout"]: r for r in result.runs.values()}
+    if 0.0 not in by_rate or len(by_rate) < 2:
+        raise ValueError(f"结论 {name} 需要 p=0 和至少一个 p>0 的运行。")
+    high = max(by_rate)
+    n = _tail_len(by_rate[0.0])
+
+    def bias(run):
+        return _tail_mean(run.history["gap"], n) - _tail_mean(run.history["gap_seed_style"], n)
+
+    b0, b1 = bias(by_rate[0.0]), bias(by_rate[high])
+    seed_gap = _tail_mean(by_rate[high].history["gap_seed_style"], n)
+    honest_gap = _tail_mean(by_rate[high].history["gap"], n)
+    passed = b1 - b0 >= margin
+    detail = (
+        f"p={high:g} 时，按原实验方式（训练中、dropout 开着）算的训练–测试差距为 {_pct(seed_gap)}，"
+        f"用 eval 模式在训练集上评估则为 {_pct(honest_gap)}（低估了 {_pct(b1)}）；p=0 时只低估 {_pct(b0)}。"
+        f"要求多低估至少 {_pct(margin)}。"
+    )
+    return Lesson(
+        name, passed, detail, {"understatement_p0": b0, "understatement_high": b1, "high": high}
+    )
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -448,4 +477,5 @@ def check_all(
             out.append(dropout_implementations_agree(dropout))
     if dropout_sweep is not None:
         out.append(dropout_reduces_overfitting_at_high_rate(dropout_sweep))
+        out.append(seed_train_accuracy_understates_with_dropout(dropout_sweep))
     return out

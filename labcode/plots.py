@@ -358,6 +358,7 @@ def plot_dropout_sweep(result) -> Figure:
         label="accuracy gap",
     )
     twin.set_ylabel("Accuracy gap (percentage points)")
+    twin.set_xlabel("Dropout rate p")  # the twin's x axis is hidden; label kept for completeness
     ax2.set_title("Generalization gap vs dropout rate")
     handles = ax2.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     ax2.legend(handles, [h.get_label() for h in handles])

@@ -184,7 +184,7 @@ def test_chapter_in_browser(page, base_url, slug):
                  .length"""
     )
     assert blank == 0, f"{blank} MathJax glyphs without content (formulas invisible)"
-    text = page.locator("article").inner_text()
+    text = page.locator(".md-main").inner_text()  # article and table of contents
     for marker in ("\\(", "\\[", "$$", "!!!", "???"):
         assert marker not in text, f"{marker!r} visible in the page text"
 

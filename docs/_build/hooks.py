@@ -125,6 +125,7 @@ def on_config(config):
     return config
 
 
+@event_priority(-50)  # after mkdocs-jupyter turned the .py chapters into documentation pages
 def on_files(files: Files, config):
     settings = _state["settings"]
     for file in list(files):
@@ -154,9 +155,8 @@ def on_pre_page(page: Page, config, files: Files):
         return page
     plugin = _jupyter_plugin(config)
     download = files.get_file_from_path(f"{NOTEBOOK_DEST}/{result.slug}.ipynb")
-    page.nb_url = get_relative_url(
-        download.url, page.url
-    )  # used by overrides/partials/actions.html
+    # the download button in overrides/partials/actions.html and the bar under the title
+    page.nb_url = get_relative_url(download.url, page.url)
     page.nb_result = result
 
     def render(self: Page, config, files):

@@ -8,9 +8,10 @@ window.MathJax = {
     processEnvironments: true,
   },
   options: {
-    // Only typeset what arithmatex marked as math (not "$" in code or notebook outputs).
+    // Only typeset what arithmatex marked as math (not "$" in code or notebook outputs), plus the
+    // navigation links: a heading with math puts its TeX source into the table of contents.
     ignoreHtmlClass: ".*|",
-    processHtmlClass: "arithmatex",
+    processHtmlClass: "arithmatex|md-nav__link|md-ellipsis",
   },
 };
 
@@ -22,8 +23,11 @@ document$.subscribe(function () {
   if (!window.MathJax || !MathJax.startup || !MathJax.startup.promise) return;
   MathJax.startup.promise = MathJax.startup.promise.then(function () {
     var pending = Array.prototype.filter.call(
-      document.querySelectorAll(".arithmatex"),
-      function (el) { return !el.querySelector("mjx-container"); }
+      document.querySelectorAll(".arithmatex, .md-nav__link"),
+      function (el) {
+        if (el.querySelector("mjx-container")) return false;
+        return el.classList.contains("arithmatex") || el.textContent.indexOf("\\(") >= 0;
+      }
     );
     if (!pending.length) return;
     MathJax.typesetClear();
