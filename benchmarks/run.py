@@ -181,10 +181,17 @@ def raw_dir_of(data) -> Path:
 
 
 def warm_up(config: ExperimentConfig, device: torch.device, sample: torch.Tensor) -> None:
-    """一次前向 + 反向传播（不计时）：初始化线程池、CUDA 上下文与算子。"""
+    """两次训练步 + 一次 eval 前向（不计时）：初始化线程池、CUDA 上下文、cuDNN 与各个算子。"""
     model = make_model(config, config.variants[0], seed=12345).to(device)
-    model.train()
-    model(sample[: config.batch_size]).sum().backward()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    for _ in range(2):
+        model.train()
+        optimizer.zero_grad()
+        model(sample[: config.batch_size]).sum().backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        model(sample[: config.batch_size])
     synchronize(device)
 
 

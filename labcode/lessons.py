@@ -20,6 +20,8 @@ from typing import Any
 __all__ = [
     "Lesson",
     "check_all",
+    "check_dropout",
+    "check_dropout_sweep",
     "depth_makes_sigmoid_vanish",
     "dropout_implementations_agree",
     "dropout_narrows_loss_gap",
@@ -78,6 +80,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _pp(x: float) -> str:
+    """两个比例之差，以百分点表示。"""
+    return f"{100 * x:.1f} 个百分点"
+
+
 # ---------------------------------------------------------------------------
 # 梯度消失
 
@@ -115,7 +122,7 @@ def sigmoid_learns_slowest(result, margin: float = 0.05) -> Lesson:
     best_other = min(acc[n] for n in others)
     passed = acc["sigmoid"] + margin <= best_other
     listing = "，".join(f"{n} {_pct(a)}" for n, a in acc.items())
-    detail = f"最后一个 epoch 的测试准确率：{listing}；Sigmoid 要比其余每个至少低 {_pct(margin)}。"
+    detail = f"最后一个 epoch 的测试准确率：{listing}；Sigmoid 要比其余每个至少低 {_pp(margin)}。"
     return Lesson(name, passed, detail, {"test_acc": acc})
 
 
@@ -328,7 +335,7 @@ def l1_is_sparser_than_l2(result, min_difference: float = 0.4) -> Lesson:
     detail = (
         f"|wᵢ| < {tol:g} 的权重：L1 {_pct(l1['near_zero_fraction'])}（其中正好为 0 的 {_pct(l1['exact_zero_fraction'])}），"
         f"L2 {_pct(l2['near_zero_fraction'])}（正好为 0 的 {_pct(l2['exact_zero_fraction'])}）；"
-        f"测试损失 L1 {_fmt(l1['final_test_loss'])}、L2 {_fmt(l2['final_test_loss'])}。要求 L1 的比例至少多 {_pct(min_difference)}。"
+        f"测试损失 L1 {_fmt(l1['final_test_loss'])}、L2 {_fmt(l2['final_test_loss'])}。要求 L1 的比例至少多 {_pp(min_difference)}。"
     )
     return Lesson(
         name,
@@ -361,7 +368,7 @@ def dropout_implementations_agree(result, tol: float = 0.03) -> Lesson:
     passed = abs(acc_a - acc_b) <= tol
     detail = (
         f"最后 {n} 个 epoch 的平均测试准确率：手写 dropout {_pct(acc_a)}，nn.Dropout {_pct(acc_b)}"
-        f"（相差 {_pct(abs(acc_a - acc_b))}，要求 ≤ {_pct(tol)}；随机掩码不同，所以不会完全相同）。"
+        f"（相差 {_pp(abs(acc_a - acc_b))}，要求 ≤ {_pp(tol)}；随机掩码不同，所以不会完全相同）。"
     )
     return Lesson(name, passed, detail, {"scratch": acc_a, "torch": acc_b})
 
@@ -425,8 +432,8 @@ def seed_train_accuracy_understates_with_dropout(result, margin: float = 0.01) -
     passed = b1 - b0 >= margin
     detail = (
         f"p={high:g} 时，按原实验方式（训练中、dropout 开着）算的训练–测试差距为 {_pct(seed_gap)}，"
-        f"用 eval 模式在训练集上评估则为 {_pct(honest_gap)}（低估了 {_pct(b1)}）；p=0 时只低估 {_pct(b0)}。"
-        f"要求多低估至少 {_pct(margin)}。"
+        f"用 eval 模式在训练集上评估则为 {_pct(honest_gap)}（低估了 {_pp(b1)}）；p=0 时只低估 {_pp(b0)}。"
+        f"要求多低估至少 {_pp(margin)}。"
     )
     return Lesson(
         name, passed, detail, {"understatement_p0": b0, "understatement_high": b1, "high": high}
@@ -479,3 +486,13 @@ def check_all(
         out.append(dropout_reduces_overfitting_at_high_rate(dropout_sweep))
         out.append(seed_train_accuracy_understates_with_dropout(dropout_sweep))
     return out
+
+
+def check_dropout(result) -> list[Lesson]:
+    """Dropout 主实验（:func:`~labcode.experiments.run_dropout`）的结论。"""
+    return check_all(dropout=result)
+
+
+def check_dropout_sweep(result) -> list[Lesson]:
+    """Dropout 比例扫描（:func:`~labcode.experiments.run_dropout_sweep`）的结论。"""
+    return check_all(dropout_sweep=result)

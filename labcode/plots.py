@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "plot_accuracy_curves",
+    "plot_activations",
     "plot_dead_units",
     "plot_depth_sweep",
     "plot_dropout",
@@ -41,6 +42,11 @@ def _figure(ncols: int = 1, nrows: int = 1, width: float = 6.0, height: float = 
 
 
 def _finish(fig) -> Figure:
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in fig.axes:
+        if ax.get_xlabel().startswith("Epoch"):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.tight_layout()
     return fig
 
@@ -74,6 +80,33 @@ def _check(result, names: tuple[str, ...], what: str) -> None:
         raise ValueError(
             f"{what} 需要 {' 或 '.join(names)} 实验的结果，实际得到 {getattr(result, 'name', type(result).__name__)!r}。"
         )
+
+
+# ---------------------------------------------------------------------------
+# 激活函数
+
+
+def plot_activations(names=None, lo: float = -5.0, hi: float = 5.0) -> Figure:
+    """激活函数（左）与它们的手写导数（右）。``names`` 默认为注册表 ``ACTIVATIONS`` 中的全部。"""
+    import torch
+
+    from .activations import ACTIVATIONS, get_activation
+
+    names = list(ACTIVATIONS) if names is None else list(names)
+    x = torch.linspace(lo, hi, 501)
+    fig, (ax1, ax2) = _figure(2)
+    for name in names:
+        act = get_activation(name)
+        ax1.plot(x.numpy(), act.f(x).numpy(), label=_label(name))
+        ax2.plot(x.numpy(), act.derivative(x).numpy(), label=_label(name))
+    ax1.set_title("Activation functions")
+    ax1.set_ylabel("f(x)")
+    ax2.set_title("Derivatives (hand-written)")
+    ax2.set_ylabel("f'(x)")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("x")
+        ax.legend(fontsize=9)
+    return _finish(fig)
 
 
 # ---------------------------------------------------------------------------
@@ -242,6 +275,7 @@ def plot_lambda_sweep(result) -> Figure:
     for ax in (ax1, ax2):
         if positive:
             ax.set_xscale("symlog", linthresh=min(positive))
+            ax.set_xlim(-0.3 * min(positive), max(lams) * 1.5)
         ax.set_xlabel("lambda (symmetric log scale)")
     return _finish(fig)
 
@@ -253,18 +287,22 @@ def plot_l1_vs_l2(result) -> Figure:
     fig, (ax1, ax2) = _figure(2)
     floor = tol / 100
     names = [n for n in ("none", "l2", "l1") if n in result.runs]
+    colors = {"none": "#999999", "l2": "#1f77b4", "l1": "#d62728"}
     for name in names:
         mags = sorted((abs(w) for w in result[name].arrays["weights"]), reverse=True)
-        ax1.semilogy(range(1, len(mags) + 1), [max(m, floor) for m in mags], label=name.upper())
+        ax1.semilogy(
+            range(1, len(mags) + 1),
+            [max(m, floor) for m in mags],
+            color=colors[name],
+            label=name.upper(),
+        )
     ax1.axhline(tol, color="gray", linestyle="--", label=f"threshold {tol:g}")
     ax1.set_title(f"Sorted |w_i| (values below {floor:g} drawn at {floor:g})")
     ax1.set_xlabel("Rank of weight (largest first)")
     ax1.set_ylabel("|w_i| (log scale)")
     ax1.legend()
     fractions = [100.0 * result[n].summary["near_zero_fraction"] for n in names]
-    ax2.bar(
-        [n.upper() for n in names], fractions, color=["#999999", "#1f77b4", "#d62728"][: len(names)]
-    )
+    ax2.bar([n.upper() for n in names], fractions, color=[colors[n] for n in names])
     ax2.set_title(f"Weights with |w_i| < {tol:g}")
     ax2.set_xlabel("Regularization")
     ax2.set_ylabel("Near-zero weights (%)")

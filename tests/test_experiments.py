@@ -106,7 +106,9 @@ def test_gradients_are_averaged_over_the_epochs_batches():
     for xb, yb in TensorLoader(x, y, 32, shuffle=True, seed=0):
         opt.zero_grad()
         nn.functional.cross_entropy(reference(xb), yb).backward()
-        per_batch.append([layer.weight.grad.abs().mean().item() for _, layer in reference.linear_layers()])
+        per_batch.append(
+            [layer.weight.grad.abs().mean().item() for _, layer in reference.linear_layers()]
+        )
         opt.step()
     expected = [sum(col) / len(col) for col in zip(*per_batch, strict=True)]
     assert names == ["input_layer", "layers.0", "output_layer"]
@@ -122,7 +124,9 @@ def test_depth_sweep_structure():
     deep = res["sigmoid/depth=2"]
     assert deep.params["num_layers"] == 2 and len(deep.layer_names) == 4
     assert len(deep.history["test_acc"]) == cfg.sweep_epochs
-    assert {"grad_ratio", "first_layer_grad", "last_layer_grad", "final_test_acc"} <= set(deep.summary)
+    assert {"grad_ratio", "first_layer_grad", "last_layer_grad", "final_test_acc"} <= set(
+        deep.summary
+    )
     _assert_json(res)
 
 
@@ -214,7 +218,9 @@ def test_dead_unit_stats_counts_units_dead_for_every_sample():
     net = Network(784, 10, "relu", num_layers=1, hidden_dim=20)
     with torch.no_grad():
         net.input_layer.weight[3].zero_()
-        net.input_layer.bias[3] = -1.0  # unit 3 of the first layer: pre-activation -1 for every sample
+        net.input_layer.bias[
+            3
+        ] = -1.0  # unit 3 of the first layer: pre-activation -1 for every sample
         net.layers[0].weight[:5].zero_()
         net.layers[0].bias[:5] = 0.0  # pre-activation exactly 0: ReLU'(0) = 0, also dead
     x = torch.randn(300, 784)
@@ -337,7 +343,9 @@ def test_dropout_result_structure_and_honest_gap():
         h = run.history
         for key in ("train_acc", "train_acc_eval", "test_acc", "gap", "gap_seed_style", "loss_gap"):
             assert len(h[key]) == cfg.epochs
-        assert h["gap"] == pytest.approx([a - b for a, b in zip(h["train_acc_eval"], h["test_acc"], strict=True)])
+        assert h["gap"] == pytest.approx(
+            [a - b for a, b in zip(h["train_acc_eval"], h["test_acc"], strict=True)]
+        )
         assert h["gap_seed_style"] == pytest.approx(
             [a - b for a, b in zip(h["train_acc"], h["test_acc"], strict=True)]
         )
@@ -370,7 +378,9 @@ def test_dropout_bad_input(call, pattern):
 
 def test_result_accessors_give_clear_errors():
     run = RunResult("relu", history={"test_acc": [0.5, 0.6]}, summary={"w_norm": 1.0})
-    res = ExperimentResult("x", config={"a": (1, 2)}, data=None, device="cpu", seed=0, profile="quick")
+    res = ExperimentResult(
+        "x", config={"a": (1, 2)}, data=None, device="cpu", seed=0, profile="quick"
+    )
     res.runs["relu"] = run
     assert res["relu"] is run and "relu" in res and run.final("test_acc") == 0.6
     assert run.final("w_norm") == 1.0
@@ -381,4 +391,7 @@ def test_result_accessors_give_clear_errors():
     d = res.to_dict()
     assert d["config"] == {"a": [1, 2]}
     run.summary["bad"] = float("nan")
-    assert json.loads(json.dumps(res.to_dict(), allow_nan=False))["runs"]["relu"]["summary"]["bad"] is None
+    assert (
+        json.loads(json.dumps(res.to_dict(), allow_nan=False))["runs"]["relu"]["summary"]["bad"]
+        is None
+    )

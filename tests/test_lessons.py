@@ -43,7 +43,8 @@ def _gradient_result(sigmoid_first, relu_first, sigmoid_last=1e-2, accs=(0.9, 0.
         ("tanh", 1e-3, 1e-2, accs[2]),
     ):
         res.runs[name] = RunResult(
-            name, summary={"first_layer_grad": first, "last_layer_grad": last, "final_test_acc": acc}
+            name,
+            summary={"first_layer_grad": first, "last_layer_grad": last, "final_test_acc": acc},
         )
     return res
 
@@ -52,7 +53,9 @@ def test_gradient_lessons_pass_and_fail():
     good = _gradient_result(sigmoid_first=1e-5, relu_first=1e-3)
     lesson = lessons.sigmoid_first_layer_vanishes(good)
     assert lesson.passed and _has_numbers(lesson.detail) and str(lesson).startswith("✓")
-    assert not lessons.sigmoid_first_layer_vanishes(_gradient_result(1e-5, 5e-5))  # ReLU not 10x larger
+    assert not lessons.sigmoid_first_layer_vanishes(
+        _gradient_result(1e-5, 5e-5)
+    )  # ReLU not 10x larger
     assert not lessons.sigmoid_first_layer_vanishes(_gradient_result(1e-5, 1e-3, sigmoid_last=5e-5))
     assert lessons.sigmoid_learns_slowest(good).passed
     slow_relu = _gradient_result(1e-5, 1e-3, accs=(0.22, 0.2, 0.85))
@@ -87,7 +90,9 @@ def _dead_result(relu_dead, leaky_dead=0.0, init=0.0, zero=0.5):
 def test_dead_relu_lessons_pass_and_fail():
     assert lessons.relu_dies_in_dying_setting(_dead_result(0.3)).passed
     assert not lessons.relu_dies_in_dying_setting(_dead_result(0.05))
-    assert not lessons.relu_dies_in_dying_setting(_dead_result(0.3, init=0.25))  # dead from the start
+    assert not lessons.relu_dies_in_dying_setting(
+        _dead_result(0.3, init=0.25)
+    )  # dead from the start
     assert lessons.leaky_relu_does_not_die(_dead_result(0.3)).passed
     assert not lessons.leaky_relu_does_not_die(_dead_result(0.3, leaky_dead=0.01))
     naive = lessons.naive_zero_fraction_is_not_death(_dead_result(0.01, zero=0.5))
@@ -118,7 +123,9 @@ def test_l2_lessons_pass_and_fail():
     assert not lessons.weight_decay_matches_scratch(good, bad)
     sweep = _lambda_result([0.5, 0.1, 0.03], [0.3, 0.03, 0.04], [0.0, 1e-4, 1e-3], "lambda_sweep")
     assert lessons.lambda_sweep_trades_fit_for_size(sweep)
-    not_monotone = _lambda_result([0.5, 0.1, 0.2], [0.3, 0.03, 0.04], [0.0, 1e-4, 1e-3], "lambda_sweep")
+    not_monotone = _lambda_result(
+        [0.5, 0.1, 0.2], [0.3, 0.03, 0.04], [0.0, 1e-4, 1e-3], "lambda_sweep"
+    )
     assert not lessons.lambda_sweep_trades_fit_for_size(not_monotone)
 
 
@@ -169,7 +176,9 @@ def depth_sweep(seed):
 
 
 def dead(seed, setting):
-    return cached(("dead", seed, setting), lambda: run_dead_relu(setting=setting, profile="quick", seed=seed))
+    return cached(
+        ("dead", seed, setting), lambda: run_dead_relu(setting=setting, profile="quick", seed=seed)
+    )
 
 
 def dropout(seed):
@@ -180,7 +189,9 @@ def dropout_sweep(seed):
     if seed == 0:  # seed 0: the sweep exactly as the chapter runs it
         return cached(("dsweep", 0), lambda: run_dropout_sweep(profile="quick", seed=0))
     rates = (0.0, max(get_config("dropout", "quick").sweep_rates))  # the lesson compares these two
-    return cached(("dsweep", seed), lambda: run_dropout_sweep(rates=rates, profile="quick", seed=seed))
+    return cached(
+        ("dsweep", seed), lambda: run_dropout_sweep(rates=rates, profile="quick", seed=seed)
+    )
 
 
 def _holds(lesson):
@@ -257,7 +268,9 @@ def test_check_all_on_the_quick_profile():
     assert len(checked) == 17
     failed = [str(lesson) for lesson in checked if not lesson.passed]
     assert not failed, "\n".join(failed)
-    assert results["dropout_sweep"].run_names == [f"p={r:g}" for r in get_config("dropout", "quick").sweep_rates]
+    assert results["dropout_sweep"].run_names == [
+        f"p={r:g}" for r in get_config("dropout", "quick").sweep_rates
+    ]
 
 
 def test_check_all_skips_missing_results():

@@ -26,7 +26,11 @@ def results():
     mp.setenv("LABCODE_OFFLINE", "1")
     mp.setenv("LABCODE_PROGRESS", "0")
     g = replace(
-        get_config("gradient_vanishing", "quick"), epochs=2, n_train=256, sweep_depths=(1, 3), sweep_epochs=1
+        get_config("gradient_vanishing", "quick"),
+        epochs=2,
+        n_train=256,
+        sweep_depths=(1, 3),
+        sweep_epochs=1,
     )
     d = replace(get_config("dead_relu", "quick"), epochs=2, n_train=256)
     l2 = replace(get_config("l2", "quick"), epochs=10, l1_epochs=20, sweep_lambdas=(0.0, 1.0, 3.0))
@@ -57,7 +61,11 @@ def _check_figure(fig):
 
     assert isinstance(fig, Figure)
     texts = _texts(fig)
-    cjk = [t for t in texts if any("\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" for ch in t)]
+    cjk = [
+        t
+        for t in texts
+        if any("\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" for ch in t)
+    ]
     assert not cjk, f"CJK text in a figure (no CJK font on the site builder): {cjk}"
     assert to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
     for ax in fig.axes:
@@ -75,7 +83,11 @@ def test_accuracy_curves(results):
     assert [ax.get_ylabel() for ax in fig.axes] == ["Accuracy (%)", "Accuracy (%)"]
     line = fig.axes[1].get_lines()[0]
     assert max(line.get_ydata()) > 1.0  # drawn as percent, not fraction
-    assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {"ReLU", "Sigmoid", "Tanh"}
+    assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {
+        "ReLU",
+        "Sigmoid",
+        "Tanh",
+    }
 
 
 def test_gradients_plot_is_log_scale_with_layer_names(results):
@@ -83,7 +95,12 @@ def test_gradients_plot_is_log_scale_with_layer_names(results):
     _check_figure(fig)
     (ax,) = fig.axes
     assert ax.get_yscale() == "log" and "log scale" in ax.get_ylabel()
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["input_layer", "layers.0", "layers.1", "output_layer"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "input_layer",
+        "layers.0",
+        "layers.1",
+        "output_layer",
+    ]
     assert "epoch 2" in ax.get_title()
 
 
@@ -100,7 +117,11 @@ def test_dead_units_plot_in_percent(results):
     assert len(fig.axes) == 4  # three activations + the seed's naive metric
     assert all(ax.get_ylabel() in ("Dead units (%)", "Zero outputs (%)") for ax in fig.axes)
     first = fig.axes[0]
-    assert [t.get_text() for t in first.get_legend().get_texts()] == ["input_layer", "layers.0", "layers.1"]
+    assert [t.get_text() for t in first.get_legend().get_texts()] == [
+        "input_layer",
+        "layers.0",
+        "layers.1",
+    ]
     assert len(first.get_lines()[0].get_xdata()) == 3  # before training + 2 epochs
 
 
@@ -128,6 +149,14 @@ def test_dropout_plots(results):
     fig = plots.plot_dropout_sweep(results["dropout_sweep"])
     _check_figure(fig)
     assert fig.axes[0].get_xlabel() == "Dropout rate p"
+
+
+def test_activation_plot():
+    fig = plots.plot_activations()
+    _check_figure(fig)
+    assert len(fig.axes[0].get_lines()) == 7 and fig.axes[1].get_ylabel() == "f'(x)"
+    relu = fig.axes[1].get_lines()[0].get_ydata()
+    assert set(relu.tolist()) == {0.0, 1.0}  # ReLU's derivative is a step
 
 
 def test_plots_reject_the_wrong_result(results):

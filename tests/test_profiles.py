@@ -55,10 +55,30 @@ def test_full_profile_is_the_seed_lab():
     )
     assert d.n_train is None
     l2 = get_config("l2", "full")
-    assert (l2.d, l2.n_train, l2.n_test, l2.lr, l2.batch_size, l2.epochs) == (200, 20, 100, 0.003, 10, 100)
-    assert (l2.true_w, l2.true_b, l2.noise_std, l2.bias, l2.lambdas) == (0.01, 0.05, 0.01, False, (0.0, 3.0))
+    assert (l2.d, l2.n_train, l2.n_test, l2.lr, l2.batch_size, l2.epochs) == (
+        200,
+        20,
+        100,
+        0.003,
+        10,
+        100,
+    )
+    assert (l2.true_w, l2.true_b, l2.noise_std, l2.bias, l2.lambdas) == (
+        0.01,
+        0.05,
+        0.01,
+        False,
+        (0.0, 3.0),
+    )
     dr = get_config("dropout", "full")
-    assert (dr.optimizer, dr.lr, dr.batch_size, dr.epochs, dr.dropout, dr.n_train) == ("sgd", 0.5, 256, 15, 0.3, None)
+    assert (dr.optimizer, dr.lr, dr.batch_size, dr.epochs, dr.dropout, dr.n_train) == (
+        "sgd",
+        0.5,
+        256,
+        15,
+        0.3,
+        None,
+    )
 
 
 def test_full_profile_has_the_extra_experiments():
@@ -120,7 +140,9 @@ def test_bad_settings_are_rejected(cls, changes, pattern):
         cls(**{**base, **changes})
 
 
-@pytest.mark.parametrize("cls", [GradientConfig, DeadReluConfig, L2Config, DropoutConfig, OptimizerSetting])
+@pytest.mark.parametrize(
+    "cls", [GradientConfig, DeadReluConfig, L2Config, DropoutConfig, OptimizerSetting]
+)
 def test_every_field_is_documented_in_chinese(cls):
     doc = inspect.getdoc(cls)
     for field in dataclasses.fields(cls):
@@ -138,5 +160,5 @@ def test_config_rows_lists_every_field():
 
 
 def test_profiles_module_lists_the_experiments():
-    assert profiles.EXPERIMENTS == tuple(TYPES)
+    assert tuple(TYPES) == profiles.EXPERIMENTS
     assert profiles.PROFILES == ("quick", "full")
