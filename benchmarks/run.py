@@ -15,11 +15,11 @@
 - 每个（实验, 路径）默认在一个新的子进程中运行（``--no-isolate`` 则在本进程中），这样峰值 RSS
   属于这一条路径，两条路径也不会共享缓存；
 - 预热（不计时）：读一次数据（labcode 的 ``load_mnist`` 在进程内缓存；seed 路径构造一次
-  torchvision 数据集，让文件进入页缓存），并对同一种模型做一次前向 + 反向传播；
+  torchvision 数据集，让文件进入页缓存），并用同一种模型做两个训练步和一次 eval 前向；
 - 计时（含原实验自己在循环里做的事，例如每个 epoch 重新 ``get_data()``）：从训练开始到最后一个
   epoch 结束，GPU 上读计时器之前 ``torch.cuda.synchronize()``；
-- s/epoch = 总时间 / (模型个数 × epoch 数)；最终准确率在计时之外，用同一个评估函数在同一份
-  测试集张量上计算。
+- s/epoch = 总时间 / (模型个数 × epoch 数)；最终准确率在计时之外：seed 路径用 :func:`test_accuracy`，
+  labcode 路径取实验结果中的 ``final_test_acc``，两者都是 eval 模式、同一份测试集张量。
 """
 
 from __future__ import annotations
