@@ -27,6 +27,7 @@
 # 本站的代码都放在 `labcode` 包里，页面中的代码单元只负责调用它。先导入本章要用的名字：
 
 # %%
+# %matplotlib inline
 import torch
 
 from labcode import MyReLU, MySigmoid, MyTanh, check_activation_function
@@ -263,7 +264,7 @@ print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).toli
 # $$
 #
 # 形状与 GELU 非常接近（GELU 约等于 $x\,\sigma(1.702x)$），在卷积网络（如 EfficientNet）和一些大语言模型中常用。
-# GELU 和 SiLU 在负半轴有一个小的"下凹"，并非单调函数。
+# GELU 和 SiLU 在负半轴有一个小的"下凹"，并非单调函数：它们的导数在负半轴有一段为负，在正半轴则会略微超过 1（见下图右侧）。
 #
 # `labcode` 同样实现了这四个函数（`MyLeakyReLU`、`MyELU`、`MyGELU`、`MySiLU`），并通过注册表
 # `get_activation(name)` 按名字取用。下面把七个函数和它们的导数画在一起：
@@ -303,8 +304,7 @@ class StudentTanh:
         return 1 - t * t
 
 
-student_report = check_activation_function(MyReLU, MySigmoid, StudentTanh)
-student_report
+check_activation_function(MyReLU, MySigmoid, StudentTanh, show_plot=False)
 
 # %% [markdown]
 # 如果实现有误，自检会抛出 `ActivationCheckError`，指明是哪个函数的值还是导数、在哪些输入处与 PyTorch 不符。

@@ -124,6 +124,7 @@
 # 先用原实验的优化器设置（不带动量的 SGD、较小的学习率）：
 
 # %%
+# %matplotlib inline
 from labcode import lessons, plots
 from labcode.experiments import run_dead_relu
 

@@ -97,6 +97,7 @@
 # 用原实验的例子测试：输入是 $0, 1, \dots, 15$ 排成的 $2 \times 8$ 矩阵，丢弃概率分别取 0、0.5 和 1：
 
 # %%
+# %matplotlib inline
 import torch
 
 from labcode import lessons, plots
@@ -140,11 +141,18 @@ print("经验方差 / 理论方差 p/(1-p)·h²（h ≠ 0 的元素）：",
 
 # %%
 from labcode.experiments import run_dropout, run_dropout_sweep
+from labcode.profiles import config_rows
 
 res = run_dropout()
-print(res.data.description)
-print("设备：", res.device)
-print(res.config)
+print(res.data_description, "| 设备：", res.device, "| 规模：", res.profile)
+for note in res.notes:
+    print(note)
+print("设置：", "，".join(f"{k}={v}" for k, v in config_rows(res.config)))
+
+# %% [markdown]
+# 下图有三幅子图。左图是训练准确率，每个模型画了两条线：**虚线**是原实验的统计方式——在训练过程中边训练边统计，
+# 此时 Dropout 开着、参数也在不断变化；**实线**是每个 epoch 结束后切换到评估模式、在整个训练集上重新计算的准确率，
+# 与测试准确率的统计方式相同。中图是测试准确率，右图是二者之差（实线减测试准确率），即**泛化差距**。
 
 # %%
 fig = plots.plot_dropout(res)
@@ -153,21 +161,25 @@ fig
 # %% [markdown]
 # 观察上图：
 #
-# - 不带 Dropout 的网络训练准确率上升得更快、更高，与测试准确率之间的差距（泛化差距）也更大；
-# - 带 Dropout 的网络训练准确率偏低（训练时一部分特征被随机丢掉了），但测试准确率不比前者差，甚至更好，泛化差距更小；
+# - 对带 Dropout 的模型，虚线明显低于实线：训练时一部分特征被随机丢掉，网络"带着镣铐"预测，准确率被拉低。
+#   用虚线去和测试准确率比较，会高估 Dropout 缩小差距的效果——这是原实验的图容易误导人的地方。
+# - 用同样的评估模式比较，带 Dropout 的模型的训练准确率通常略低于不带 Dropout 的模型，这正是正则化"限制拟合训练集"的表现。
 # - 手写版与 `nn.Dropout` 版实现的是同一个算法，曲线应当相近（随机掩码不同，不会完全重合）。
 #
-# 当前配置下的结论由 `lessons` 按实测数字核对：
+# 准确率只看预测对不对，是一个很粗的指标；在这样小的实验中，准确率差距的变化可能小于换一个随机种子带来的波动。
+# 更敏感的指标是**交叉熵损失的差距**（测试损失减训练损失，均在评估模式下计算），它同时反映了模型对预测有多"自信"。
+# 下面由 `lessons` 按实测数字核对结论：
 
 # %%
-for lesson in lessons.check_dropout(res):
+for lesson in lessons.check_all(dropout=res):
     print(lesson)
 
 # %% [markdown]
 # !!! note "与原实验的不同"
-#     原实验只画了训练准确率和测试准确率两条曲线。这里额外报告二者之差——**泛化差距**，正则化的作用正是缩小它。
-#     另外，原实验用完整的 MNIST（6 万张训练图像），过拟合本来就不严重，Dropout 的效果不明显；
-#     当本站使用离线的小规模 MNIST 子集时（见页首输出的数据说明），训练样本少，过拟合与 Dropout 的效果都更容易看出来。
+#     - 原实验把边训练边统计的准确率（Dropout 开着）直接与测试准确率（Dropout 关着）比较，两者的条件不同。
+#       这里另外在评估模式下重新计算训练准确率和训练损失，并报告二者与测试集的差距——**泛化差距**，正则化的作用正是缩小它。
+#     - 原实验在完整 MNIST（6 万张训练图）上训练 15 个 epoch，过拟合本来就不严重，Dropout 的效果不明显。
+#       `quick` 规模只用一小部分训练图像（见页首输出的数据说明），训练样本少，过拟合更容易出现。
 #
 # ## 丢弃概率的影响
 #
@@ -175,26 +187,51 @@ for lesson in lessons.check_dropout(res):
 # 下面扫描一组丢弃概率，记录最终的训练准确率、测试准确率和泛化差距：
 
 # %%
-sweep = run_dropout_sweep()
+from labcode.experiments.dropout import rate_key
+
+# p = 0 与 p = 0.3 的两个模型上面已经训练过（同样的网络、随机种子和 epoch 数），直接复用，不再重复训练
+p0, p_main = 0.0, res.config.dropout
+sweep = run_dropout_sweep(rates=[p for p in res.config.sweep_rates if p not in (p0, p_main)])
+sweep.runs.update({rate_key(p0): res["none"], rate_key(p_main): res["scratch"]})
 fig = plots.plot_dropout_sweep(sweep)
 fig
 
+# %% [markdown]
+# 左图是最后三分之一个 epoch 平均的训练准确率（评估模式）与测试准确率，右图是损失差距（红色，左纵轴）与准确率差距（蓝色虚线，右纵轴）。
+# 随着 $p$ 增大，训练集上的拟合程度下降，损失差距随之缩小；$p$ 过大时，测试准确率也会开始下降——正则化过度，变成了欠拟合。
+
 # %%
-for lesson in lessons.check_dropout_sweep(sweep):
+for lesson in lessons.check_all(dropout_sweep=sweep):
     print(lesson)
 
 # %% [markdown]
 # ## 训练模式与评估模式
 #
-# Dropout 只应在训练时生效。PyTorch 用 `model.train()` 和 `model.eval()` 切换模块的 `training` 属性：
+# Dropout 只应在训练时生效。PyTorch 用 `model.train()` 和 `model.eval()` 切换模块的 `training` 属性，
 # `nn.Dropout` 和本站手写的 `RegularizedNetwork` 都根据这个属性决定是否丢弃。
-# 如果测试时忘了调用 `model.eval()`，预测仍然带着随机丢弃：同一张图片两次预测的结果可能不同，准确率也会下降。
-#
-# 下面用上面训练好的带 Dropout 的网络，在测试集上分别以两种模式计算准确率，并在训练模式下重复预测几次：
+# 下面取一个 $p = 0.5$ 的网络，把同一张测试图片连续输入两次，分别在两种模式下比较输出的 logits：
 
 # %%
-print(res.mode_comparison)
+from labcode import RegularizedNetwork
+from labcode.data import load_mnist
 
+torch.manual_seed(0)
+net = RegularizedNetwork(dropout_rate=0.5)
+image = load_mnist().test_x[:1].cpu()
+
+net.train()
+print("训练模式，第一次：", net(image)[0, :5].tolist())
+print("训练模式，第二次：", net(image)[0, :5].tolist())
+net.eval()
+with torch.no_grad():
+    print("评估模式，第一次：", net(image)[0, :5].tolist())
+    print("评估模式，第二次：", net(image)[0, :5].tolist())
+
+# %% [markdown]
+# 训练模式下，同一张图片两次得到的输出不同，因为每次的随机掩码不同；评估模式下 Dropout 关闭，输出确定且可复现。
+# 如果测试时忘了调用 `model.eval()`，预测就会带着随机丢弃：结果不可复现，准确率也会下降——
+# 前面图中虚线（训练模式）低于实线（评估模式），量出的正是这种下降。
+#
 # %% [markdown]
 # ## 思考题
 #

@@ -130,6 +130,7 @@
 # 实验的全部设置（深度、学习率、epoch 数、批大小）来自当前的运行配置（`quick` 或 `full`），会随结果一起打印出来。
 
 # %%
+# %matplotlib inline
 from labcode import lessons, plots
 from labcode.experiments import run_depth_sweep, run_gradient_vanishing
 from labcode.profiles import config_rows
@@ -194,9 +195,13 @@ for lesson in lessons.check_all(depth_sweep=sweep):
     print(lesson)
 
 # %% [markdown]
-# 左图中 Sigmoid 的折线随深度近似直线下降，正是指数衰减；ReLU 与 Tanh 的比值则平缓得多。
-# 右图显示，网络一旦深到一定程度，Sigmoid 网络在同样的训练预算内几乎学不到任何东西。
-# 用左图中 Sigmoid 折线的斜率，可以估计每加一层梯度缩小的倍数，并与前面"约 0.14"的粗略估计比较。
+# 左图中 Sigmoid 的折线随深度近似一条直线下降，这正是指数衰减；ReLU 与 Tanh 的比值则平缓得多。
+# 从 Sigmoid 折线的斜率可以读出每加一层梯度缩小的倍数（纵轴跨过的数量级数 ÷ 横轴增加的层数），请把它与前面"每层约 0.14 倍"的粗略估计比较。
+#
+# 右图则提醒我们：梯度消失并不是 Sigmoid 独有的问题，只是 Sigmoid 最严重。在这样短的训练预算和 PyTorch 默认初始化下，
+# 网络加深后 ReLU 与 Tanh 网络的准确率也可能明显下降。回忆前面的估计：默认初始化下 ReLU 的每层因子约为 $0.41$，
+# 不仅误差信号逐层缩小，前向信号也逐层缩小，深层网络的输出几乎与输入无关，训练初期便难以起步。
+# 这正是 He 初始化、归一化层和残差连接要解决的问题。
 #
 # !!! tip "怎样缓解梯度消失"
 #     - **换激活函数**：ReLU 及其变体在正半轴导数为 1，不会因为导数而系统性地缩小梯度。

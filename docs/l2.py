@@ -21,7 +21,7 @@
 #     2. 构造一个 200 维、只有 20 个训练样本的线性回归问题，解释它为什么必然过拟合；
 #     3. 分别用"手写惩罚项"和优化器的 `weight_decay` 参数实现 L2 正则化，对比 $\lambda = 0$ 与 $\lambda = 3$ 的损失曲线；
 #     4. 用权重的范数和分布直方图（而不是打印 200 个数字）观察正则化对参数的影响；
-#     5. 扫描 $\lambda$，观察测试误差先降后升的规律；对比 L1 与 L2 正则化得到的权重的稀疏性。
+#     5. 扫描 $\lambda$，观察训练误差、测试误差和权重大小如何此消彼长；对比 L1 与 L2 正则化得到的权重的稀疏性。
 #
 # 下一章的 [Dropout](dropout.py) 是另一种正则化方法，它不惩罚权重的大小，而是在训练时随机丢弃神经元。
 
@@ -154,6 +154,7 @@
 #     因此本站保留了原实验的模型，以便对照；`labcode` 的设置中也可以打开偏置（`bias=True`，偏置不受惩罚）。
 
 # %%
+# %matplotlib inline
 from labcode import lessons, plots
 from labcode.experiments import run_l1_vs_l2, run_l2, run_lambda_sweep
 from labcode.profiles import config_rows
@@ -188,6 +189,17 @@ fig
 fig = plots.plot_weights(scratch)
 fig
 
+# %% [markdown]
+# 两幅图都可以用前面的推导来解读：
+#
+# - **右图**：$\lambda = 0$ 时 $\|\mathbf{w}\|_2$ 几乎一直停在初始值附近——数据项的梯度只能改变 20 维行空间中的分量，
+#   其余 180 维保持初始化时的随机值。$\lambda = 3$ 时曲线近似一条指数衰减曲线：每一步权重都先乘以 $1 - \eta\lambda$。
+#   按上面打印的设置（$\eta = 0.003$，20 个训练样本、批大小 10，即每个 epoch 2 步），100 个 epoch 后零空间分量只剩
+#   $(1 - 0.009)^{200} \approx 0.16$ 倍。
+# - **左图**：$\lambda = 0$ 时最终权重的直方图几乎就是初始化的均匀分布 $U(-0.071, 0.071)$ 的样子，与真实值 $w_i^* = 0.01$ 毫无关系；
+#   $\lambda = 3$ 时权重收拢到 0 附近的窄区间里。
+# - 再回看损失曲线：$\lambda = 3$ 时测试损失在训练结束时仍在下降，因为零空间分量还在继续衰减；训练更久，测试损失还会更低。
+
 # %%
 for lesson in lessons.check_all(l2=scratch, l2_weight_decay=concise):
     print(lesson)
@@ -213,6 +225,12 @@ for lesson in lessons.check_all(lambda_sweep=sweep):
     print(lesson)
 
 # %% [markdown]
+# 随着 $\lambda$ 增大，权重范数单调变小，训练损失单调变大——模型被允许"记住"训练集的程度越来越低；
+# 测试损失则先大幅下降，再逐渐趋于平缓。$\lambda$ 继续增大会怎样？当 $\lambda \to \infty$ 时 $\mathbf{w} \to \mathbf{0}$，
+# 由前面的误差分解，测试损失将趋于 $\|\mathbf{w}^*\|^2 + (b^*)^2 + \sigma^2 = 0.02 + 0.0025 + 0.0001 \approx 0.023$，
+# 所以测试损失最终一定会重新上升（欠拟合）。请把这个值与图中最小的测试损失以及 $0.0026$ 的下限比较：
+# 只有 20 个样本时，即使选到最好的 $\lambda$，也不可能把 200 个权重都估计准确。
+#
 # 实践中，$\lambda$ 应该在一个独立的**验证集**上（或用交叉验证）选择，而不是看测试集——测试集只用来报告最终结果。
 # 这里直接画测试损失只是为了演示。
 #

@@ -125,8 +125,9 @@ class MySigmoid(Activation):
         return _sigmoid(x)
 
     def derivative(self, x):
-        """f'(x) = f(x)·(1-f(x)) = f(x)·f(-x)（用 f(-x) 代替 1-f(x)，避免两个接近 1 的数相减）"""
-        return _sigmoid(x) * _sigmoid(-x)
+        """f'(x) = f(x)·(1-f(x)) = e^{-|x|}/(1+e^{-|x|})²（对称，只对 -|x| 求指数，避免 1-f(x) 的相消误差）"""
+        z = torch.exp(-x.abs())
+        return z / (1 + z) ** 2
 
     def torch_reference(self, x):
         return torch.sigmoid(x)

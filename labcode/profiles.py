@@ -253,7 +253,7 @@ class DropoutConfig:
     n_train: int | None = None
     sweep_rates: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7)
     sweep_epochs: int = 15
-    eval_batch_size: int = 1000
+    eval_batch_size: int = 256
 
     def __post_init__(self) -> None:
         owner = "DropoutConfig"

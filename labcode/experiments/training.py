@@ -288,7 +288,7 @@ def fit_classifier(
     batch_size: int,
     epochs: int,
     seed: int,
-    eval_batch_size: int = 1000,
+    eval_batch_size: int = 256,
     track_gradients: bool = False,
     eval_train: bool = False,
     epoch_end: Callable[[nn.Module], dict[str, Any]] | None = None,
