@@ -69,24 +69,26 @@ print("运行设备：", get_device())
 # ### ReLU
 #
 # $$
+# \begin{gathered}
 # \operatorname{ReLU}(x) = \max(0, x) =
 # \begin{cases}
 # x, & x > 0,\\
 # 0, & x \le 0,
 # \end{cases}
-# \qquad
+# \\[1.5ex]
 # \operatorname{ReLU}'(x) =
 # \begin{cases}
 # 1, & x > 0,\\
 # 0, & x < 0.
 # \end{cases}
+# \end{gathered}
 # $$
 #
 # 在 $x = 0$ 处 ReLU 不可导（左导数 0，右导数 1），任取 $[0, 1]$ 中的一个值都是合法的次梯度。
 # PyTorch 约定取 0，我们的实现也取 0，这样才能和 PyTorch 的自动求导结果逐点对上。
 #
 # ReLU 的导数在正半轴**恒等于 1**：梯度穿过它时既不放大也不缩小。代价是负半轴导数**恒等于 0**——
-# 如果某个神经元对所有输入都落在负半轴，它就再也收不到梯度了（见 [ReLU 死亡](dead_relu.md)）。
+# 如果某个神经元对所有输入都落在负半轴，它就再也收不到梯度了（见 [ReLU 死亡](dead_relu.py)）。
 #
 # ### Sigmoid
 #
@@ -182,18 +184,20 @@ print("torch.tanh :", torch.tanh(x).tolist())
 # %% [markdown]
 # 当 $x \ge 89$ 时分子分母都变成 `inf`，而 $\infty/\infty$ 在 IEEE 浮点数中定义为 `NaN`；
 # 负半轴对称地出问题。一旦网络里出现一个 `NaN`，它会沿着前向和反向传播扩散，整个模型的参数都会变成 `NaN`。
-# 有人会说"预激活值哪会到 89"——但学习率稍大、输入没有归一化，或者像 [ReLU 死亡](dead_relu.md) 一章那样故意制造极端设置时，它真的会到。
+# 有人会说"预激活值哪会到 89"——但学习率稍大、输入没有归一化，或者像 [ReLU 死亡](dead_relu.py) 一章那样故意制造极端设置时，它真的会到。
 #
 # 解决方法是改写公式，使得指数的参数永远**不为正**，从而只会下溢到 0、不会上溢到 `inf`：
 #
 # $$
+# \begin{gathered}
 # \tanh(x) = \operatorname{sign}(x)\,\frac{1 - e^{-2|x|}}{1 + e^{-2|x|}},
-# \qquad
+# \\[1.5ex]
 # \sigma(x) =
 # \begin{cases}
 # \dfrac{1}{1 + e^{-x}}, & x \ge 0,\\[2ex]
 # \dfrac{e^{x}}{1 + e^{x}}, & x < 0.
 # \end{cases}
+# \end{gathered}
 # $$
 #
 # 两种写法在数学上与原式相等（Sigmoid 的第二行是分子分母同乘 $e^{x}$），但在 $|x|$ 很大时 $e^{-2|x|}$ 只会平稳地变成 0，
@@ -211,6 +215,8 @@ print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).toli
 
 # %% [markdown]
 # 手写导数 $\sigma(x)(1-\sigma(x))$ 只用到已经算好的、有界的 $\sigma(x)$，因此始终有限。
+# `labcode` 更进一步，把它写成等价的 $\sigma'(x) = \dfrac{e^{-|x|}}{(1 + e^{-|x|})^2}$（请自己验证它与 $\sigma(x)(1-\sigma(x))$ 相等，并且关于 $x$ 对称）：
+# 当 $\sigma(x)$ 接近 1 时，$1 - \sigma(x)$ 是两个相近的数相减，会损失有效数字，而这个写法只对 $-|x|$ 求一次指数，既不会溢出，也没有相消误差。
 # 这是"把导数化简成函数值的表达式"在工程上的另一个好处。
 #
 # ## 更多激活函数
@@ -221,11 +227,13 @@ print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).toli
 # ### LeakyReLU
 #
 # $$
+# \begin{gathered}
 # \operatorname{LeakyReLU}_\alpha(x) =
 # \begin{cases} x, & x > 0,\\ \alpha x, & x \le 0, \end{cases}
-# \qquad
+# \\[1.5ex]
 # \operatorname{LeakyReLU}_\alpha'(x) =
 # \begin{cases} 1, & x > 0,\\ \alpha, & x < 0, \end{cases}
+# \end{gathered}
 # $$
 #
 # 常取 $\alpha = 0.01$。负半轴的导数是一个小的正数，因此神经元永远不会彻底收不到梯度。
@@ -234,11 +242,13 @@ print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).toli
 # ### ELU
 #
 # $$
+# \begin{gathered}
 # \operatorname{ELU}_\alpha(x) =
 # \begin{cases} x, & x > 0,\\ \alpha\,(e^{x} - 1), & x \le 0, \end{cases}
-# \qquad
+# \\[1.5ex]
 # \operatorname{ELU}_\alpha'(x) =
 # \begin{cases} 1, & x > 0,\\ \alpha\, e^{x} = \operatorname{ELU}_\alpha(x) + \alpha, & x \le 0. \end{cases}
+# \end{gathered}
 # $$
 #
 # 负半轴平滑地饱和到 $-\alpha$，使输出的均值更接近 0；取 $\alpha = 1$ 时函数在 0 处一阶导数连续。
@@ -248,9 +258,11 @@ print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).toli
 # 记 $\Phi$ 为标准正态分布的分布函数、$\varphi$ 为其密度：
 #
 # $$
+# \begin{gathered}
 # \operatorname{GELU}(x) = x\,\Phi(x) = \frac{x}{2}\left[1 + \operatorname{erf}\!\left(\frac{x}{\sqrt 2}\right)\right],
-# \qquad
+# \\[1.5ex]
 # \operatorname{GELU}'(x) = \Phi(x) + x\,\varphi(x).
+# \end{gathered}
 # $$
 #
 # 可以把它理解为"按概率 $\Phi(x)$ 让输入通过"的平滑 ReLU。BERT、GPT 等 Transformer 模型普遍使用它。
@@ -258,9 +270,11 @@ print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).toli
 # ### SiLU（Swish）
 #
 # $$
+# \begin{gathered}
 # \operatorname{SiLU}(x) = x\,\sigma(x),
-# \qquad
+# \\[1.5ex]
 # \operatorname{SiLU}'(x) = \sigma(x) + x\,\sigma(x)\bigl(1-\sigma(x)\bigr) = \sigma(x)\bigl(1 + x\,(1 - \sigma(x))\bigr).
+# \end{gathered}
 # $$
 #
 # 形状与 GELU 非常接近（GELU 约等于 $x\,\sigma(1.702x)$），在卷积网络（如 EfficientNet）和一些大语言模型中常用。
@@ -293,6 +307,7 @@ fig
 #     2. 运行 `check_activation_function(StudentReLU, StudentSigmoid, StudentTanh)`，直到自检通过。
 #     3. 把 `StudentTanh.__call__` 换成照抄的定义式，再运行一次自检，看看它是否能发现问题，并想想为什么。
 
+
 # %%
 class StudentTanh:
     def __call__(self, x):
@@ -310,6 +325,7 @@ check_activation_function(MyReLU, MySigmoid, StudentTanh, show_plot=False)
 # 如果实现有误，自检会抛出 `ActivationCheckError`，指明是哪个函数的值还是导数、在哪些输入处与 PyTorch 不符。
 # 自检不只覆盖 $[-10, 10]$，还包括 $\pm 100$、$\pm 10^{30}$、$\pm 3\times10^{38}$ 等极端输入，并分别用 `float32` 和 `float64` 各测一遍。
 # 看看照抄定义式的 Tanh 会得到什么样的报告（这里用 `try` 捕获异常，只是为了让页面继续往下执行）：
+
 
 # %%
 class NaiveTanh:
@@ -346,4 +362,4 @@ except ActivationCheckError as err:
 #         （有意思的是，深度线性网络的损失曲面并不是凸的，训练动态与单层不同，但最终能表示的函数集合仍然是线性函数。）
 #         非线性激活函数打破了"复合仍线性"，使每一层都能弯曲、折叠输入空间；
 #         配合足够的宽度或深度，网络才能逼近任意复杂的函数。
-#         选择哪一种非线性，则会影响梯度能否顺利传到浅层——这是下一章[梯度消失](gradient_vanishing.md)要回答的问题。
+#         选择哪一种非线性，则会影响梯度能否顺利传到浅层——这是下一章[梯度消失](gradient_vanishing.py)要回答的问题。

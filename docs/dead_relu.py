@@ -20,7 +20,7 @@
 #     1. 给出"死亡神经元"的精确定义，并推导为什么死亡的神经元无法自行恢复；
 #     2. 说明为什么"输出为 0 的比例约为 50%"**不是**死亡，指出原实验测量中的几处错误；
 #     3. 按正确的定义，逐层、逐 epoch 统计 ReLU、LeakyReLU、Tanh 网络中的死亡神经元；
-#     4. 构造一个 ReLU 确实会大量死亡的设置（过大的学习率 / 负的偏置初始化），并验证 LeakyReLU 不受影响；
+#     4. 构造一个 ReLU 确实会大量死亡的设置（对 Adam 而言过大的学习率），并验证 LeakyReLU 不受影响；
 #     5. 总结预防 ReLU 死亡的常用方法。
 
 # %% [markdown]
@@ -29,25 +29,29 @@
 # 看第 $l$ 层的第 $j$ 个神经元。对输入样本 $\mathbf{x}$，它的预激活值和输出分别是
 #
 # $$
+# \begin{gathered}
 # z_j(\mathbf{x}) = \mathbf{w}_j^\top \mathbf{h}_{l-1}(\mathbf{x}) + b_j,
-# \qquad
+# \\[1.5ex]
 # h_j(\mathbf{x}) = \operatorname{ReLU}\bigl(z_j(\mathbf{x})\bigr).
+# \end{gathered}
 # $$
 #
 # 由上一章的反向传播公式，这个神经元的参数梯度是
 #
 # $$
+# \begin{gathered}
 # \frac{\partial \ell}{\partial \mathbf{w}_j} = \delta_j\,\mathbf{h}_{l-1},
-# \qquad
+# \\[1.5ex]
 # \frac{\partial \ell}{\partial b_j} = \delta_j,
-# \qquad
+# \\[1.5ex]
 # \delta_j = \operatorname{ReLU}'(z_j)\cdot\bigl(W_{l+1}^\top \boldsymbol{\delta}_{l+1}\bigr)_j .
+# \end{gathered}
 # $$
 #
 # 关键在于因子 $\operatorname{ReLU}'(z_j)$：当 $z_j \le 0$ 时它等于 0，该样本对这个神经元的参数**没有任何梯度贡献**。
 #
 # !!! info "定义：死亡神经元"
-#     在一个数据集 $\mathcal{D}$（本站取一个 epoch 内见过的全部训练样本）上，如果某个神经元的激活函数导数对**每一个**样本都为 0，
+#     在一个数据集 $\mathcal{D}$（本站取整个训练集）上，如果某个神经元的激活函数导数对**每一个**样本都为 0，
 #
 #     $$
 #     \sigma'\bigl(z_j(\mathbf{x})\bigr) = 0 \quad \text{对所有 } \mathbf{x} \in \mathcal{D},
@@ -82,11 +86,11 @@
 #        所以 Tanh 的"死亡率"总是 0，这个对比没有意义。
 #     3. **把比例当百分数打印。** `f"{death_rate:.2f}%"` 中 `death_rate` 是 0 到 1 之间的比例，0.5 会被打印成 `0.50%`，读者会误以为只有 0.5%。
 #     4. **训练的网络不是描述的网络。** 它手动展开前向传播时，把激活后的值只用来计数，传给下一层的却是**未经激活**的 `x`，
-#        所以实际训练的网络中隐藏层之间没有激活函数。
+#        所以实际训练的网络只在输入层之后有一次激活，各隐藏层之后都没有激活函数——统计的是一个网络，训练的是另一个网络。
 #     5. **注释说比较 ReLU 与 LeakyReLU，代码却跑的是 ReLU 与 Tanh。**
 #     6. 学习率只有 0.001，这样温和的设置下 ReLU 本来就很少死亡，即使测量正确也看不到现象。
 #
-#     本站按上面的定义测量：每个 epoch、每层统计"对该 epoch 全部训练样本导数都为 0"的神经元所占的比例，
+#     本站按上面的定义测量：每个 epoch 结束时固定参数，把整个训练集过一遍，逐层统计"对所有训练样本导数都为 0"的神经元所占的比例，
 #     结果以比例（0 到 1）或明确标注的百分数给出；网络的前向传播与训练使用的完全相同；
 #     并对比 ReLU、LeakyReLU、Tanh 三种激活函数，分别在温和与"危险"两种设置下训练。
 
@@ -125,8 +129,13 @@
 
 # %%
 # %matplotlib inline
+import warnings
+
 from labcode import lessons, plots
+from labcode.data import MnistFallbackWarning
 from labcode.experiments import run_dead_relu
+
+warnings.simplefilter("ignore", MnistFallbackWarning)  # 用的是哪份数据，实验输出中会写明
 
 mild = run_dead_relu(setting="seed")
 print(mild.data_description, "| 设备：", mild.device, "| 规模：", mild.profile)

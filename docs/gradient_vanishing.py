@@ -55,9 +55,11 @@
 # 每一层参数的梯度则由该层的误差信号与该层的输入相乘得到：
 #
 # $$
+# \begin{gathered}
 # \frac{\partial \ell}{\partial W_l} = \boldsymbol{\delta}_l\,\mathbf{h}_{l-1}^\top,
-# \qquad
+# \\[1.5ex]
 # \frac{\partial \ell}{\partial \mathbf{b}_l} = \boldsymbol{\delta}_l .
+# \end{gathered}
 # $$
 #
 # 把递推展开到输出层：
@@ -131,9 +133,14 @@
 
 # %%
 # %matplotlib inline
+import warnings
+
 from labcode import lessons, plots
+from labcode.data import MnistFallbackWarning
 from labcode.experiments import run_depth_sweep, run_gradient_vanishing
 from labcode.profiles import config_rows
+
+warnings.simplefilter("ignore", MnistFallbackWarning)  # 用的是哪份数据，实验输出中会写明
 
 res = run_gradient_vanishing()
 print(res.data_description, "| 设备：", res.device, "| 规模：", res.profile)

@@ -36,9 +36,11 @@
 # 设原始损失为 $L(\mathbf{w}, b)$（本章是均方误差）。加入 L2 惩罚项后的总损失为
 #
 # $$
+# \begin{gathered}
 # L_\text{total}(\mathbf{w}, b) = L(\mathbf{w}, b) + \frac{\lambda}{2}\,\|\mathbf{w}\|_2^2,
-# \qquad
+# \\[1.5ex]
 # \|\mathbf{w}\|_2^2 = \sum_{i} w_i^2 ,
+# \end{gathered}
 # $$
 #
 # 其中 $\lambda \ge 0$ 是**正则化系数**，控制惩罚的强度：$\lambda = 0$ 就是不加正则化，$\lambda$ 越大，权重越被压向 0。
@@ -239,9 +241,11 @@ for lesson in lessons.check_all(lambda_sweep=sweep):
 # 把惩罚项换成权重绝对值之和，就得到 **L1 正则化**：
 #
 # $$
+# \begin{gathered}
 # L_\text{total} = L + \lambda\,\|\mathbf{w}\|_1 = L + \lambda \sum_i |w_i|,
-# \qquad
+# \\[1.5ex]
 # \frac{\partial}{\partial w_i}\bigl(\lambda|w_i|\bigr) = \lambda\operatorname{sign}(w_i)\quad(w_i \ne 0).
+# \end{gathered}
 # $$
 #
 # 比较两者对单个权重的"拉力"：
