@@ -197,12 +197,8 @@ for lesson in lessons.check_all(dropout=res):
 # 下面扫描一组丢弃概率，记录最终的训练准确率、测试准确率和泛化差距：
 
 # %%
-from labcode.experiments.dropout import rate_key
-
-# p = 0 与 p = 0.3 的两个模型上面已经训练过（同样的网络、随机种子和 epoch 数），直接复用，不再重复训练
-p0, p_main = 0.0, res.config.dropout
-sweep = run_dropout_sweep(rates=[p for p in res.config.sweep_rates if p not in (p0, p_main)])
-sweep.runs.update({rate_key(p0): res["none"], rate_key(p_main): res["scratch"]})
+# p = 0 与主实验的 p 上面已经训练过（同样的网络、随机种子和 epoch 数）：reuse=res 直接复用，不重复训练
+sweep = run_dropout_sweep(reuse=res)
 fig = plots.plot_dropout_sweep(sweep)
 fig
 

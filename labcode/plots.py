@@ -33,12 +33,18 @@ def _figure(ncols: int = 1, nrows: int = 1, width: float = 6.0, height: float = 
     """新建一个白色背景的 Figure（不经过 pyplot：不改全局状态，笔记本里也不会重复显示）。"""
     from matplotlib.figure import Figure
 
+    n_panels = ncols * nrows
+    if nrows == 1 and ncols > 2:  # the page column is narrow: wrap 3+ panels into rows of two
+        ncols, nrows = 2, -(-n_panels // 2)
     fig = Figure(figsize=(width * ncols, height * nrows), facecolor="white", dpi=100)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for ax in axes.flat:
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).flat)
+    for ax in axes[n_panels:]:
+        ax.remove()
+    axes = axes[:n_panels]
+    for ax in axes:
         ax.set_facecolor("white")
         ax.grid(True, alpha=0.3)
-    return fig, list(axes.flat)
+    return fig, axes
 
 
 def _finish(fig) -> Figure:

@@ -352,6 +352,19 @@ def test_dropout_result_structure_and_honest_gap():
     _assert_json(res)
 
 
+def test_dropout_sweep_reuses_identical_runs_and_only_those():
+    cfg = tiny_dropout_config(sweep_epochs=2)  # epochs == sweep_epochs: the runs are identical
+    main = run_dropout(variants=("none", "scratch"), seed=0, device="cpu", config=cfg)
+    sweep = run_dropout_sweep(rates=(0, 0.3, 0.5), seed=0, device="cpu", config=cfg, reuse=main)
+    assert sweep["p=0"] is main["none"] and sweep["p=0.3"] is main["scratch"]
+    fresh = run_dropout_sweep(rates=(0,), seed=0, device="cpu", config=cfg)
+    assert fresh["p=0"].history == main["none"].history  # reuse is exactly what training gives
+    other_seed = run_dropout_sweep(rates=(0,), seed=1, device="cpu", config=cfg, reuse=main)
+    assert other_seed["p=0"] is not main["none"]
+    with pytest.raises(ValueError, match="run_dropout"):
+        run_dropout_sweep(rates=(0,), device="cpu", config=cfg, reuse=sweep)
+
+
 def test_dropout_sweep_structure():
     res = run_dropout_sweep(rates=(0, 0.5), device="cpu", config=tiny_dropout_config())
     assert res.run_names == ["p=0", "p=0.5"]

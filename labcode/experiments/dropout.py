@@ -143,16 +143,25 @@ def run_dropout_sweep(
     seed: int = 0,
     device=None,
     config: DropoutConfig | None = None,
+    reuse: ExperimentResult | None = None,
 ) -> ExperimentResult:
     """Dropout 比例扫描（手写 dropout，``RegularizedNetwork``），默认取设置中的 ``(0, 0.1, 0.3, 0.5, 0.7)``，
-    每个比例训练 ``sweep_epochs`` 轮。``runs`` 的键为 ``"p=0.3"`` 等，内容同 :func:`run_dropout`。"""
+    每个比例训练 ``sweep_epochs`` 轮。``runs`` 的键为 ``"p=0.3"`` 等，内容同 :func:`run_dropout`。
+
+    ``reuse``：:func:`run_dropout` 的结果。若它与本次扫描的设置、随机种子、设备相同且
+    ``epochs == sweep_epochs``，其中 p=0（``"none"``）与 p=dropout（``"scratch"``）两次运行直接复用，
+    不再重复训练（同样的网络、种子和轮数，结果完全相同）。"""
     started = time.perf_counter()
     config, data, result, device = _prepare(profile, config, device, seed, "dropout_sweep")
     values = [check_dropout_rate(r) for r in (config.sweep_rates if rates is None else rates)]
     if not values:
         raise ValueError("rates 不能为空，例如 rates=(0, 0.3, 0.5)。")
+    reusable = _reusable_runs(reuse, config, seed, device)
     for rate in values:
         key = rate_key(rate)
+        if rate in reusable:
+            result.runs[key] = reusable[rate]
+            continue
         result.runs[key] = _train_cnn(
             RegularizedNetwork,
             rate,
@@ -166,3 +175,25 @@ def run_dropout_sweep(
         )
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def _reusable_runs(reuse, config: DropoutConfig, seed: int, device) -> dict[float, RunResult]:
+    """从 run_dropout 的结果中挑出与扫描中某个比例完全相同的运行（同设置、种子、设备、轮数）。"""
+    if reuse is None:
+        return {}
+    if reuse.name != "dropout":
+        raise ValueError(f"reuse 应为 run_dropout 的结果，实际得到实验 {reuse.name!r}。")
+    same = (
+        reuse.config == config
+        and reuse.seed == seed
+        and str(reuse.device) == str(device)
+        and config.epochs == config.sweep_epochs
+    )
+    if not same:
+        return {}
+    runs = {}
+    if "none" in reuse.runs:
+        runs[0.0] = reuse.runs["none"]
+    if "scratch" in reuse.runs:
+        runs[config.dropout] = reuse.runs["scratch"]
+    return runs
