@@ -21,6 +21,7 @@ Pipeline for a chapter ``docs/<slug>.py`` (a jupytext percent notebook without o
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -105,6 +106,20 @@ def split_rendered(html: str, expected: int, name: str) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
+RUN_LOCALLY = """> **在本地运行这个 Notebook**：它只依赖 `labcode` 包。在课程仓库根目录执行
+> `python3 -m pip install -c requirements/constraints.txt -e .`（Python 3.11）即可安装同样版本的依赖，
+> 然后用 Jupyter 打开本文件。默认在 CPU 上使用 quick 规模；设 `LABCODE_PROFILE=full` 运行原实验的完整设置。
+> 下面保存的输出来自网站构建时的运行。"""
+
+
+def download_copy(path: Path) -> str:
+    """The downloadable .ipynb: the executed notebook with a first cell saying how to run it."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    cell = {"cell_type": "markdown", "id": "run-locally", "metadata": {}, "source": RUN_LOCALLY}
+    nb["cells"].insert(0, cell)
+    return json.dumps(nb, ensure_ascii=False, indent=1)
+
+
 def on_config(config):
     plugin = _jupyter_plugin(config)
     # The hook owns execution; mkdocs-jupyter must never execute or let errors through.
@@ -139,7 +154,7 @@ def on_files(files: Files, config):
         _state["executed"] += int(result.executed)
         files.append(
             File.generated(
-                config, f"{NOTEBOOK_DEST}/{result.slug}.ipynb", abs_src_path=str(result.path)
+                config, f"{NOTEBOOK_DEST}/{result.slug}.ipynb", content=download_copy(result.path)
             )
         )
     root = mathjax_root()
