@@ -23,7 +23,7 @@ from ..models import Network
 from ..profiles import DeadReluConfig
 from .gradient_vanishing import INPUT_DIM, NUM_CLASSES, check_activations
 from .results import ExperimentResult, RunResult
-from .training import fit_classifier, load_mnist_tensors, resolve_profile_config
+from .training import fit_classifier, resolve_profile_config, start_mnist_experiment
 
 __all__ = ["SETTINGS", "dead_unit_stats", "run_dead_relu"]
 
@@ -96,13 +96,11 @@ def run_dead_relu(
         )
     opt = config.setting(setting)
     names = check_activations(config.activations if activations is None else activations)
-    device = settings.get_device(device)
-    data = load_mnist_tensors(config.n_train, device)
-    result = ExperimentResult(
+    device, data, result = start_mnist_experiment(
         "dead_relu",
         config,
-        data.info,
-        str(device),
+        config.n_train,
+        device,
         seed,
         profile_name,
         notes=[

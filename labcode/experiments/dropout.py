@@ -18,7 +18,7 @@ from ..models import RegularizedNetwork, TorchDropoutNetwork
 from ..profiles import DropoutConfig
 from ..regularization import check_dropout_rate
 from .results import ExperimentResult, RunResult
-from .training import fit_classifier, load_mnist_tensors, resolve_profile_config
+from .training import fit_classifier, resolve_profile_config, start_mnist_experiment
 
 __all__ = ["VARIANTS", "rate_key", "run_dropout", "run_dropout_sweep"]
 
@@ -78,13 +78,11 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
 
 def _prepare(profile, config, device, seed, name):
     config, profile_name = resolve_profile_config("dropout", profile, config, DropoutConfig)
-    device = settings.get_device(device)
-    data = load_mnist_tensors(config.n_train, device)
-    result = ExperimentResult(
+    device, data, result = start_mnist_experiment(
         name,
         config,
-        data.info,
-        str(device),
+        config.n_train,
+        device,
         seed,
         profile_name,
         notes=[

@@ -19,7 +19,7 @@ from ..activations import ACTIVATIONS
 from ..models import Network
 from ..profiles import GradientConfig
 from .results import ExperimentResult, RunResult
-from .training import fit_classifier, load_mnist_tensors, resolve_profile_config
+from .training import fit_classifier, resolve_profile_config, start_mnist_experiment
 
 __all__ = ["check_activations", "run_depth_sweep", "run_gradient_vanishing", "sweep_key"]
 
@@ -116,13 +116,11 @@ def run_gradient_vanishing(
     )
     names = check_activations(config.activations if activations is None else activations)
     depth = _check_depth(config.num_layers if num_layers is None else num_layers, "num_layers")
-    device = settings.get_device(device)
-    data = load_mnist_tensors(config.n_train, device)
-    result = ExperimentResult(
+    device, data, result = start_mnist_experiment(
         "gradient_vanishing",
         config,
-        data.info,
-        str(device),
+        config.n_train,
+        device,
         seed,
         profile_name,
         notes=[
@@ -160,13 +158,11 @@ def run_depth_sweep(
     if not depth_list:
         raise ValueError("depths 不能为空，例如 depths=(1, 2, 4, 8)。")
     depth_list = tuple(_check_depth(d, "depths 中的每一项") for d in depth_list)
-    device = settings.get_device(device)
-    data = load_mnist_tensors(config.n_train, device)
-    result = ExperimentResult(
+    device, data, result = start_mnist_experiment(
         "depth_sweep",
         config,
-        data.info,
-        str(device),
+        config.n_train,
+        device,
         seed,
         profile_name,
         notes=[

@@ -143,6 +143,23 @@ def load_mnist_tensors(n_train: int | None, device: torch.device) -> MnistTensor
     return MnistTensors(train_x, train_y, data.test_x, data.test_y, info)
 
 
+def start_mnist_experiment(
+    name: str, config, n_train: int | None, device, seed: int, profile_name: str, notes: list[str]
+):
+    """一个 MNIST 实验的开头：解析设备、加载数据，建好记录设置、所用数据、设备与种子的空结果对象。
+
+    返回 ``(device, data, result)``。
+    """
+    from .results import ExperimentResult
+
+    device = settings.get_device(device)
+    data = load_mnist_tensors(n_train, device)
+    result = ExperimentResult(
+        name, config, data.info, str(device), seed, profile_name, notes=list(notes)
+    )
+    return device, data, result
+
+
 def make_optimizer(
     name: str, params, lr: float, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
