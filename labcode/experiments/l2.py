@@ -202,14 +202,8 @@ def run_l2(
     ``arrays["weights"]`` 是最终的权重向量。数据为合成数据，``result.data`` 为 ``None``。
     """
     started = time.perf_counter()
-    if method not in L2_METHODS:
-        raise ValueError(
-            f"未知的实现方式 method={method!r}。可选：'scratch'（手写惩罚项）或 'weight_decay'（优化器的权重衰减）。"
-        )
+    _check_method(method)
     config, data, result = _prepare(profile, config, seed, device, "l2")
-    values = [_check_lambda(lam) for lam in (config.lambdas if lambdas is None else lambdas)]
-    if not values:
-        raise ValueError("lambdas 不能为空，例如 lambdas=(0, 3)。")
     result.notes.append(
         "实现方式："
         + (
@@ -218,10 +212,7 @@ def run_l2(
             else "SGD 的 weight_decay=λ（简洁实现）。"
         )
     )
-    for lam in values:
-        result.runs[lambda_key(lam)] = _l2_run(config, data, lam, method, seed, "l2")
-    result.elapsed_s = time.perf_counter() - started
-    return result
+    return _train_each_lambda(result, config, data, lambdas, config.lambdas, method, seed, started)
 
 
 def run_lambda_sweep(
@@ -234,14 +225,27 @@ def run_lambda_sweep(
 ) -> ExperimentResult:
     """λ 扫描：默认取设置中的 ``sweep_lambdas``；每个 λ 的 ``summary`` 有最终训练/测试损失与 ‖w‖₂。"""
     started = time.perf_counter()
-    if method not in L2_METHODS:
-        raise ValueError(f"未知的实现方式 method={method!r}。可选：'scratch' 或 'weight_decay'。")
+    _check_method(method)
     config, data, result = _prepare(profile, config, seed, device, "lambda_sweep")
-    values = [_check_lambda(lam) for lam in (config.sweep_lambdas if lambdas is None else lambdas)]
+    return _train_each_lambda(
+        result, config, data, lambdas, config.sweep_lambdas, method, seed, started
+    )
+
+
+def _check_method(method: str) -> None:
+    if method not in L2_METHODS:
+        raise ValueError(
+            f"未知的实现方式 method={method!r}。可选：'scratch'（手写惩罚项）或 'weight_decay'（优化器的权重衰减）。"
+        )
+
+
+def _train_each_lambda(result, config, data, lambdas, default, method, seed, started):
+    """对每个 λ 训练一个模型，记入 ``result.runs``（键 ``"lambda=3"`` 等）。"""
+    values = [_check_lambda(lam) for lam in (default if lambdas is None else lambdas)]
     if not values:
-        raise ValueError("lambdas 不能为空，例如 lambdas=(0, 1, 3, 10)。")
+        raise ValueError("lambdas 不能为空，例如 lambdas=(0, 3)。")
     for lam in values:
-        result.runs[lambda_key(lam)] = _l2_run(config, data, lam, method, seed, "lambda_sweep")
+        result.runs[lambda_key(lam)] = _l2_run(config, data, lam, method, seed, result.name)
     result.elapsed_s = time.perf_counter() - started
     return result
 
