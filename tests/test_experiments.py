@@ -190,6 +190,61 @@ def test_train_epoch_reports_data_loss_and_accuracy():
 
 
 # ---------------------------------------------------------------------------
+# host synchronisation: statistics are read once per epoch, never per batch
+
+_HOST_READS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__")
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    """Count every call that copies a tensor's value to the host (a device sync on a GPU)."""
+    calls: list[str] = []
+    for name in _HOST_READS:
+        original = getattr(torch.Tensor, name)
+
+        def wrapper(self, *args, _original=original, _name=name, **kwargs):
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, wrapper)
+    return calls
+
+
+def _reads_for(host_reads, run, n_train):
+    run(n_train)  # warm-up: MNIST is read from disk once per process
+    host_reads.clear()
+    run(n_train)
+    return len(host_reads)
+
+
+@pytest.mark.parametrize(
+    "experiment",
+    ["gradient_vanishing", "dead_relu", "dropout"],
+)
+def test_host_reads_do_not_grow_with_the_number_of_batches(host_reads, experiment):
+    def run(n_train):
+        if experiment == "gradient_vanishing":
+            cfg = tiny_gradient_config(epochs=2, n_train=n_train, batch_size=32)
+            run_gradient_vanishing(activations=("sigmoid",), device="cpu", config=cfg)
+        elif experiment == "dead_relu":
+            cfg = replace(
+                get_config("dead_relu", "quick"), epochs=2, n_train=n_train, batch_size=32
+            )
+            run_dead_relu(activations=("relu",), device="cpu", config=cfg)
+        else:
+            cfg = tiny_dropout_config(epochs=2, n_train=n_train, batch_size=32)
+            run_dropout(variants=("scratch",), device="cpu", config=cfg)
+
+    few = _reads_for(host_reads, run, 64)  # 2 batches per epoch
+    many = _reads_for(host_reads, run, 320)  # 10 batches per epoch
+    assert few > 0, "the counter saw no host reads at all: the patch is not effective"
+    assert many == few, (
+        f"{experiment}: {few} host reads with 2 batches/epoch but {many} with 10: "
+        "something reads a statistic per batch"
+    )
+
+
+# ---------------------------------------------------------------------------
 # progress bar
 
 
