@@ -284,6 +284,69 @@ def test_executor_reports_cell_errors(tmp_path):
     assert list(tmp_path.glob("*.ipynb")) == [], "a failed notebook must not be cached"
 
 
+@pytest.mark.slow
+def test_parallel_jobs_execute_each_notebook_in_its_own_kernel(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("one", "two", "three"):  # three kernels started at once must not share sockets
+        shutil.copy(FIXTURES / "demo.py", docs / f"{name}.py")
+    results = execute.execute_all(
+        ["one", "two", "three"],
+        QUICK_CPU,
+        jobs=3,
+        docs_dir=docs,
+        cache_dir=tmp_path / "c",
+        log=None,
+    )
+    assert [r.slug for r in results] == ["one", "two", "three"]  # reading order, not finish order
+    assert all(r.executed and r.path.is_file() for r in results)
+    import nbformat
+
+    for r in results:
+        nb = nbformat.read(r.path, as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert any("0.000977" in o.get("text", "") for o in outputs)
+        assert not any(o.get("output_type") == "error" for o in outputs)
+
+
+@pytest.mark.slow
+def test_parallel_jobs_report_the_failing_notebook(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(FIXTURES / "demo.py", docs / "good.py")
+    shutil.copy(FIXTURES / "failing.py", docs / "bad.py")
+    with pytest.raises(execute.NotebookExecutionError) as info:
+        execute.execute_all(
+            ["good", "bad"], QUICK_CPU, jobs=2, docs_dir=docs, cache_dir=tmp_path / "c", log=None
+        )
+    assert info.value.notebook == "bad.py" and info.value.ename == "ValueError"
+    assert [p.name.split(".")[0] for p in (tmp_path / "c").glob("*.ipynb")] == ["good"]
+
+
+def test_jobs_default_and_validation(monkeypatch):
+    cuda = execute.Settings(profile="full", device="cuda")
+    monkeypatch.delenv("LABCODE_JOBS", raising=False)
+    assert execute.default_jobs(QUICK_CPU, 5, cpu_count=16) == 1  # CPU: measured, no gain
+    assert execute.default_jobs(cuda, 5, cpu_count=16) == 5
+    assert execute.default_jobs(cuda, 5, cpu_count=2) == 2
+    assert execute.resolve_jobs(None, QUICK_CPU, 5) == 1
+    assert execute.resolve_jobs(8, QUICK_CPU, 5) == 5  # never more jobs than notebooks
+    monkeypatch.setenv("LABCODE_JOBS", "3")
+    assert execute.resolve_jobs(None, QUICK_CPU, 5) == 3
+    monkeypatch.setenv("LABCODE_JOBS", "many")
+    with pytest.raises(ValueError, match="LABCODE_JOBS must be a positive integer"):
+        execute.resolve_jobs(None, QUICK_CPU, 5)
+    with pytest.raises(ValueError, match="positive integer"):
+        execute.resolve_jobs(0, QUICK_CPU, 5)
+    assert execute.torch_threads(2, cpu_count=16) == 8
+    assert execute.torch_threads(5, cpu_count=2) == 1
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert execute.kernel_env(QUICK_CPU, threads=4)["OMP_NUM_THREADS"] == "4"
+    assert "OMP_NUM_THREADS" not in execute.kernel_env(QUICK_CPU)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # the user's own setting wins
+    assert execute.kernel_env(QUICK_CPU, threads=4)["OMP_NUM_THREADS"] == "7"
+
+
 # --------------------------------------------------------------------------------------------------
 # fixture site: the rendering pipeline on a small known notebook
 # --------------------------------------------------------------------------------------------------
