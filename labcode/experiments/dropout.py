@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 
+import torch
+
 from .. import settings
 from ..models import RegularizedNetwork, TorchDropoutNetwork
 from ..profiles import DropoutConfig
@@ -37,6 +39,10 @@ def rate_key(rate: float) -> str:
 def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, run) -> RunResult:
     settings.seed_everything(seed)  # 同一种子：各变体的初始权重相同（两种网络的参数创建顺序一致）
     model = model_cls(dropout_rate=rate).to(device)
+    if device.type == "cpu":
+        # 只改内存布局，不改计算：CPU 上卷积与最大池化在 channels_last（NHWC）布局下快约 1.5 倍
+        # （主要是 max_pool2d，见 README 的性能一节）；GPU 上未实测，保持默认布局。
+        model = model.to(memory_format=torch.channels_last)
     history, _ = fit_classifier(
         model,
         data,
