@@ -497,6 +497,10 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="模型初始化与打乱顺序的随机种子")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads（默认不改，即 PyTorch 的默认值）")
     parser.add_argument("--data-dir", default=None, help="MNIST 数据目录（默认 LABCODE_DATA_DIR 或 ~/.cache/labcode/data）")
+    parser.add_argument(
+        "--standin", action="store_true",
+        help="用完整规模的计时替身（离线子集平铺到 60000/10000 张，见 benchmarks/standin.py）；只代表耗时",
+    )
     parser.add_argument("--acc-tol", type=float, default=DEFAULT_ACC_TOL, help="准确率一致的容差（百分点，默认 5）")
     parser.add_argument("--no-isolate", dest="isolate", action="store_false", help="在本进程中运行（不分子进程；峰值 RSS 为整个进程的）")
     parser.add_argument("--json", default=None, help="把全部结果写入这个 JSON 文件")
@@ -508,6 +512,8 @@ def parse_args(argv=None):
     args.experiments = experiments
     if args.repeat < 1:
         parser.error("--repeat 应为正整数")
+    if args.standin and args.data_dir:
+        parser.error("--standin 与 --data-dir 只能选一个")
     if args.epochs is not None and args.epochs < 1:
         parser.error("--epochs 应为正整数")
     from labcode.settings import get_device
@@ -529,10 +535,18 @@ def main(argv=None) -> int:
         f"torch 线程数={args.threads or env['torch_threads']}，CPU 核数={env['cpu_count']}"
     )
     started = time.perf_counter()
-    results = run_jobs(build_jobs(args), isolate=args.isolate)
+    with tempfile.TemporaryDirectory(prefix="labcode-standin-") as tmp:
+        if args.standin:
+            from benchmarks.standin import write_standin
+
+            args.data_dir = str(write_standin(tmp))
+        results = run_jobs(build_jobs(args), isolate=args.isolate)
     summaries = summarize(results, args.acc_tol)
     print()
-    print(f"数据：{results[0]['data']}")
+    if args.standin:
+        print("数据：计时替身（离线子集平铺到 60000 / 10000 张，只代表耗时；准确率不代表完整 MNIST）")
+    else:
+        print(f"数据：{results[0]['data']}")
     for experiment in args.experiments:
         c = next(r["config"] for r in results if r["experiment"] == experiment)
         n_train = next(r["n_train"] for r in results if r["experiment"] == experiment)

@@ -235,3 +235,84 @@ def test_cuda_paths_run(tiny_data):
     for path in bench.PATHS:
         result = bench.run_job(bench.Job("grad", path, "quick", "cuda", epochs=1, variants=("relu",)))
         assert result["device"].startswith("cuda") and result["seconds"] > 0
+
+
+# --- full-size timing stand-in ---------------------------------------------------
+
+
+def test_standin_tiles_the_subset_to_full_size(tmp_path):
+    from benchmarks.standin import is_standin, write_standin
+    from labcode.data import read_idx
+
+    source = tmp_path / "src"
+    write_tiny_mnist(source)
+    (source / "MNIST").rename(source / "MNIST-subset")  # where labcode keeps the offline subset
+    out = write_standin(tmp_path / "out", source, n_train=500, n_test=130)
+    raw = out / "MNIST" / "raw"
+    assert is_standin(out) and not is_standin(source)
+    sub_x = read_idx(source / "MNIST-subset" / "raw" / "train-images-idx3-ubyte")
+    sub_y = read_idx(source / "MNIST-subset" / "raw" / "train-labels-idx1-ubyte")
+    x = read_idx(raw / "train-images-idx3-ubyte")
+    y = read_idx(raw / "train-labels-idx1-ubyte")
+    assert x.shape == (500, 28, 28) and y.shape == (500,)
+    assert np.array_equal(x[N_TRAIN : 2 * N_TRAIN], sub_x) and np.array_equal(y[:N_TRAIN], sub_y)
+    assert np.array_equal(x[2 * N_TRAIN :], sub_x[: 500 - 2 * N_TRAIN])  # cut at exactly n_train
+    assert read_idx(raw / "t10k-images-idx3-ubyte").shape == (130, 28, 28)
+    clear_cache()
+    data = load_mnist(out, device="cpu", allow_download=False)  # labcode reads it as "full" size
+    assert (len(data.train_y), len(data.test_y)) == (500, 130)
+    clear_cache()
+    with pytest.raises(ValueError, match="n_train"):
+        write_standin(tmp_path / "bad", source, n_train=0)
+
+
+def test_bench_rejects_standin_with_a_data_dir():
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--standin", "--data-dir", "/tmp/x"])
+
+
+# --- whole-lab timing ----------------------------------------------------------------
+
+
+def test_lab_timing_runs_what_the_chapters_run():
+    """benchmarks.lab_timing.CHAPTERS must list the experiment calls of docs/<chapter>.py, in order."""
+    import re
+    from pathlib import Path
+
+    from benchmarks.lab_timing import CHAPTERS
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    call = re.compile(r"^\s*\w+\s*=\s*(run_\w+)\(([^)]*)\)", re.MULTILINE)
+    for chapter, steps in CHAPTERS.items():
+        found = []
+        for func, args in call.findall((docs / f"{chapter}.py").read_text(encoding="utf-8")):
+            kwargs = {}
+            for part in filter(None, (a.strip() for a in args.split(","))):
+                key, value = (s.strip() for s in part.split("=", 1))
+                kwargs[key] = "previous" if key == "reuse" else value.strip("\"'")
+            found.append((func, kwargs))
+        assert found == [(f, dict(k)) for f, k in steps], chapter
+    notebooks_with_runs = {
+        p.stem for p in docs.glob("*.py") if call.search(p.read_text(encoding="utf-8"))
+    }
+    assert notebooks_with_runs == set(CHAPTERS)
+
+
+def test_lab_timing_times_each_call_of_a_chapter(monkeypatch):
+    from benchmarks.lab_timing import run_chapter, run_lab
+
+    for name in ("LABCODE_PROFILE", "LABCODE_DEVICE", "LABCODE_DATA_DIR"):
+        monkeypatch.setenv(name, "")  # run_chapter sets them in this process
+    report = run_chapter("l2", "quick", "cpu", None)
+    assert [s["call"] for s in report["steps"]] == [
+        "run_l2(method='scratch')",
+        "run_l2(method='weight_decay')",
+        "run_lambda_sweep()",
+        "run_l1_vs_l2()",
+    ]
+    assert all(s["seconds"] > 0 for s in report["steps"])
+    assert report["seconds"] >= sum(s["seconds"] for s in report["steps"])
+    with pytest.raises(ValueError, match="章节"):
+        run_chapter("nope", "quick", "cpu", None)
+    with pytest.raises(ValueError, match="jobs"):
+        run_lab(["l2"], "quick", "cpu", jobs=0)

