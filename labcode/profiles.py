@@ -242,7 +242,10 @@ class DropoutConfig:
     - ``n_train``：只用训练集的前 ``n_train`` 张图；``None`` 表示用全部。训练集越小越容易过拟合，
       dropout 的作用越明显；
     - ``sweep_rates``：dropout 比例扫描；``sweep_epochs``：扫描中每个网络训练的轮数；
-    - ``eval_batch_size``：在训练集、测试集上评估时的批量大小（只影响速度和内存）。
+    - ``eval_batch_size``：在训练集、测试集上评估时的批量大小（只影响速度和内存）；
+    - ``train_eval_size``：每个 epoch 后用 eval 模式评估训练集时，取训练集中固定的多少张
+      （``None`` 表示整个训练集）。完整 MNIST 上取 10000 张（与测试集一样多），评估的计算量是整个
+      训练集的 1/6，训练准确率的标准误不到 0.2 个百分点。
     """
 
     dropout: float = 0.3
@@ -254,9 +257,11 @@ class DropoutConfig:
     sweep_rates: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7)
     sweep_epochs: int = 15
     eval_batch_size: int = 256
+    train_eval_size: int | None = 10000
 
     def __post_init__(self) -> None:
         owner = "DropoutConfig"
+        _check_positive_int(owner, "train_eval_size", self.train_eval_size, allow_none=True)
         _check_optimizer(owner, self.optimizer)
         _check_positive_float(owner, "lr", self.lr)
         for name in ("batch_size", "epochs", "sweep_epochs", "eval_batch_size"):
@@ -304,6 +309,7 @@ _QUICK: dict[str, Any] = {
         epochs=12,
         n_train=2048,
         sweep_epochs=12,
+        train_eval_size=None,  # 2048 张训练图：整个训练集都评估
     ),
 }
 

@@ -407,6 +407,23 @@ def test_dropout_result_structure_and_honest_gap():
     _assert_json(res)
 
 
+def test_dropout_train_eval_on_a_fixed_sample():
+    data = training.load_mnist_tensors(256, torch.device("cpu"))
+    x, y = training._train_eval_sample(data, 100, seed=3)
+    again, _ = training._train_eval_sample(data, 100, seed=3)
+    other, _ = training._train_eval_sample(data, 100, seed=4)
+    assert x.shape == (100, 1, 28, 28) and torch.equal(x, again) and not torch.equal(x, other)
+    rows = {tuple(r.flatten().tolist()) for r in data.train_x}
+    assert all(tuple(r.flatten().tolist()) in rows for r in x)  # drawn from the training set
+    whole_x, _ = training._train_eval_sample(data, None, seed=3)
+    assert whole_x is data.train_x and training._train_eval_sample(data, 999, 3)[0] is data.train_x
+    with pytest.raises(ValueError, match="train_eval_size"):
+        training._train_eval_sample(data, 0, seed=3)
+    res = run_dropout(variants=("none",), device="cpu", config=tiny_dropout_config(train_eval_size=100))
+    acc = res["none"].history["train_acc_eval"]  # measured on exactly 100 images
+    assert all(abs(a * 100 - round(a * 100)) < 1e-6 for a in acc)
+
+
 def test_dropout_sweep_reuses_identical_runs_and_only_those():
     cfg = tiny_dropout_config(sweep_epochs=2)  # epochs == sweep_epochs: the runs are identical
     main = run_dropout(variants=("none", "scratch"), seed=0, device="cpu", config=cfg)

@@ -131,6 +131,7 @@ def test_unknown_names_get_a_clear_error():
         (L2Config, {"d": 0}, "d 应为正整数"),
         (DropoutConfig, {"dropout": 1.5}, r"\[0, 1\]"),
         (DropoutConfig, {"sweep_rates": (0.0, -0.1)}, r"\[0, 1\]"),
+        (DropoutConfig, {"train_eval_size": 0}, "train_eval_size"),
         (OptimizerSetting, {"lr": -1.0}, "lr"),
     ],
 )

@@ -4,8 +4,8 @@
 
 - ``train_acc``：原实验的方式——在训练过程中边训练边统计（训练模式，dropout 开着，参数一直在变）。
   开 dropout 时它被随机丢弃的神经元拉低，与测试准确率（eval 模式）不可比；
-- ``train_acc_eval``：每个 epoch 结束后用 eval 模式（dropout 关闭）在整个训练集上重新评估，与测试集的
-  统计方式相同。训练–测试差距 ``gap`` = ``train_acc_eval`` − ``test_acc``（另记 ``gap_seed_style`` =
+- ``train_acc_eval``：每个 epoch 结束后用 eval 模式（dropout 关闭）在训练集上重新评估（整个训练集，
+  或设置 ``train_eval_size`` 给出的固定样本），与测试集的统计方式相同。训练–测试差距 ``gap`` = ``train_acc_eval`` − ``test_acc``（另记 ``gap_seed_style`` =
   ``train_acc`` − ``test_acc``，即原实验图上看到的差距）。损失同理：``loss_gap`` = ``test_loss`` − ``train_loss_eval``。
 """
 
@@ -55,6 +55,7 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
         seed=seed,
         eval_batch_size=config.eval_batch_size,
         eval_train=True,
+        train_eval_size=config.train_eval_size,
     )
     history["gap"] = [
         a - b for a, b in zip(history["train_acc_eval"], history["test_acc"], strict=True)
