@@ -31,7 +31,10 @@ from pathlib import Path
 
 #: 每章按顺序调用的实验（与 docs/<章>.py 中的调用相同；``reuse`` 表示把上一个结果传给 reuse=）。
 CHAPTERS: dict[str, tuple[tuple[str, dict], ...]] = {
-    "gradient_vanishing": (("run_gradient_vanishing", {}), ("run_depth_sweep", {})),
+    "gradient_vanishing": (
+        ("run_gradient_vanishing", {}),
+        ("run_depth_sweep", {"reuse": "previous"}),
+    ),
     "dead_relu": (("run_dead_relu", {"setting": "seed"}), ("run_dead_relu", {"setting": "dying"})),
     "l2": (
         ("run_l2", {"method": "scratch"}),

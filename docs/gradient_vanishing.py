@@ -195,7 +195,8 @@ for lesson in lessons.check_all(gradient=res):
 # 下面对不同的隐藏层数分别训练网络（为节省时间，每个网络只训练几个 epoch），记录这个比值和最终的测试准确率：
 
 # %%
-sweep = run_depth_sweep()
+# 与主实验相同的网络（同深度、同种子、同轮数时）直接复用：reuse=res
+sweep = run_depth_sweep(reuse=res)
 for note in sweep.notes:
     print(note)
 fig = plots.plot_depth_sweep(sweep)

@@ -130,6 +130,26 @@ def test_depth_sweep_structure():
     _assert_json(res)
 
 
+def test_depth_sweep_reuses_identical_runs_and_only_those():
+    cfg = tiny_gradient_config(epochs=1, sweep_epochs=1, num_layers=1)  # identical training
+    main = run_gradient_vanishing(activations=("relu", "sigmoid"), device="cpu", config=cfg)
+    sweep = run_depth_sweep(
+        depths=(1, 2), activations=("sigmoid",), device="cpu", config=cfg, reuse=main
+    )
+    reused = sweep["sigmoid/depth=1"]
+    assert reused.name == "sigmoid/depth=1" and reused.history is main["sigmoid"].history
+    fresh = run_depth_sweep(depths=(1,), activations=("sigmoid",), device="cpu", config=cfg)
+    assert fresh["sigmoid/depth=1"].history == reused.history  # reuse is what training gives
+    assert sweep["sigmoid/depth=2"].params["num_layers"] == 2  # other depths are trained
+    longer = replace(cfg, sweep_epochs=2)  # different training: nothing reused
+    other = run_depth_sweep(
+        depths=(1,), activations=("sigmoid",), device="cpu", config=longer, reuse=main
+    )
+    assert len(other["sigmoid/depth=1"].history["test_acc"]) == 2
+    with pytest.raises(ValueError, match="run_gradient_vanishing"):
+        run_depth_sweep(depths=(1,), device="cpu", config=cfg, reuse=sweep)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [

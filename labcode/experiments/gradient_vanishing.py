@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import torch
@@ -142,12 +143,17 @@ def run_depth_sweep(
     seed: int = 0,
     device=None,
     config: GradientConfig | None = None,
+    reuse: ExperimentResult | None = None,
 ) -> ExperimentResult:
     """深度扫描：对每个激活函数、每个隐藏层个数训练一个 MLP（``sweep_epochs`` 轮）。
 
     ``runs`` 的键为 ``"激活函数/depth=隐藏层个数"``（如 ``"sigmoid/depth=8"``），``params`` 中有
     ``activation`` 和 ``num_layers``；``summary`` 中有 ``grad_ratio``（最后一个 epoch 第一层与最后一层
     mean|grad| 之比）、``first_layer_grad``、``last_layer_grad``、``final_test_acc``。
+
+    ``reuse``：:func:`run_gradient_vanishing` 的结果。若它与本次扫描的设置、随机种子、设备相同且
+    ``epochs == sweep_epochs``（full 规模即如此），其中同一激活函数、同一深度的运行直接复用，
+    不再重复训练（同样的网络、种子和轮数，结果完全相同）。
     """
     started = time.perf_counter()
     config, profile_name = resolve_profile_config(
@@ -169,9 +175,13 @@ def run_depth_sweep(
             f"每个网络训练 {config.sweep_epochs} 个 epoch，优化器 {config.optimizer}，lr={config.lr:g}。"
         ],
     )
+    reusable = _reusable_runs(reuse, config, seed, device)
     for name in names:
         for depth in depth_list:
             key = sweep_key(name, depth)
+            if (name, depth) in reusable:
+                result.runs[key] = dataclasses.replace(reusable[name, depth], name=key)
+                continue
             result.runs[key] = _train_mlp(
                 name, depth, config.sweep_epochs, config, data, seed, device, "depth_sweep", key
             )
@@ -182,3 +192,26 @@ def run_depth_sweep(
 def sweep_key(activation: str, depth: int) -> str:
     """深度扫描中一次运行的键，如 ``"sigmoid/depth=8"``。"""
     return f"{activation}/depth={depth}"
+
+
+def _reusable_runs(
+    reuse, config: GradientConfig, seed: int, device
+) -> dict[tuple[str, int], RunResult]:
+    """从 run_gradient_vanishing 的结果中挑出与扫描中某次运行完全相同的运行（同设置、种子、设备、轮数）。"""
+    if reuse is None:
+        return {}
+    if getattr(reuse, "name", None) != "gradient_vanishing":
+        raise ValueError(
+            f"reuse 应为 run_gradient_vanishing 的结果，实际得到 {getattr(reuse, 'name', type(reuse).__name__)!r}。"
+        )
+    same = (
+        reuse.config == config
+        and reuse.seed == seed
+        and str(reuse.device) == str(device)
+        and config.epochs == config.sweep_epochs
+    )
+    if not same:
+        return {}
+    return {
+        (run.params["activation"], run.params["num_layers"]): run for run in reuse.runs.values()
+    }
