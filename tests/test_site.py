@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html as htmlmod
 import json
+import os
 import re
 import shutil
 import sys
@@ -451,6 +452,36 @@ def test_site_search_and_self_contained(site):
     check_self_contained(site)
     for page in ("index.html", "reference/index.html"):
         assert (site / page).is_file(), f"missing {page}"
+
+
+def test_build_wrapper_reports_the_peak_rss_of_the_process_tree():
+    """The kernels are mkdocs' children: a grandchild's memory must count."""
+    import subprocess
+
+    wrapper = sitetools._PEAK_RSS_WRAPPER.replace("{PEAK_MARKER}", sitetools.PEAK_MARKER)
+    grandchild = "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('done')"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    output, peak = sitetools._split_peak(out)
+    assert output == "done\n" and sitetools.PEAK_MARKER not in output
+    assert 300 <= peak < 1000
+
+
+@pytest.mark.slow
+def test_site_build_peak_memory_under_4_gb(site, tmp_path_factory):
+    """Issue 5: a quick-profile build (mkdocs + every notebook kernel) stays under 4 GB RSS."""
+    if "LABCODE_SITE_DIR" in os.environ:
+        pytest.skip("LABCODE_SITE_DIR given: the site was not built by this session")
+    build = sitetools.session_build(tmp_path_factory)
+    assert build.peak_rss_mib is not None, "the build wrapper reported no peak RSS"
+    if not build.executed:
+        pytest.skip("every notebook came from the cache: the kernels' memory was not measured")
+    assert 200 < build.peak_rss_mib < 4096, f"peak RSS {build.peak_rss_mib:.0f} MiB"
 
 
 @pytest.mark.slow

@@ -22,12 +22,26 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 
+#: Runs a command and reports the peak RSS of its whole process tree: RUSAGE_CHILDREN covers every
+#: descendant that was waited for (mkdocs waits for its notebook kernels), and only this wrapper's.
+_PEAK_RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[1:])\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print(f'{PEAK_MARKER}{peak}', flush=True)\n"
+    "sys.exit(code)\n"
+)
+PEAK_MARKER = "labcode-peak-rss-kib="
+
+
 @dataclass
 class Build:
     returncode: int
     output: str
     seconds: float
     site: Path
+    #: Largest resident set of any process of the build (mkdocs or a notebook kernel), MiB (Linux).
+    peak_rss_mib: float | None = None
 
     @property
     def executed(self) -> int | None:
@@ -65,9 +79,10 @@ def build(
     cmd = [*mkdocs_command(), "build", "--strict", "-d", str(site_dir)]
     if config_file is not None:
         cmd += ["-f", str(config_file)]
+    wrapper = _PEAK_RSS_WRAPPER.replace("{PEAK_MARKER}", PEAK_MARKER)
     start = time.perf_counter()
     proc = subprocess.run(
-        cmd,
+        [sys.executable, "-c", wrapper, *cmd],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -75,7 +90,21 @@ def build(
         text=True,
         timeout=timeout,
     )
-    return Build(proc.returncode, proc.stdout, time.perf_counter() - start, Path(site_dir))
+    seconds = time.perf_counter() - start
+    output, peak = _split_peak(proc.stdout)
+    return Build(proc.returncode, output, seconds, Path(site_dir), peak)
+
+
+def _split_peak(output: str) -> tuple[str, float | None]:
+    """Remove the wrapper's marker line from ``output``; return (output, peak RSS in MiB or None)."""
+    lines, peak = [], None
+    for line in output.splitlines(keepends=True):
+        if line.startswith(PEAK_MARKER):
+            kib = int(line[len(PEAK_MARKER) :].strip())
+            peak = kib / 2**20 if sys.platform == "darwin" else kib / 1024  # macOS: bytes
+        else:
+            lines.append(line)
+    return "".join(lines), peak
 
 
 def fixture_project(dest: Path, notebooks: dict[str, Path], *, title: str = "测试站点") -> Path:
