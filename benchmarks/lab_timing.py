@@ -132,6 +132,8 @@ def format_report(results: list[dict], wall_s: float, jobs: int) -> str:
 
 
 def parse_args(argv=None):
+    from benchmarks.run import split_choices
+
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.lab_timing", description=__doc__.split("\n\n")[0]
     )
@@ -154,11 +156,7 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default=None, help="MNIST 数据目录（默认 LABCODE_DATA_DIR）")
     parser.add_argument("--json", default=None, help="把结果写入这个 JSON 文件")
     args = parser.parse_args(argv)
-    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()]
-    unknown = [c for c in chapters if c not in CHAPTERS]
-    if unknown or not chapters:
-        parser.error(f"未知的章节 {unknown}；可选：{', '.join(CHAPTERS)}")
-    args.chapters = chapters
+    args.chapters = split_choices(parser, args.chapters, tuple(CHAPTERS), "章节")
     if args.jobs < 1:
         parser.error("--jobs 应为正整数")
     if args.standin and args.data_dir:

@@ -481,6 +481,15 @@ def run_jobs(jobs: list[Job], isolate: bool, log=print) -> list[dict]:
     return results
 
 
+def split_choices(parser: argparse.ArgumentParser, text: str, allowed, what: str) -> list[str]:
+    """把逗号分隔的 ``text`` 拆成名字列表；有不认识的名字或为空时用 ``parser.error`` 说明可选值。"""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        parser.error(f"未知的{what} {unknown}；可选：{', '.join(allowed)}")
+    return names
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
@@ -505,11 +514,7 @@ def parse_args(argv=None):
     parser.add_argument("--no-isolate", dest="isolate", action="store_false", help="在本进程中运行（不分子进程；峰值 RSS 为整个进程的）")
     parser.add_argument("--json", default=None, help="把全部结果写入这个 JSON 文件")
     args = parser.parse_args(argv)
-    experiments = [e.strip() for e in args.experiments.split(",") if e.strip()]
-    unknown = [e for e in experiments if e not in EXPERIMENTS]
-    if unknown or not experiments:
-        parser.error(f"未知的实验 {unknown}；可选：{', '.join(EXPERIMENTS)}")
-    args.experiments = experiments
+    args.experiments = split_choices(parser, args.experiments, EXPERIMENTS, "实验")
     if args.repeat < 1:
         parser.error("--repeat 应为正整数")
     if args.standin and args.data_dir:

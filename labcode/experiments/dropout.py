@@ -20,7 +20,12 @@ from ..models import RegularizedNetwork, TorchDropoutNetwork
 from ..profiles import DropoutConfig
 from ..regularization import check_dropout_rate
 from .results import ExperimentResult, RunResult
-from .training import fit_classifier, resolve_profile_config, start_mnist_experiment
+from .training import (
+    fit_classifier,
+    resolve_profile_config,
+    start_mnist_experiment,
+    sweep_can_reuse,
+)
 
 __all__ = ["VARIANTS", "rate_key", "run_dropout", "run_dropout_sweep"]
 
@@ -183,18 +188,8 @@ def run_dropout_sweep(
 
 
 def _reusable_runs(reuse, config: DropoutConfig, seed: int, device) -> dict[float, RunResult]:
-    """从 run_dropout 的结果中挑出与扫描中某个比例完全相同的运行（同设置、种子、设备、轮数）。"""
-    if reuse is None:
-        return {}
-    if reuse.name != "dropout":
-        raise ValueError(f"reuse 应为 run_dropout 的结果，实际得到实验 {reuse.name!r}。")
-    same = (
-        reuse.config == config
-        and reuse.seed == seed
-        and str(reuse.device) == str(device)
-        and config.epochs == config.sweep_epochs
-    )
-    if not same:
+    """主实验中与扫描的某个比例完全相同的运行（p=0 即 "none"，p=dropout 即 "scratch"），以比例为键。"""
+    if not sweep_can_reuse(reuse, "dropout", config, seed, device):
         return {}
     runs = {}
     if "none" in reuse.runs:

@@ -20,7 +20,12 @@ from ..activations import ACTIVATIONS
 from ..models import Network
 from ..profiles import GradientConfig
 from .results import ExperimentResult, RunResult
-from .training import fit_classifier, resolve_profile_config, start_mnist_experiment
+from .training import (
+    fit_classifier,
+    resolve_profile_config,
+    start_mnist_experiment,
+    sweep_can_reuse,
+)
 
 __all__ = ["check_activations", "run_depth_sweep", "run_gradient_vanishing", "sweep_key"]
 
@@ -197,20 +202,8 @@ def sweep_key(activation: str, depth: int) -> str:
 def _reusable_runs(
     reuse, config: GradientConfig, seed: int, device
 ) -> dict[tuple[str, int], RunResult]:
-    """从 run_gradient_vanishing 的结果中挑出与扫描中某次运行完全相同的运行（同设置、种子、设备、轮数）。"""
-    if reuse is None:
-        return {}
-    if getattr(reuse, "name", None) != "gradient_vanishing":
-        raise ValueError(
-            f"reuse 应为 run_gradient_vanishing 的结果，实际得到 {getattr(reuse, 'name', type(reuse).__name__)!r}。"
-        )
-    same = (
-        reuse.config == config
-        and reuse.seed == seed
-        and str(reuse.device) == str(device)
-        and config.epochs == config.sweep_epochs
-    )
-    if not same:
+    """主实验中与扫描的某次运行完全相同的运行，以 (激活函数, 隐藏层个数) 为键。"""
+    if not sweep_can_reuse(reuse, "gradient_vanishing", config, seed, device):
         return {}
     return {
         (run.params["activation"], run.params["num_layers"]): run for run in reuse.runs.values()

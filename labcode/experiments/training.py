@@ -35,6 +35,7 @@ __all__ = [
     "progress",
     "progress_enabled",
     "resolve_profile_config",
+    "sweep_can_reuse",
     "train_epoch",
 ]
 
@@ -377,3 +378,22 @@ def _train_eval_sample(
     generator = torch.Generator().manual_seed(seed)
     index = torch.randperm(n, generator=generator)[:size].sort().values.to(data.train_x.device)
     return data.train_x[index], data.train_y[index]
+
+
+def sweep_can_reuse(reuse, main_experiment: str, config, seed: int, device) -> bool:
+    """扫描能否直接复用主实验结果 ``reuse`` 中的运行：``reuse`` 须是 ``main_experiment`` 的结果
+    （否则抛出 ValueError），且与扫描的设置、随机种子、设备相同，并且 ``epochs == sweep_epochs``
+    ——这时同一个网络的训练完全相同，不必再训练一遍。``reuse`` 为 ``None`` 时返回 False。"""
+    if reuse is None:
+        return False
+    name = getattr(reuse, "name", None)
+    if name != main_experiment:
+        raise ValueError(
+            f"reuse 应为 run_{main_experiment} 的结果，实际得到 {name or type(reuse).__name__!r}。"
+        )
+    return (
+        reuse.config == config
+        and reuse.seed == seed
+        and str(reuse.device) == str(device)
+        and config.epochs == config.sweep_epochs
+    )
