@@ -455,6 +455,12 @@ def test_dropout_sweep_reuses_identical_runs_and_only_those():
     assert other_seed["p=0"] is not main["none"]
     with pytest.raises(ValueError, match="run_dropout"):
         run_dropout_sweep(rates=(0,), device="cpu", config=cfg, reuse=sweep)
+    # run_dropout(dropout=0.5) trained p=0.5, whatever the config says: reused for p=0.5 only
+    other_rate = run_dropout(variants=("scratch",), dropout=0.5, device="cpu", config=cfg)
+    mixed = run_dropout_sweep(rates=(0.3, 0.5), device="cpu", config=cfg, reuse=other_rate)
+    assert mixed["p=0.5"] is other_rate["scratch"]
+    assert mixed["p=0.3"] is not other_rate["scratch"]
+    assert mixed["p=0.3"].params["dropout"] == 0.3
 
 
 def test_dropout_sweep_structure():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,18 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-
-
-#: Runs a command and reports the peak RSS of its whole process tree: RUSAGE_CHILDREN covers every
-#: descendant that was waited for (mkdocs waits for its notebook kernels), and only this wrapper's.
-_PEAK_RSS_WRAPPER = (
-    "import resource, subprocess, sys\n"
-    "code = subprocess.call(sys.argv[1:])\n"
-    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "print(f'{PEAK_MARKER}{peak}', flush=True)\n"
-    "sys.exit(code)\n"
-)
-PEAK_MARKER = "labcode-peak-rss-kib="
+PEAK_MARKER = "labcode-peak-rss-kib="  # printed by peak_rss.py
 
 
 @dataclass
@@ -40,7 +30,8 @@ class Build:
     output: str
     seconds: float
     site: Path
-    #: Largest resident set of any process of the build (mkdocs or a notebook kernel), MiB (Linux).
+    #: Peak RSS of the build's whole process tree (mkdocs + the notebook kernels running at the same
+    #: time), MiB; see peak_rss.py.
     peak_rss_mib: float | None = None
 
     @property
@@ -79,29 +70,34 @@ def build(
     cmd = [*mkdocs_command(), "build", "--strict", "-d", str(site_dir)]
     if config_file is not None:
         cmd += ["-f", str(config_file)]
-    wrapper = _PEAK_RSS_WRAPPER.replace("{PEAK_MARKER}", PEAK_MARKER)
     start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", wrapper, *cmd],
+    # Own process group: on a timeout the wrapper, mkdocs and its kernels are all killed.
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("peak_rss.py")), *cmd],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=timeout,
+        start_new_session=True,
     )
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
     seconds = time.perf_counter() - start
-    output, peak = _split_peak(proc.stdout)
+    output, peak = _split_peak(stdout)
     return Build(proc.returncode, output, seconds, Path(site_dir), peak)
 
 
 def _split_peak(output: str) -> tuple[str, float | None]:
-    """Remove the wrapper's marker line from ``output``; return (output, peak RSS in MiB or None)."""
+    """Remove peak_rss.py's marker line from ``output``; return (output, peak RSS in MiB or None)."""
     lines, peak = [], None
     for line in output.splitlines(keepends=True):
         if line.startswith(PEAK_MARKER):
-            kib = int(line[len(PEAK_MARKER) :].strip())
-            peak = kib / 2**20 if sys.platform == "darwin" else kib / 1024  # macOS: bytes
+            peak = int(line[len(PEAK_MARKER) :].strip()) / 1024
         else:
             lines.append(line)
     return "".join(lines), peak

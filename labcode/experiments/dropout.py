@@ -166,7 +166,7 @@ def run_dropout_sweep(
     values = [check_dropout_rate(r) for r in (config.sweep_rates if rates is None else rates)]
     if not values:
         raise ValueError("rates 不能为空，例如 rates=(0, 0.3, 0.5)。")
-    reusable = _reusable_runs(reuse, config, seed, device)
+    reusable = _reusable_runs(reuse, config, seed, device, data.info)
     for rate in values:
         key = rate_key(rate)
         if rate in reusable:
@@ -187,13 +187,15 @@ def run_dropout_sweep(
     return result
 
 
-def _reusable_runs(reuse, config: DropoutConfig, seed: int, device) -> dict[float, RunResult]:
-    """主实验中与扫描的某个比例完全相同的运行（p=0 即 "none"，p=dropout 即 "scratch"），以比例为键。"""
-    if not sweep_can_reuse(reuse, "dropout", config, seed, device):
+def _reusable_runs(
+    reuse, config: DropoutConfig, seed: int, device, data_info
+) -> dict[float, RunResult]:
+    """主实验中与扫描的某个比例完全相同的运行（"none" 与 "scratch"，都是 RegularizedNetwork），
+    以实际训练时的 dropout 比例为键（run_dropout 的 dropout= 参数可能与设置不同）。"""
+    if not sweep_can_reuse(reuse, "dropout", config, seed, device, data_info):
         return {}
-    runs = {}
-    if "none" in reuse.runs:
-        runs[0.0] = reuse.runs["none"]
-    if "scratch" in reuse.runs:
-        runs[config.dropout] = reuse.runs["scratch"]
-    return runs
+    return {
+        run.params["dropout"]: run
+        for variant, run in reuse.runs.items()
+        if variant in ("none", "scratch")
+    }

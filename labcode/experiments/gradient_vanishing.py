@@ -180,7 +180,7 @@ def run_depth_sweep(
             f"每个网络训练 {config.sweep_epochs} 个 epoch，优化器 {config.optimizer}，lr={config.lr:g}。"
         ],
     )
-    reusable = _reusable_runs(reuse, config, seed, device)
+    reusable = _reusable_runs(reuse, config, seed, device, data.info)
     for name in names:
         for depth in depth_list:
             key = sweep_key(name, depth)
@@ -200,10 +200,10 @@ def sweep_key(activation: str, depth: int) -> str:
 
 
 def _reusable_runs(
-    reuse, config: GradientConfig, seed: int, device
+    reuse, config: GradientConfig, seed: int, device, data_info
 ) -> dict[tuple[str, int], RunResult]:
     """主实验中与扫描的某次运行完全相同的运行，以 (激活函数, 隐藏层个数) 为键。"""
-    if not sweep_can_reuse(reuse, "gradient_vanishing", config, seed, device):
+    if not sweep_can_reuse(reuse, "gradient_vanishing", config, seed, device, data_info):
         return {}
     return {
         (run.params["activation"], run.params["num_layers"]): run for run in reuse.runs.values()

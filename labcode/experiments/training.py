@@ -380,10 +380,11 @@ def _train_eval_sample(
     return data.train_x[index], data.train_y[index]
 
 
-def sweep_can_reuse(reuse, main_experiment: str, config, seed: int, device) -> bool:
+def sweep_can_reuse(reuse, main_experiment: str, config, seed: int, device, data_info) -> bool:
     """扫描能否直接复用主实验结果 ``reuse`` 中的运行：``reuse`` 须是 ``main_experiment`` 的结果
-    （否则抛出 ValueError），且与扫描的设置、随机种子、设备相同，并且 ``epochs == sweep_epochs``
-    ——这时同一个网络的训练完全相同，不必再训练一遍。``reuse`` 为 ``None`` 时返回 False。"""
+    （否则抛出 ValueError），且与扫描的设置、随机种子、设备、所用数据（``data_info``）相同，并且
+    ``epochs == sweep_epochs``——这时同一个网络的训练完全相同，不必再训练一遍。``reuse`` 为 ``None``
+    时返回 False。"""
     if reuse is None:
         return False
     name = getattr(reuse, "name", None)
@@ -395,5 +396,6 @@ def sweep_can_reuse(reuse, main_experiment: str, config, seed: int, device) -> b
         reuse.config == config
         and reuse.seed == seed
         and str(reuse.device) == str(device)
+        and reuse.data == data_info
         and config.epochs == config.sweep_epochs
     )
