@@ -6,7 +6,8 @@
 就能在没有完整 MNIST 的机器上测出 full 规模的秒数。
 
 它**只用于计时**：图片是重复的，准确率、结论都不代表完整 MNIST。替身写在单独的目录里（默认临时目录），
-目录中有 ``labcode-standin.json`` 说明来历；网站构建不会用到它，除非有人把 ``LABCODE_DATA_DIR`` 指向它。
+目录中有 ``labcode-standin.json`` 说明来历。labcode 会把它当作“完整 MNIST”读入（文件格式相同），
+所以**不要**把 ``LABCODE_DATA_DIR`` 指向它来构建网站：页面会把替身写成完整 MNIST。
 
 用法::
 

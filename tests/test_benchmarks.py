@@ -266,9 +266,10 @@ def test_standin_tiles_the_subset_to_full_size(tmp_path):
         write_standin(tmp_path / "bad", source, n_train=0)
 
 
-def test_bench_rejects_standin_with_a_data_dir():
+def test_bench_rejects_standin_with_a_data_dir(capsys):
     with pytest.raises(SystemExit):
         bench.parse_args(["--standin", "--data-dir", "/tmp/x"])
+    assert "--standin 与 --data-dir 只能选一个" in capsys.readouterr().err
 
 
 # --- whole-lab timing ----------------------------------------------------------------
@@ -316,3 +317,7 @@ def test_lab_timing_times_each_call_of_a_chapter(monkeypatch):
         run_chapter("nope", "quick", "cpu", None)
     with pytest.raises(ValueError, match="jobs"):
         run_lab(["l2"], "quick", "cpu", jobs=0)
+    seen = []
+    results, wall = run_lab(["l2"], "quick", "cpu", on_done=lambda r, t: seen.append((r, t)))
+    assert [r["chapter"] for r in results] == ["l2"] and seen[0][0] == results[0]
+    assert 0 < results[0]["seconds"] <= seen[0][1] <= wall

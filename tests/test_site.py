@@ -289,14 +289,16 @@ def test_executor_reports_cell_errors(tmp_path):
 def test_parallel_jobs_execute_each_notebook_in_its_own_kernel(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
+    demo = (FIXTURES / "demo.py").read_text(encoding="utf-8")
     for name in ("one", "two", "three"):  # three kernels started at once must not share sockets
-        shutil.copy(FIXTURES / "demo.py", docs / f"{name}.py")
+        (docs / f"{name}.py").write_text(demo + f'\n# %%\nprint("I am {name}")\n', encoding="utf-8")
     results = execute.execute_all(
-        ["one", "two", "three"],
+        ["one", "two", "three", "one"],  # a slug named twice runs once
         QUICK_CPU,
         jobs=3,
         docs_dir=docs,
         cache_dir=tmp_path / "c",
+        timeout=120,  # crossed sockets would hang: fail in minutes, not in an hour
         log=None,
     )
     assert [r.slug for r in results] == ["one", "two", "three"]  # reading order, not finish order
@@ -306,7 +308,9 @@ def test_parallel_jobs_execute_each_notebook_in_its_own_kernel(tmp_path):
     for r in results:
         nb = nbformat.read(r.path, as_version=4)
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-        assert any("0.000977" in o.get("text", "") for o in outputs)
+        texts = [o.get("text", "") for o in outputs]
+        assert any("0.000977" in t for t in texts)
+        assert [t for t in texts if "I am" in t] == [f"I am {r.slug}\n"]  # its own kernel's output
         assert not any(o.get("output_type") == "error" for o in outputs)
 
 
@@ -322,6 +326,13 @@ def test_parallel_jobs_report_the_failing_notebook(tmp_path):
         )
     assert info.value.notebook == "bad.py" and info.value.ename == "ValueError"
     assert [p.name.split(".")[0] for p in (tmp_path / "c").glob("*.ipynb")] == ["good"]
+    # jobs=1 after a failure: notebooks after the failing one are not started
+    shutil.copy(FIXTURES / "demo.py", docs / "later.py")
+    with pytest.raises(execute.NotebookExecutionError):
+        execute.execute_all(
+            ["bad", "later"], QUICK_CPU, jobs=1, docs_dir=docs, cache_dir=tmp_path / "d", log=None
+        )
+    assert not list((tmp_path / "d").glob("later*.ipynb"))
 
 
 def test_jobs_default_and_validation(monkeypatch):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import functools
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -51,9 +52,9 @@ EXECUTOR_VERSION = "1"
 #: Seconds one cell may run before the build fails (full profile on CPU can be slow).
 DEFAULT_CELL_TIMEOUT = int(os.environ.get("LABCODE_CELL_TIMEOUT", "3600"))
 
-#: Chapters in the order they are started when several run at once: longest first (quick, CPU:
-#: dropout ~50 s, gradient_vanishing ~15 s, dead_relu ~8 s, the others a few seconds), so the
-#: wall time is close to the longest chapter's.
+#: Chapters in the order they are started when several run at once: longest first (quick on the
+#: reference CPU: dropout ~35 s, gradient_vanishing ~10 s, the others 3-8 s), so the wall time is
+#: close to the longest chapter's when jobs < chapters.
 LONGEST_FIRST = ("dropout", "gradient_vanishing", "dead_relu", "l2", "activations")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -209,24 +210,33 @@ def _kernel_manager_class():
     return CurrentInterpreterKernelManager
 
 
+def usable_cpus() -> int:
+    """CPU cores this process may run on (affinity / container limits where the OS tells)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def default_jobs(settings: Settings, n_notebooks: int, cpu_count: int | None = None) -> int:
     """How many notebooks to execute at once when ``--jobs`` / ``LABCODE_JOBS`` is not given.
 
     CPU: one. The cores do the arithmetic; on the 2-core reference machine two kernels with one torch
     thread each took as long as one after the other with two threads (85.7 s vs 85.8 s, quick), so
-    parallel jobs buy nothing there. CUDA: up to one notebook per CPU core. A kernel then spends its
-    time launching small GPU kernels from Python on one core while the GPU mostly idles, so several
-    kernels can share the GPU; the wall time approaches the longest chapter's.
+    parallel jobs buy nothing there. CUDA: up to one notebook per CPU core. Expected, not yet
+    measured on a GPU: with these small networks a kernel spends its time launching small GPU
+    kernels from Python on one core, so several kernels can share the GPU and the wall time approaches
+    the longest chapter's (``benchmarks/gpu_check.sh`` measures it).
     """
     if settings.device != "cuda":
         return 1
-    cores = cpu_count or os.cpu_count() or 1
+    cores = cpu_count or usable_cpus()
     return max(1, min(n_notebooks, cores))
 
 
 def torch_threads(jobs: int, cpu_count: int | None = None) -> int:
     """Torch threads per kernel when ``jobs`` kernels share the machine's cores."""
-    return max(1, (cpu_count or os.cpu_count() or 1) // max(1, jobs))
+    return max(1, (cpu_count or usable_cpus()) // max(1, jobs))
 
 
 def kernel_env(settings: Settings, threads: int | None = None) -> dict[str, str]:
@@ -384,44 +394,46 @@ def execute_all(
     jobs: int | None = None,
     docs_dir: Path = DOCS,
     cache_dir: Path = CACHE_DIR,
+    timeout: int = DEFAULT_CELL_TIMEOUT,
     log=print,
 ) -> list[Result]:
     """Execute (or take from the cache) every chapter; results in reading order.
 
-    ``jobs`` notebooks run at once (``None``: ``LABCODE_JOBS`` or :func:`default_jobs`). The first
-    failing notebook's :class:`NotebookExecutionError` is raised after the running ones finish.
+    ``jobs`` notebooks run at once (``None``: ``LABCODE_JOBS`` or :func:`default_jobs`). When one
+    fails, notebooks not yet started are cancelled, the running ones finish, and the first failure in
+    reading order is raised (:class:`NotebookExecutionError`). ``timeout``: seconds per cell.
     """
     settings = settings or resolve_settings()
-    sources = chapter_sources(slugs, docs_dir)
+    sources = list(dict.fromkeys(chapter_sources(slugs, docs_dir)))  # a slug named twice runs once
     for source in sources:
         if not source.exists():
             raise FileNotFoundError(f"chapter notebook missing: {source}")
     jobs = resolve_jobs(jobs, settings, len(sources))
+    run = functools.partial(
+        executed_notebook, settings=settings, cache_dir=cache_dir, force=force, timeout=timeout
+    )
     if jobs == 1:
-        return [
-            executed_notebook(s, settings, cache_dir=cache_dir, force=force, log=log)
-            for s in sources
-        ]
+        return [run(s, log=log) for s in sources]
     threads = torch_threads(jobs)
     if log:
         log(f"executing up to {jobs} notebooks at once, {threads} torch thread(s) each")
     rank = {slug: i for i, slug in enumerate(LONGEST_FIRST)}
     start_order = sorted(sources, key=lambda s: rank.get(s.stem, -1))  # unknown: assume long
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {
-            s: pool.submit(
-                executed_notebook,
-                s,
-                settings,
-                cache_dir=cache_dir,
-                force=force,
-                threads=threads,
-                log=log,
-            )
-            for s in start_order
-        }
-        concurrent.futures.wait(futures.values())
-    return [futures[s].result() for s in sources]  # re-raises the first error in reading order
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {s: pool.submit(run, s, threads=threads, log=log) for s in start_order}
+        done, _ = concurrent.futures.wait(
+            futures.values(), return_when=concurrent.futures.FIRST_EXCEPTION
+        )
+        if any(f.exception() is not None for f in done):
+            pool.shutdown(wait=True, cancel_futures=True)  # don't start the others
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # also on Ctrl-C: start nothing new
+    for s in sources:  # the first failure in reading order
+        f = futures[s]
+        if not f.cancelled() and f.exception() is not None:
+            raise f.exception()
+    return [futures[s].result() for s in sources]
 
 
 def resolve_jobs(jobs: int | None, settings: Settings, n_notebooks: int) -> int:
