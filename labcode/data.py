@@ -51,7 +51,8 @@ SUBSET_VERSION = 1
 PROBE_TIMEOUT_S = 3.0
 DOWNLOAD_TIMEOUT_S = 30.0
 
-_FILE_NAMES = {
+#: idx 文件名（torchvision 的 ``MNIST/raw/`` 布局），键为数组名。
+MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
     "test_images": "t10k-images-idx3-ubyte",
@@ -204,7 +205,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def _find_files(raw_dir: Path) -> dict[str, Path] | None:
     """四个文件都在时返回它们的路径（优先未压缩的），缺任何一个返回 None。"""
     found = {}
-    for key, name in _FILE_NAMES.items():
+    for key, name in MNIST_FILES.items():
         for candidate in (raw_dir / name, raw_dir / f"{name}.gz"):
             if candidate.is_file():
                 found[key] = candidate
@@ -379,14 +380,14 @@ def _load_subset(root: Path) -> tuple[dict[str, np.ndarray], str | None]:
         return _read_raw_dir(_find_files(raw_dir)), None
     arrays = _subset_arrays()
     try:
-        for key, name in _FILE_NAMES.items():
+        for key, name in MNIST_FILES.items():
             write_idx(raw_dir / name, arrays[key])
         marker = json.dumps(_subset_marker(arrays), ensure_ascii=False, indent=2)
         _write_atomic(raw_dir / SUBSET_MARKER, marker.encode("utf-8"))
     except OSError as error:
         # 目录不可写：在内存中编码再解码，仍走同一条 idx 读取路径。
         decoded = {
-            key: decode_idx(encode_idx(array), f"<内存中的 {_FILE_NAMES[key]}>")
+            key: decode_idx(encode_idx(array), f"<内存中的 {MNIST_FILES[key]}>")
             for key, array in arrays.items()
         }
         return decoded, f"无法把子集写入 {raw_dir}（{error}），本次只在内存中使用"
@@ -444,7 +445,7 @@ def _fallback_warning(root: Path, reason: str, info: DataInfo) -> str:
     return (
         f"未能获得完整 MNIST（{reason}），改用{info.description}。"
         "实验结论不变，但准确率等数值会与完整 MNIST 上的不同。"
-        f"要使用完整 MNIST：把 {', '.join(_FILE_NAMES.values())} 这 4 个文件（或其 .gz 压缩文件）放到 "
+        f"要使用完整 MNIST：把 {', '.join(MNIST_FILES.values())} 这 4 个文件（或其 .gz 压缩文件）放到 "
         f"{root / FULL_FOLDER / 'raw'}/ 下（数据目录可用环境变量 {settings.DATA_DIR_ENV} 指定），"
         "或在能联网的环境中运行一次，自动下载。"
     )

@@ -43,6 +43,15 @@ def _check_positive_int(owner: str, name: str, value: Any, allow_none: bool = Fa
         raise ValueError(f"{owner}.{name} 应为正整数{hint}，实际得到 {value!r}。")
 
 
+def _is_nonneg_int(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 0
+
+
+def _check_num_layers(owner: str, value: Any) -> None:
+    if not _is_nonneg_int(value):
+        raise ValueError(f"{owner}.num_layers 应为非负整数，实际得到 {value!r}。")
+
+
 def _check_positive_float(owner: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"{owner}.{name} 应为正数，实际得到 {value!r}。")
@@ -112,15 +121,8 @@ class GradientConfig:
         for name in ("hidden_dim", "batch_size", "epochs", "sweep_epochs"):
             _check_positive_int(owner, name, getattr(self, name))
         _check_positive_int(owner, "n_train", self.n_train, allow_none=True)
-        if (
-            isinstance(self.num_layers, bool)
-            or not isinstance(self.num_layers, int)
-            or self.num_layers < 0
-        ):
-            raise ValueError(f"{owner}.num_layers 应为非负整数，实际得到 {self.num_layers!r}。")
-        if not self.sweep_depths or any(
-            isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in self.sweep_depths
-        ):
+        _check_num_layers(owner, self.num_layers)
+        if not self.sweep_depths or not all(_is_nonneg_int(d) for d in self.sweep_depths):
             raise ValueError(
                 f"{owner}.sweep_depths 应为非空的非负整数元组，实际得到 {self.sweep_depths!r}。"
             )
@@ -161,12 +163,7 @@ class DeadReluConfig:
         for name in ("hidden_dim", "batch_size", "epochs", "eval_batch_size"):
             _check_positive_int(owner, name, getattr(self, name))
         _check_positive_int(owner, "n_train", self.n_train, allow_none=True)
-        if (
-            isinstance(self.num_layers, bool)
-            or not isinstance(self.num_layers, int)
-            or self.num_layers < 0
-        ):
-            raise ValueError(f"{owner}.num_layers 应为非负整数，实际得到 {self.num_layers!r}。")
+        _check_num_layers(owner, self.num_layers)
 
     def setting(self, name: str) -> OptimizerSetting:
         """按名字取优化器设置：``"seed"``（原实验）或 ``"dying"``（让 ReLU 死亡）。"""

@@ -17,11 +17,10 @@ import time
 
 import torch
 
-from .. import settings
 from ..metrics import DeadUnitCounter
 from ..models import Network
 from ..profiles import DeadReluConfig
-from .gradient_vanishing import INPUT_DIM, NUM_CLASSES, check_activations
+from .gradient_vanishing import check_activations, seeded_mlp
 from .results import ExperimentResult, RunResult
 from .training import fit_classifier, resolve_profile_config, start_mnist_experiment
 
@@ -110,11 +109,7 @@ def run_dead_relu(
     )
 
     for name in names:
-        settings.seed_everything(seed)
-        model = Network(
-            INPUT_DIM, NUM_CLASSES, name, num_layers=config.num_layers, hidden_dim=config.hidden_dim
-        )
-        model.to(device)
+        model = seeded_mlp(name, config.num_layers, config.hidden_dim, seed, device)
 
         def stats(m: Network) -> dict[str, list[float]]:
             return dead_unit_stats(m, data.train_x, config.eval_batch_size)

@@ -27,7 +27,13 @@ from .training import (
     sweep_can_reuse,
 )
 
-__all__ = ["check_activations", "run_depth_sweep", "run_gradient_vanishing", "sweep_key"]
+__all__ = [
+    "check_activations",
+    "run_depth_sweep",
+    "run_gradient_vanishing",
+    "seeded_mlp",
+    "sweep_key",
+]
 
 INPUT_DIM = 28 * 28
 NUM_CLASSES = 10
@@ -56,6 +62,17 @@ def _check_depth(value, what: str) -> int:
     return value
 
 
+def seeded_mlp(
+    activation: str, num_layers: int, hidden_dim: int, seed: int, device: torch.device
+) -> Network:
+    """MNIST 上的 MLP，先 ``seed_everything(seed)`` 再建：同一种子下各激活函数的网络初始权重相同。"""
+    settings.seed_everything(seed)
+    model = Network(
+        INPUT_DIM, NUM_CLASSES, activation, num_layers=num_layers, hidden_dim=hidden_dim
+    )
+    return model.to(device)
+
+
 def _train_mlp(
     activation: str,
     num_layers: int,
@@ -67,11 +84,7 @@ def _train_mlp(
     experiment: str,
     run: str,
 ) -> RunResult:
-    settings.seed_everything(seed)  # 同一种子：各激活函数的网络初始权重相同
-    model = Network(
-        INPUT_DIM, NUM_CLASSES, activation, num_layers=num_layers, hidden_dim=config.hidden_dim
-    )
-    model.to(device)
+    model = seeded_mlp(activation, num_layers, config.hidden_dim, seed, device)
     history, layer_names = fit_classifier(
         model,
         data,
