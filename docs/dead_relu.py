@@ -152,8 +152,7 @@ fig
 # LeakyReLU 和 Tanh 的输出几乎不会恰好为 0，按原实验的指标它们的"死亡率"永远是 0，这个对照并不能说明什么。
 
 # %%
-for lesson in lessons.check_all(dead_seed=mild):
-    print(lesson)
+lessons.report(lessons.check_all(dead_seed=mild))
 
 # %% [markdown]
 # ## 实验二：让 ReLU 死亡
@@ -173,8 +172,7 @@ fig
 # 而更深层的神经元还可能因为前面的层在变化而"复活"——图中各层的曲线是否符合这个预期？
 
 # %%
-for lesson in lessons.check_all(dead_dying=dying):
-    print(lesson)
+lessons.report(lessons.check_all(dead_dying=dying))
 
 # %% [markdown]
 # 死了这么多神经元，网络的准确率如何？

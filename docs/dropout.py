@@ -183,8 +183,7 @@ fig
 # 下面由 `lessons` 按实测数字核对结论：
 
 # %%
-for lesson in lessons.check_all(dropout=res):
-    print(lesson)
+lessons.report(lessons.check_all(dropout=res))
 
 # %% [markdown]
 # !!! note "与原实验的不同"
@@ -214,8 +213,7 @@ fig
 # 反过来，$p$ 太接近 1 时每一步只有极少数神经元在工作，网络会欠拟合，测试准确率必然下降。
 
 # %%
-for lesson in lessons.check_all(dropout_sweep=sweep):
-    print(lesson)
+lessons.report(lessons.check_all(dropout_sweep=sweep))
 
 # %% [markdown]
 # ## 训练模式与评估模式

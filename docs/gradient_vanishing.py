@@ -184,8 +184,7 @@ fig
 # 下面让 `lessons` 模块用本次构建的实测数字核对本章的结论（每条结论都是对结果的一个检验，并附带实测值）：
 
 # %%
-for lesson in lessons.check_all(gradient=res):
-    print(lesson)
+lessons.report(lessons.check_all(gradient=res))
 
 # %% [markdown]
 # ## 深度扫描：梯度随深度指数衰减
@@ -203,8 +202,7 @@ fig = plots.plot_depth_sweep(sweep)
 fig
 
 # %%
-for lesson in lessons.check_all(depth_sweep=sweep):
-    print(lesson)
+lessons.report(lessons.check_all(depth_sweep=sweep))
 
 # %% [markdown]
 # 左图中 Sigmoid 的折线随深度近似一条直线下降，这正是指数衰减；ReLU 与 Tanh 的比值则平缓得多。

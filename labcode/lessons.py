@@ -9,19 +9,32 @@
     from labcode import lessons
     lesson = lessons.sigmoid_first_layer_vanishes(result)
     print(lesson)            # ✓/✗ 名称：说明
-    assert lesson.passed
+    lessons.report(lessons.check_all(gradient=result))   # 章节里的写法：打印，并把关
+
+**把关。** 网站构建时（环境变量 ``LABCODE_LESSON_GATE=1``，由构建脚本设置），:func:`report` 遇到不成立的
+结论会抛出 :class:`LessonFailedError`，构建随之失败：页面不可能陈述一条被自己的数字推翻的结论。
+章节若要故意展示一条不成立的检查（例如原实验的朴素指标），必须在源码里用 ``expected_failures=``
+标明；标明会失败的结论却成立了，同样是错误。自己运行 Notebook 时（没有设置该变量），不成立的结论只打印
+✗ 并发出警告，方便改参数做实验。
 """
 
 from __future__ import annotations
 
+import os
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+#: 设为 1 时（网站构建），:func:`report` 遇到不成立的结论就抛出 :class:`LessonFailedError`。
+GATE_ENV = "LABCODE_LESSON_GATE"
+
 __all__ = [
+    "GATE_ENV",
     "Lesson",
+    "LessonFailedError",
+    "report",
     "check_all",
-    "check_dropout",
-    "check_dropout_sweep",
     "depth_makes_sigmoid_vanish",
     "dropout_implementations_agree",
     "dropout_narrows_loss_gap",
@@ -56,6 +69,73 @@ class Lesson:
 
     def __bool__(self) -> bool:
         return self.passed
+
+
+class LessonFailedError(AssertionError):
+    """构建时有结论不成立（或标明会失败的结论却成立了）。``lessons`` 属性是出问题的 :class:`Lesson` 列表。"""
+
+    def __init__(self, message: str, failed: list[Lesson]):
+        super().__init__(message)
+        self.lessons = failed
+
+
+def _gate_on() -> bool:
+    value = os.environ.get(GATE_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(
+        f"环境变量 {GATE_ENV} 的取值 {value!r} 无效。可选值：1（把关）或 0（只打印）。"
+    )
+
+
+def report(
+    checks: Iterable[Lesson], *, expected_failures: Iterable[str] = (), gate: bool | None = None
+) -> None:
+    """打印每条结论（✓/✗ 名称：说明），并在需要时把关。
+
+    ``expected_failures``：故意展示、预期不成立的结论名称（例如原实验的朴素指标），打印时标明“预期不成立”。
+    ``gate``：``True`` 时，有结论不成立、或预期不成立的结论却成立了，就抛出 :class:`LessonFailedError`，
+    信息中列出每条结论的名称与实测数值；``False`` 时只打印并发出 ``UserWarning``；``None``（默认）时
+    由环境变量 ``LABCODE_LESSON_GATE`` 决定（网站构建时为 1）。
+    """
+    if gate is None:
+        gate = _gate_on()  # a bad LABCODE_LESSON_GATE fails even when every lesson holds
+    checks = list(checks)
+    for item in checks:
+        if not isinstance(item, Lesson):
+            raise TypeError(
+                f"report 需要 Lesson 对象的列表（例如 lessons.check_all(...) 的返回值），"
+                f"收到了 {type(item).__name__}。"
+            )
+    expected = set(expected_failures)
+    names = {c.name for c in checks}
+    unknown = expected - names
+    if unknown:
+        raise ValueError(
+            f"expected_failures 中的 {sorted(unknown)} 不在这组结论里（有：{sorted(names)}）。请检查名称。"
+        )
+    problems: list[str] = []
+    bad: list[Lesson] = []
+    for lesson in checks:
+        if lesson.name in expected:
+            print(f"{lesson}（预期不成立）")
+            if lesson.passed:
+                bad.append(lesson)
+                problems.append(f"标明预期不成立的结论 {lesson.name} 却成立了：{lesson.detail}")
+        else:
+            print(lesson)
+            if not lesson.passed:
+                bad.append(lesson)
+                problems.append(f"结论 {lesson.name} 不成立：{lesson.detail}")
+    if problems:
+        message = "；\n".join(problems) + (
+            "\n页面的文字陈述的结论必须被本次构建的数字支持：请修改实验或文字（不要只改阈值）。"
+        )
+        if gate:
+            raise LessonFailedError(message, bad)
+        warnings.warn(message, UserWarning, stacklevel=2)
 
 
 def _require(result, names: tuple[str, ...], runs: tuple[str, ...], lesson: str):
@@ -486,13 +566,3 @@ def check_all(
         out.append(dropout_reduces_overfitting_at_high_rate(dropout_sweep))
         out.append(seed_train_accuracy_understates_with_dropout(dropout_sweep))
     return out
-
-
-def check_dropout(result) -> list[Lesson]:
-    """Dropout 主实验（:func:`~labcode.experiments.run_dropout`）的结论。"""
-    return check_all(dropout=result)
-
-
-def check_dropout_sweep(result) -> list[Lesson]:
-    """Dropout 比例扫描（:func:`~labcode.experiments.run_dropout_sweep`）的结论。"""
-    return check_all(dropout_sweep=result)

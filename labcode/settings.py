@@ -5,6 +5,7 @@
 - ``LABCODE_DEVICE=auto|cpu|cuda``：计算设备，默认 ``auto``（有 CUDA 就用 CUDA）。
 - ``LABCODE_PROFILE=quick|full``：实验规模。``full`` 与原实验的设置一致；``quick`` 缩小规模，
   让整个实验在 2 核 CPU 上几分钟内跑完。默认：CUDA 上 ``full``，CPU 上 ``quick``。
+- ``LABCODE_DATASET=mnist|fashion-mnist``：用哪份数据集，默认 ``mnist``。
 - ``LABCODE_DATA_DIR``：MNIST 数据目录，默认 ``~/.cache/labcode/data``（若设置了
   ``XDG_CACHE_HOME``，则为 ``$XDG_CACHE_HOME/labcode/data``）。默认目录与当前工作目录无关，
   所以无论从哪个目录运行笔记本，都共用同一份数据。
@@ -24,13 +25,16 @@ import torch
 DEVICE_ENV = "LABCODE_DEVICE"
 PROFILE_ENV = "LABCODE_PROFILE"
 DATA_DIR_ENV = "LABCODE_DATA_DIR"
+DATASET_ENV = "LABCODE_DATASET"
 OFFLINE_ENV = "LABCODE_OFFLINE"
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 PROFILE_CHOICES = ("quick", "full")
+DATASET_CHOICES = ("mnist", "fashion-mnist")
 
 Profile = Literal["quick", "full"]
 DeviceKind = Literal["cpu", "cuda"]
+Dataset = Literal["mnist", "fashion-mnist"]
 
 _TRUE_WORDS = ("1", "true", "yes", "on")
 _FALSE_WORDS = ("", "0", "false", "no", "off")
@@ -124,6 +128,35 @@ def get_profile(name: str | None = None, device: str | torch.device | None = Non
         raise ValueError(
             f"{origin} 的取值 {value!r} 无效。可选值：{', '.join(PROFILE_CHOICES)}"
             f"（quick：CPU 上几分钟跑完；full：原实验的设置）。例如：export {PROFILE_ENV}=quick"
+        )
+    return value  # type: ignore[return-value]
+
+
+def get_dataset(name: str | None = None) -> Dataset:
+    """返回要用的数据集：``"mnist"``（默认）或 ``"fashion-mnist"``。
+
+    ``name`` 为 ``None`` 时读取环境变量 ``LABCODE_DATASET``（未设置时为 ``mnist``）；大小写、首尾空格不计。
+    取值无效时抛出 ``ValueError``，列出可选值。
+    """
+    if name is None:
+        value = _env(DATASET_ENV)
+        origin = f"环境变量 {DATASET_ENV}"
+    elif isinstance(name, str):
+        value = name.strip()
+        origin = "参数 dataset"
+    else:
+        raise TypeError(
+            f"dataset 应为字符串或 None，收到的是 {type(name).__name__}。"
+            f"可选值：{', '.join(DATASET_CHOICES)}。"
+        )
+    value = value.lower()
+    if not value:
+        return "mnist"
+    if value not in DATASET_CHOICES:
+        raise ValueError(
+            f"{origin} 的取值 {value!r} 无效。可选值：{', '.join(DATASET_CHOICES)}"
+            f"（mnist：手写数字；fashion-mnist：服装图片，格式与 MNIST 相同）。"
+            f"例如：export {DATASET_ENV}=fashion-mnist"
         )
     return value  # type: ignore[return-value]
 

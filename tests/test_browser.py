@@ -11,17 +11,14 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import execute  # docs/_build, on sys.path via conftest.py
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "docs" / "_build"))
-import execute  # noqa: E402
-import sitetools  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHAPTERS = list(execute.CHAPTERS)
+CHAPTERS = list(execute.chapters())
 SEARCHES = {"梯度消失": "gradient_vanishing/", "Dropout": "dropout/"}
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
@@ -63,8 +60,8 @@ def sync_playwright():
 
 
 @pytest.fixture(scope="session")
-def site_dir(sync_playwright, tmp_path_factory) -> Path:
-    return sitetools.built_site(tmp_path_factory)
+def site_dir(sync_playwright, site) -> Path:
+    return site
 
 
 @pytest.fixture(scope="session")
@@ -267,3 +264,21 @@ def test_instant_navigation_typesets_math(page, base_url):
                  .length"""
     )
     assert blank == 0, f"{blank} MathJax glyphs without content after instant navigation"
+
+
+def test_mathjax_accessibility_explorer_keeps_formulas(page, base_url):
+    """MathJax's menu persists "explorer" in localStorage; the parts it loads must be served."""
+    page.goto(f"{base_url}/", wait_until="load")
+    page.evaluate(
+        """() => localStorage.setItem('MathJax-Menu-Settings',
+                 JSON.stringify({explorer: true, assistiveMml: true, collapsible: true}))"""
+    )
+    page.goto(f"{base_url}/{CHAPTERS[1]}/", wait_until="load")
+    _wait_for_mathjax(page)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('article .arithmatex')]
+                 .every(e => e.querySelector('mjx-container'))""",
+        timeout=30_000,
+    )
+    assert page.locator("article mjx-container").count() > 0
+    # the page fixture asserts that no local request failed (no 404 for input/mml.js, sre, ...)

@@ -24,10 +24,7 @@ from labcode.models import Network
 from labcode.profiles import get_config
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("LABCODE_OFFLINE", "1")  # no network probe: use local files or the subset
-    monkeypatch.setenv("LABCODE_PROGRESS", "0")
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def tiny_gradient_config(**changes):

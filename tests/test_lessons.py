@@ -21,14 +21,56 @@ from labcode.profiles import get_config
 SEEDS = (0, 1, 2)
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("LABCODE_OFFLINE", "1")
-    monkeypatch.setenv("LABCODE_PROGRESS", "0")
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def _has_numbers(text: str) -> bool:
     return bool(re.search(r"\d", text)) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+# ---------------------------------------------------------------------------
+# the gate: lessons.report
+
+
+GOOD = lessons.Lesson("good_lesson", True, "实测 3，要求大于 1。", {"x": 3})
+BAD = lessons.Lesson("bad_lesson", False, "实测 0.5，要求大于 1。", {"x": 0.5})
+
+
+def test_report_prints_and_passes_when_every_lesson_holds(capsys):
+    lessons.report([GOOD], gate=True)
+    assert capsys.readouterr().out == "✓ good_lesson：实测 3，要求大于 1。\n"
+
+
+def test_report_gate_raises_naming_lesson_and_values(capsys):
+    with pytest.raises(lessons.LessonFailedError) as info:
+        lessons.report([GOOD, BAD], gate=True)
+    assert "bad_lesson" in str(info.value) and "实测 0.5" in str(info.value)
+    assert "good_lesson" not in str(info.value) and info.value.lessons == [BAD]
+    out = capsys.readouterr().out
+    assert "✓ good_lesson" in out and "✗ bad_lesson" in out  # printed before raising
+
+
+def test_report_without_gate_warns(monkeypatch):
+    monkeypatch.delenv(lessons.GATE_ENV, raising=False)
+    with pytest.warns(UserWarning, match="bad_lesson"):
+        lessons.report([BAD])
+    monkeypatch.setenv(lessons.GATE_ENV, "1")
+    with pytest.raises(lessons.LessonFailedError):
+        lessons.report([BAD])
+    monkeypatch.setenv(lessons.GATE_ENV, "maybe")
+    with pytest.raises(ValueError, match=lessons.GATE_ENV):
+        lessons.report([GOOD])
+
+
+def test_report_expected_failures(capsys):
+    lessons.report([GOOD, BAD], expected_failures=["bad_lesson"], gate=True)
+    assert "✗ bad_lesson：实测 0.5，要求大于 1。（预期不成立）" in capsys.readouterr().out
+    with pytest.raises(lessons.LessonFailedError, match="good_lesson.*却成立了"):
+        lessons.report([GOOD], expected_failures=["good_lesson"], gate=True)
+    with pytest.raises(ValueError, match="typo_lesson"):
+        lessons.report([GOOD], expected_failures=["typo_lesson"], gate=True)
+    with pytest.raises(TypeError, match="Lesson"):
+        lessons.report([True], gate=True)
 
 
 # ---------------------------------------------------------------------------

@@ -14,10 +14,7 @@ from labcode.experiments.l2 import run_l1_vs_l2, run_l2, run_lambda_sweep
 from labcode.profiles import get_config
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("LABCODE_OFFLINE", "1")
-    monkeypatch.setenv("LABCODE_PROGRESS", "0")
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 @pytest.fixture(scope="module")

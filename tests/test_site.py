@@ -7,6 +7,7 @@ site to check instead. The executed notebooks are cached in ``.cache/notebooks``
 
 from __future__ import annotations
 
+import concurrent.futures
 import html as htmlmod
 import json
 import os
@@ -15,15 +16,14 @@ import shutil
 import sys
 from pathlib import Path
 
+import execute  # docs/_build, on sys.path via conftest.py
 import pytest
+import sitetools
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "docs" / "_build"))
-import execute  # noqa: E402
-import sitetools  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "site"
-CHAPTERS = list(execute.CHAPTERS)
+CHAPTERS = list(execute.chapters())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -182,10 +182,12 @@ def labcode_copy(tmp_path) -> Path:
 
 VERSIONS = {"torch": "2.14.1", "labcode": "0.1.0", "executor": "1", "python": "3.11"}
 QUICK_CPU = execute.Settings(profile="quick", device="cpu")
+SUBSET = {"dataset": "mnist", "source": "subset", "files": {"a": [1, 2]}, "offline": True}
+NOTEBOOK = "# %% [markdown]\n# # 标题\n\n# %%\nprint(1)\n"
 
 
-def key(labcode_dir, text="# %%\nprint(1)\n", settings=QUICK_CPU, versions=VERSIONS):
-    return execute.cache_key(text, settings, labcode_dir=labcode_dir, versions=versions)
+def key(labcode_dir, text=NOTEBOOK, settings=QUICK_CPU, versions=VERSIONS, data=SUBSET):
+    return execute.cache_key(text, settings, labcode_dir=labcode_dir, versions=versions, data=data)
 
 
 def test_cache_key_is_stable(labcode_copy):
@@ -210,24 +212,132 @@ def test_cache_key_covers_labcode_sources(labcode_copy):
     assert key(labcode_copy) not in (before, changed)
 
 
-def test_cache_key_covers_notebook_profile_device_versions(labcode_copy):
+def test_cache_key_covers_code_profile_device_data_versions(labcode_copy):
     base = key(labcode_copy)
-    assert key(labcode_copy, text="# %%\nprint(2)\n") != base
+    assert key(labcode_copy, text=NOTEBOOK.replace("print(1)", "print(2)")) != base
     assert key(labcode_copy, settings=execute.Settings("full", "cpu")) != base
-    assert key(labcode_copy, settings=execute.Settings("quick", "cuda")) != base
+    cuda0 = key(labcode_copy, settings=execute.Settings("quick", "cuda:0"))
+    cuda1 = key(labcode_copy, settings=execute.Settings("quick", "cuda:1"))
+    assert len({base, cuda0, cuda1}) == 3, "the device index is part of the key"
     assert key(labcode_copy, versions={**VERSIONS, "torch": "2.15.0"}) != base
     assert key(labcode_copy, versions={**VERSIONS, "labcode": "0.2.0"}) != base
+    full = {"dataset": "mnist", "source": "full", "files": {"x": [47040016, 1]}, "offline": False}
+    assert key(labcode_copy, data=full) != base
+    fashion = {**full, "dataset": "fashion-mnist"}
+    assert key(labcode_copy, data=fashion) != key(labcode_copy, data=full)
+    touched = {**full, "files": {"x": [47040016, 2]}}
+    assert key(labcode_copy, data=touched) != key(labcode_copy, data=full)
 
 
-def test_resolve_settings(monkeypatch):
+def test_cache_key_ignores_markdown(labcode_copy):
+    base = key(labcode_copy)
+    edited = NOTEBOOK.replace("# # 标题", "# # 改过的标题\n#\n# 新增的一段文字。")
+    assert key(labcode_copy, text=edited) == base
+    added = NOTEBOOK + "\n# %% [markdown]\n# 新的 Markdown 单元格\n"
+    assert key(labcode_copy, text=added) == base
+    tagged = NOTEBOOK.replace("# %%\nprint(1)", '# %% tags=["remove-input"]\nprint(1)')
+    assert key(labcode_copy, text=tagged) != base, "code cell tags can change the page"
+
+
+def test_resolve_settings_uses_labcode_settings(monkeypatch):
+    import torch
+
     monkeypatch.setenv("LABCODE_DEVICE", "cpu")
     monkeypatch.delenv("LABCODE_PROFILE", raising=False)
     assert execute.resolve_settings() == execute.Settings("quick", "cpu")
     monkeypatch.setenv("LABCODE_PROFILE", "full")
     assert execute.resolve_settings() == execute.Settings("full", "cpu")
-    assert execute.resolve_settings("quick", "cuda:1") == execute.Settings("quick", "cuda")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="quick"):
         execute.resolve_settings("huge")
+    with pytest.raises(ValueError, match="cudaxyz"):
+        execute.resolve_settings("quick", "cudaXYZ")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            execute.resolve_settings("quick", "cuda:7")
+    assert execute.Settings("quick", "cuda:1").device_kind == "cuda"
+
+
+def test_chapters_come_from_the_mkdocs_nav():
+    slugs = execute.chapters()
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav_py = [
+        line.split(":")[1].strip()
+        for line in text.splitlines()
+        if line.strip().startswith("- ") and ": " in line and line.endswith(".py")
+    ]
+    assert list(slugs) == [Path(p).stem for p in nav_py]
+    assert slugs[0] == "activations" and "dropout" in slugs
+    chapter_files = {p.stem for p in (ROOT / "docs").glob("*.py")}
+    assert chapter_files == set(slugs), "a docs/*.py chapter missing from the nav (or vice versa)"
+
+
+def test_bad_cell_timeout_names_the_variable(monkeypatch):
+    monkeypatch.setenv("LABCODE_CELL_TIMEOUT", "abc")
+    with pytest.raises(execute.ExecutorConfigError, match="LABCODE_CELL_TIMEOUT"):
+        execute.cell_timeout()
+    monkeypatch.setenv("LABCODE_CELL_TIMEOUT", "120")
+    assert execute.cell_timeout() == 120
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--profile", "huge"], "quick"),
+        (["--device", "cudaXYZ"], "cuda"),
+        (["--device", "cpu", "no_such_chapter"], "no_such_chapter"),
+    ],
+)
+def test_cli_bad_options_give_a_message_not_a_traceback(args, message, capsys):
+    assert execute.main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("错误：") and message in err and "Traceback" not in err
+
+
+def test_every_lesson_in_a_chapter_goes_through_the_gate():
+    for source in (ROOT / "docs").glob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        assert "print(lesson" not in text, f"{source.name}: lessons printed without the gate"
+        if "lessons.check_all(" in text:
+            assert text.count("lessons.check_all(") == text.count("lessons.report(lessons."), (
+                f"{source.name}: lessons checked but not passed to lessons.report"
+            )
+
+
+def test_cache_entries_are_written_atomically_and_concurrently(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    target = tmp_path / "ch.quick-cpu.0123.ipynb"
+
+    def write(_):
+        for _ in range(20):
+            execute._write_entry(nb, target)
+            assert execute._read_entry(target) is not None
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(4)))
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+    assert nbformat.read(target, as_version=4).cells[0].source == "print(1)"
+
+
+def test_eviction_keeps_the_newest_entries(tmp_path):
+
+    for i in range(6):
+        entry = tmp_path / f"ch.quick-cpu.{i:020d}.ipynb"
+        entry.write_text("{}")
+        os.utime(entry, ns=(i * 10**9, i * 10**9))
+    (tmp_path / "other.quick-cpu.00000000000000000000.ipynb").write_text("{}")
+    execute._evict("ch", QUICK_CPU, tmp_path, keep=3)
+    left = sorted(p.name for p in tmp_path.glob("ch.*"))
+    assert left == [f"ch.quick-cpu.{i:020d}.ipynb" for i in (3, 4, 5)]
+    assert (tmp_path / "other.quick-cpu.00000000000000000000.ipynb").exists()
+
+
+def test_a_missing_entry_reads_as_a_miss(tmp_path):
+    assert execute._read_entry(tmp_path / "gone.ipynb") is None
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    assert execute._read_entry(broken) is None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -268,11 +378,9 @@ def test_executor_caches_and_uses_current_interpreter(tmp_path, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert any("0.000977" in o.get("text", "") for o in outputs)
     assert any("image/png" in o.get("data", {}) for o in outputs), "figure not captured (backend?)"
-    assert nb.metadata["labcode_build"] == {
-        "profile": "quick",
-        "device": "cpu",
-        "cache_key": first.key,
-    }
+    build = nb.metadata["labcode_build"]
+    assert (build["profile"], build["device"], build["cache_key"]) == ("quick", "cpu", first.key)
+    assert build["seconds"] > 0 and build["data"]["dataset"] == "mnist"
 
 
 @pytest.mark.slow
@@ -346,15 +454,18 @@ def test_jobs_default_and_validation(monkeypatch):
     monkeypatch.setenv("LABCODE_JOBS", "3")
     assert execute.resolve_jobs(None, QUICK_CPU, 5) == 3
     monkeypatch.setenv("LABCODE_JOBS", "many")
-    with pytest.raises(ValueError, match="LABCODE_JOBS must be a positive integer"):
+    with pytest.raises(ValueError, match="LABCODE_JOBS"):
         execute.resolve_jobs(None, QUICK_CPU, 5)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="正整数"):
         execute.resolve_jobs(0, QUICK_CPU, 5)
     assert execute.torch_threads(2, cpu_count=16) == 8
     assert execute.torch_threads(5, cpu_count=2) == 1
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert execute.kernel_env(QUICK_CPU, threads=4)["OMP_NUM_THREADS"] == "4"
-    assert "OMP_NUM_THREADS" not in execute.kernel_env(QUICK_CPU)
+    # one kernel at a time: every usable core, never more (two builds at once must not oversubscribe)
+    assert execute.kernel_env(QUICK_CPU)["OMP_NUM_THREADS"] == str(execute.usable_cpus())
+    env = execute.kernel_env(QUICK_CPU)
+    assert env["LABCODE_PROGRESS"] == "0" and env["LABCODE_LESSON_GATE"] == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "7")  # the user's own setting wins
     assert execute.kernel_env(QUICK_CPU, threads=4)["OMP_NUM_THREADS"] == "7"
 
@@ -432,14 +543,103 @@ def test_cell_error_fails_the_build(tmp_path):
     assert "fixture-cell-error" in result.output
 
 
+def _fixture_build(tmp_path, notebooks, name="site", **env):
+    config = tmp_path / "mkdocs.yml"
+    if not config.exists():
+        config = sitetools.fixture_project(tmp_path, notebooks)
+    return sitetools.build(
+        tmp_path / name,
+        config_file=config,
+        extra_env={"LABCODE_NOTEBOOK_CACHE": str(tmp_path / "cache"), **env},
+    )
+
+
+@pytest.mark.slow
+def test_failing_lesson_fails_the_build(tmp_path):
+    result = _fixture_build(tmp_path, {"lesson": FIXTURES / "failing_lesson.py"})
+    assert result.returncode != 0, "a lesson that does not hold must fail the build"
+    assert "LessonFailedError" in result.output
+    assert "fixture_impossible_lesson" in result.output and "实测 0.42" in result.output
+    assert "lesson.py" in result.output  # names the chapter
+    assert not (tmp_path / "site" / "lesson" / "index.html").exists()
+
+
+@pytest.mark.slow
+def test_expected_failure_that_passes_fails_the_build(tmp_path):
+    result = _fixture_build(tmp_path, {"xpass": FIXTURES / "expected_failure_passes.py"})
+    assert result.returncode != 0
+    assert "fixture_naive_metric" in result.output and "却成立了" in result.output
+
+
+@pytest.mark.slow
+def test_prose_edit_executes_nothing_and_shows_the_new_text(tmp_path):
+    first = _fixture_build(tmp_path, {"demo": FIXTURES / "demo.py"})
+    assert first.returncode == 0, first.output[-4000:]
+    assert first.executed == 1
+    page = tmp_path / "docs" / "demo.py"
+    text = page.read_text(encoding="utf-8")
+    assert "梯度消失" in text
+    page.write_text(
+        text.replace("梯度消失", "梯度消失（改过的文字 prose-edit-7f3a）", 1), encoding="utf-8"
+    )
+    again = _fixture_build(tmp_path, {}, name="site2")
+    assert again.returncode == 0, again.output[-4000:]
+    assert again.executed == 0, "a Markdown edit must not execute anything"
+    html = (tmp_path / "site2" / "demo" / "index.html").read_text(encoding="utf-8")
+    assert "prose-edit-7f3a" in html and "0.25 的 5 次方 = 0.000977" in html
+    download = (tmp_path / "site2" / "notebooks" / "demo.ipynb").read_text(encoding="utf-8")
+    assert "prose-edit-7f3a" in download and "0.000977" in download
+    page.write_text(text + "\n# %%\nprint('new code cell')\n", encoding="utf-8")
+    third = _fixture_build(tmp_path, {}, name="site3")
+    assert third.returncode == 0 and third.executed == 1, "a code edit re-executes"
+
+
+def _tiny_mnist(raw, n_train=30, n_test=10):
+    import numpy as np
+
+    from labcode.data import MNIST_FILES, write_idx
+
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        write_idx(
+            raw / MNIST_FILES[f"{split}_images"], rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
+        )
+        write_idx(raw / MNIST_FILES[f"{split}_labels"], (np.arange(n) % 10).astype(np.uint8))
+
+
+@pytest.mark.slow
+def test_data_change_re_executes_and_the_page_names_the_new_data(tmp_path):
+    notebooks = {"data": FIXTURES / "which_data.py"}
+    offline = {"LABCODE_OFFLINE": "1", "LABCODE_DATA_DIR": str(tmp_path / "data")}
+    first = _fixture_build(tmp_path, notebooks, **offline)
+    assert first.returncode == 0, first.output[-4000:]
+    assert "离线子集" in (tmp_path / "site" / "data" / "index.html").read_text(encoding="utf-8")
+    _tiny_mnist(tmp_path / "data" / "MNIST" / "raw")  # full-layout files appear in the data dir
+    again = _fixture_build(tmp_path, notebooks, name="site2", **offline)
+    assert again.returncode == 0, again.output[-4000:]
+    assert again.executed == 1, "new data must re-execute the chapter"
+    html = (tmp_path / "site2" / "data" / "index.html").read_text(encoding="utf-8")
+    assert "离线子集" not in html and "训练 30 张" in html
+
+
+@pytest.mark.slow
+def test_labcode_change_re_executes(tmp_path, labcode_copy):
+    cache = tmp_path / "cache"
+    first = execute.executed_notebook(
+        FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache, labcode_dir=labcode_copy
+    )
+    module = labcode_copy / "lessons.py"
+    module.write_text(module.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    again = execute.executed_notebook(
+        FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache, labcode_dir=labcode_copy
+    )
+    assert first.executed and again.executed and again.key != first.key
+
+
 # --------------------------------------------------------------------------------------------------
 # the real site (quick profile)
 # --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    return sitetools.built_site(tmp_path_factory)
 
 
 @pytest.mark.slow
@@ -479,7 +679,13 @@ def test_peak_rss_sums_the_processes_running_at_once():
         "[p.wait() for p in ps]"
     )
     out = subprocess.run(
-        [sys.executable, str(ROOT / "docs" / "_build" / "peak_rss.py"), sys.executable, "-c", parent],
+        [
+            sys.executable,
+            str(ROOT / "docs" / "_build" / "peak_rss.py"),
+            sys.executable,
+            "-c",
+            parent,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -490,25 +696,20 @@ def test_peak_rss_sums_the_processes_running_at_once():
 
 
 @pytest.mark.slow
-def test_site_build_peak_memory_under_4_gb(site, tmp_path_factory):
+def test_site_build_peak_memory_under_4_gb(site_build):
     """A cold quick-profile build stays under 4 GB: mkdocs plus the kernel running beside it."""
-    if "LABCODE_SITE_DIR" in os.environ:
+    if site_build is None:
         pytest.skip("LABCODE_SITE_DIR given: the site was not built by this session")
-    build = sitetools.session_build(tmp_path_factory)
-    assert build.peak_rss_mib is not None, "the build wrapper reported no peak RSS"
-    if build.executed != len(CHAPTERS):
-        pytest.skip(
-            f"{build.executed} of {len(CHAPTERS)} notebooks executed (the rest came from the cache): "
-            "a cold build is needed to measure every kernel, e.g. LABCODE_NOTEBOOK_CACHE=$(mktemp -d)"
-        )
-    assert 200 < build.peak_rss_mib < 4096, f"peak RSS {build.peak_rss_mib:.0f} MiB"
+    assert site_build.executed == len(CHAPTERS), "the session build must be cold"
+    assert site_build.peak_rss_mib is not None, "the build wrapper reported no peak RSS"
+    assert 200 < site_build.peak_rss_mib < 4096, f"peak RSS {site_build.peak_rss_mib:.0f} MiB"
 
 
 @pytest.mark.slow
-def test_site_rebuild_executes_nothing(site, tmp_path):
-    if "LABCODE_SITE_DIR" in __import__("os").environ:
+def test_site_rebuild_executes_nothing(site_build, tmp_path):
+    if site_build is None:
         pytest.skip("LABCODE_SITE_DIR given: the site was not built by this session")
-    again = sitetools.build(tmp_path / "site")
+    again = sitetools.build(tmp_path / "site", cache_dir=site_build.cache_dir)
     assert again.returncode == 0, again.output[-4000:]
     assert again.executed == 0, (
         "a rebuild with nothing changed executed notebooks:\n" + again.output[-2000:]

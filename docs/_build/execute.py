@@ -1,21 +1,32 @@
 """Execute the chapter notebooks (jupytext percent ``docs/<slug>.py``) with a content-addressed cache.
 
-Maintainer-facing module (English). Used in two ways:
+Maintainer-facing module (English; its error messages are Chinese like the rest of the lab). Used in
+two ways:
 
-* CLI: ``python docs/_build/execute.py [--profile quick|full] [--device auto|cpu|cuda] [--force]
+* CLI: ``python docs/_build/execute.py [--profile quick|full] [--device auto|cpu|cuda[:N]] [--force]
   [--jobs N] [slug ...]`` executes every chapter (or the named ones) and prints what was executed /
   cached. Notebooks run in ``--jobs`` kernels at once (see :func:`default_jobs`), longest first.
 * Library: the MkDocs hook (``docs/_build/hooks.py``) calls :func:`executed_notebook` for each
   chapter page, so ``mkdocs build`` alone is enough; running the CLI first only warms the cache.
 
-The cache key (:func:`cache_key`) is sha256 over the notebook text, every ``labcode/**/*.py`` file
-(path and bytes), the profile, the device kind and the versions of torch / labcode / this executor,
-so a changed labcode, profile or device re-executes, and a rebuild with nothing changed executes
-nothing. Executed notebooks (with outputs, original Markdown) live in ``.cache/notebooks/``.
+Chapters are the ``*.py`` entries of ``nav`` in mkdocs.yml (:func:`chapters`), the one list.
 
-Execution: nbclient with the *current interpreter's* ipykernel (never a kernelspec found on disk that
-could belong to another Python), cwd = repository root, ``LABCODE_PROFILE`` / ``LABCODE_DEVICE`` set
-to the resolved values, the inline Matplotlib backend, tqdm silenced. Any cell error raises
+The cache key (:func:`cache_key`) is sha256 over the notebook's **code cells** (not its Markdown),
+every ``labcode/**/*.py`` file, a fingerprint of the data the kernel will load
+(``labcode.data.data_fingerprint``: dataset, full files / stand-in / offline subset, sizes and
+mtimes), the profile, the full device string (``cuda:1`` is not ``cuda``) and the versions of
+torch / labcode / this executor. Markdown is taken fresh from the source at render time
+(:func:`merged_notebook`), so a prose edit executes nothing. Settings come from ``labcode.settings``.
+
+Cache entries live in ``.cache/notebooks/`` (``LABCODE_NOTEBOOK_CACHE``). Several builds may share it:
+entries are written under unique temporary names and renamed atomically, a per-entry lock makes a
+second build wait for (and then reuse) a notebook another build is executing, and eviction keeps the
+newest entries per chapter (a running build reads its notebooks into memory when it resolves them).
+
+Execution: nbclient with the *current interpreter's* ipykernel, cwd = repository root, the resolved
+``LABCODE_PROFILE`` / ``LABCODE_DEVICE``, the inline Matplotlib backend, no progress bars
+(``LABCODE_PROGRESS=0``), the lesson gate on (``LABCODE_LESSON_GATE=1``: a lesson that does not hold
+raises in the kernel) and torch threads capped to the cores each kernel has. Any cell error raises
 :class:`NotebookExecutionError` naming the notebook, the cell index and the traceback tail.
 """
 
@@ -40,22 +51,70 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 LABCODE = ROOT / "labcode"
+MKDOCS_YML = ROOT / "mkdocs.yml"
 #: Executed notebooks; ``LABCODE_NOTEBOOK_CACHE`` overrides (tests use a temporary directory).
 CACHE_DIR = Path(os.environ.get("LABCODE_NOTEBOOK_CACHE") or ROOT / ".cache" / "notebooks")
 
-#: Chapter slugs, in reading order (``docs/<slug>.py``). Keep in sync with ``nav`` in mkdocs.yml.
-CHAPTERS = ("activations", "gradient_vanishing", "dead_relu", "l2", "dropout")
-
 #: Bump when the way notebooks are executed changes (env, kernel, output post-processing).
-EXECUTOR_VERSION = "1"
+EXECUTOR_VERSION = "2"
 
-#: Seconds one cell may run before the build fails (full profile on CPU can be slow).
-DEFAULT_CELL_TIMEOUT = int(os.environ.get("LABCODE_CELL_TIMEOUT", "3600"))
+#: Seconds one cell may run before the build fails (``LABCODE_CELL_TIMEOUT``; full profile on CPU
+#: can be slow).
+CELL_TIMEOUT_ENV = "LABCODE_CELL_TIMEOUT"
+DEFAULT_CELL_TIMEOUT_S = 3600
 
-#: Chapters in the order they are started when several run at once: longest first (quick on the
-#: reference CPU: dropout ~35 s, gradient_vanishing ~10 s, the others 3-8 s), so the wall time is
-#: close to the longest chapter's when jobs < chapters.
-LONGEST_FIRST = ("dropout", "gradient_vanishing", "dead_relu", "l2", "activations")
+#: Cache entries kept per chapter, profile and device (newest first); older ones are evicted.
+KEEP_PER_CHAPTER = 3
+
+
+class ExecutorConfigError(ValueError):
+    """A bad setting (environment variable or command-line option) for the executor."""
+
+
+def cell_timeout() -> int:
+    """Seconds per cell: ``LABCODE_CELL_TIMEOUT`` (a positive integer) or 3600."""
+    raw = os.environ.get(CELL_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CELL_TIMEOUT_S
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ExecutorConfigError(
+            f"环境变量 {CELL_TIMEOUT_ENV} 的取值 {raw!r} 无效：应为正整数（每个单元格最多运行的秒数），"
+            f"例如 export {CELL_TIMEOUT_ENV}=3600；不设置则为 {DEFAULT_CELL_TIMEOUT_S}。"
+        )
+    return value
+
+
+def _ignore_python_tags(loader, suffix, node):  # mkdocs.yml uses !!python/object/apply (slugify)
+    return None
+
+
+def chapters(mkdocs_yml: Path = MKDOCS_YML) -> tuple[str, ...]:
+    """Chapter slugs in reading order: the ``*.py`` pages of ``nav`` in mkdocs.yml (the one list)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", _ignore_python_tags)
+    config = yaml.load(Path(mkdocs_yml).read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
+
+    def walk(node):
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+        elif isinstance(node, dict):
+            for value in node.values():
+                yield from walk(value)
+
+    pages = [p for p in walk(config.get("nav", [])) if p.endswith(".py") and "/" not in p]
+    return tuple(dict.fromkeys(Path(p).stem for p in pages))
+
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -80,7 +139,11 @@ class Settings:
     """Resolved execution settings (what goes into the cache key and into the kernel's env)."""
 
     profile: str  # quick | full
-    device: str  # cpu | cuda
+    device: str  # cpu | cuda | cuda:N, exactly as labcode.settings resolved it
+
+    @property
+    def device_kind(self) -> str:
+        return self.device.split(":", 1)[0]
 
 
 @dataclasses.dataclass
@@ -91,6 +154,8 @@ class Result:
     key: str
     executed: bool  # False: served from the cache
     seconds: float
+    #: the executed notebook, read when the result was resolved (the file may be evicted later)
+    notebook: object = dataclasses.field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -98,33 +163,17 @@ class Result:
 # --------------------------------------------------------------------------------------------------
 
 
-def _cuda_available() -> bool:
-    try:
-        import torch  # noqa: PLC0415  (only when LABCODE_DEVICE=auto: importing torch costs ~1 s)
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
-
-
 def resolve_settings(profile: str | None = None, device: str | None = None) -> Settings:
-    """Resolve profile and device kind the way ``labcode.settings`` does.
+    """Resolve profile and device with ``labcode.settings`` (the lab's one implementation).
 
-    Arguments win over ``LABCODE_PROFILE`` / ``LABCODE_DEVICE``; device ``auto`` (the default) means
-    cuda when available; profile defaults to full on cuda, quick on cpu.
+    Arguments win over ``LABCODE_PROFILE`` / ``LABCODE_DEVICE``. The device keeps its index
+    (``cuda:1``); a device that does not exist raises labcode's Chinese error.
     """
-    dev = (device or os.environ.get("LABCODE_DEVICE", "").strip() or "auto").lower()
-    if dev == "auto":
-        dev = "cuda" if _cuda_available() else "cpu"
-    elif dev.startswith("cuda"):
-        dev = "cuda"
-    elif dev != "cpu":
-        raise ValueError(f"LABCODE_DEVICE must be auto, cpu or cuda, got {dev!r}")
-    prof = (profile or os.environ.get("LABCODE_PROFILE", "").strip()).lower()
-    if not prof:
-        prof = "full" if dev == "cuda" else "quick"
-    if prof not in ("quick", "full"):
-        raise ValueError(f"LABCODE_PROFILE must be quick or full, got {prof!r}")
-    return Settings(profile=prof, device=dev)
+    from labcode import settings as lab_settings
+
+    dev = lab_settings.get_device(device)
+    prof = lab_settings.get_profile(profile, dev)
+    return Settings(profile=str(prof), device=str(dev))
 
 
 def _version(dist: str) -> str:
@@ -142,14 +191,41 @@ def labcode_files(labcode_dir: Path = LABCODE) -> list[Path]:
     )
 
 
+def data_fingerprint() -> dict:
+    """Which data a kernel started now would load (``labcode.data.data_fingerprint``)."""
+    from labcode.data import data_fingerprint as fingerprint
+
+    return fingerprint()
+
+
+def code_cells(nb) -> list[dict]:
+    """What of a notebook can change its outputs: each code cell's source and tags, in order."""
+    return [
+        {"source": cell.source, "tags": sorted(cell.metadata.get("tags", []))}
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    ]
+
+
 def cache_key(
-    notebook_text: str,
+    notebook,
     settings: Settings,
     *,
     labcode_dir: Path = LABCODE,
+    data: dict | None = None,
     versions: dict[str, str] | None = None,
 ) -> str:
-    """sha256 over notebook text, labcode sources, profile, device kind and versions."""
+    """sha256 over code cells, labcode sources, data fingerprint, profile, device and versions.
+
+    ``notebook`` is an nbformat notebook or a jupytext percent-format text. Markdown cells are not
+    part of the key. ``data`` defaults to :func:`data_fingerprint`.
+    """
+    if isinstance(notebook, str):
+        import jupytext
+
+        notebook = jupytext.reads(notebook, fmt="py:percent")
+    if data is None:
+        data = data_fingerprint()
     if versions is None:
         versions = {
             "torch": _version("torch"),
@@ -159,14 +235,15 @@ def cache_key(
         }
     h = hashlib.sha256()
 
-    def field(name: str, data: bytes) -> None:
+    def field(name: str, payload: bytes) -> None:
         # length-prefixed so that no two different inputs hash the same stream
-        h.update(f"{name}:{len(data)}:".encode())
-        h.update(data)
+        h.update(f"{name}:{len(payload)}:".encode())
+        h.update(payload)
 
-    field("notebook", notebook_text.encode("utf-8"))
+    field("code", json.dumps(code_cells(notebook), ensure_ascii=False).encode("utf-8"))
     for path in labcode_files(labcode_dir):
         field("labcode/" + path.relative_to(labcode_dir).as_posix(), path.read_bytes())
+    field("data", json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     field("profile", settings.profile.encode())
     field("device", settings.device.encode())
     for name in sorted(versions):
@@ -228,7 +305,7 @@ def default_jobs(settings: Settings, n_notebooks: int, cpu_count: int | None = N
     kernels from Python on one core, so several kernels can share the GPU and the wall time approaches
     the longest chapter's (``benchmarks/gpu_check.sh`` measures it).
     """
-    if settings.device != "cuda":
+    if settings.device_kind != "cuda":
         return 1
     cores = cpu_count or usable_cpus()
     return max(1, min(n_notebooks, cores))
@@ -240,10 +317,15 @@ def torch_threads(jobs: int, cpu_count: int | None = None) -> int:
 
 
 def kernel_env(settings: Settings, threads: int | None = None) -> dict[str, str]:
-    """Environment of a notebook kernel; ``threads`` caps torch's CPU threads (parallel jobs)."""
+    """Environment of a notebook kernel.
+
+    ``threads`` caps torch's CPU threads (default: every usable core, i.e. one kernel at a time);
+    an ``OMP_NUM_THREADS`` already set by the caller wins. Lower ``OMP_WAIT_POLICY`` keeps idle
+    threads from spinning when another build shares the cores.
+    """
     env = dict(os.environ)
-    if threads is not None and "OMP_NUM_THREADS" not in env:
-        env["OMP_NUM_THREADS"] = str(threads)
+    env.setdefault("OMP_NUM_THREADS", str(threads or torch_threads(1)))
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env.update(
         {
             "LABCODE_PROFILE": settings.profile,
@@ -251,7 +333,9 @@ def kernel_env(settings: Settings, threads: int | None = None) -> dict[str, str]
             # ipykernel honours MPLBACKEND; plain "Agg" would stop figures from being captured as
             # outputs, so force the (non-GUI, Agg-based) inline backend explicitly.
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "LABCODE_PROGRESS": "0",  # no progress bars in the pages
             "TQDM_DISABLE": "1",
+            "LABCODE_LESSON_GATE": "1",  # a lesson that does not hold fails its cell
             "PYTHONUNBUFFERED": "1",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "JUPYTER_PLATFORM_DIRS": "1",
@@ -294,19 +378,19 @@ def execute_notebook(
     source: Path,
     settings: Settings,
     *,
-    timeout: int = DEFAULT_CELL_TIMEOUT,
+    timeout: int | None = None,
     threads: int | None = None,
 ):
     """Execute ``source`` and return the executed notebook; raise NotebookExecutionError on error."""
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     nb = read_notebook(source)
     client = NotebookClient(
         nb,
         kernel_manager_class=_kernel_manager_class(),
         kernel_name="python3",
-        timeout=timeout,
+        timeout=timeout or cell_timeout(),
         allow_errors=False,
         record_timing=False,
         resources={"metadata": {"path": str(ROOT)}},
@@ -327,63 +411,179 @@ def execute_notebook(
             _ANSI.sub("", output.get("evalue", "")),
             _tail(output.get("traceback", [])),
         ) from None
+    except DeadKernelError as exc:  # killed (Ctrl-C, out of memory): no traceback to show
+        raise NotebookExecutionError(
+            source.name, -1, "DeadKernelError", f"内核意外退出（被中断或内存不足？）：{exc}", ""
+        ) from None
     for cell in nb.cells:  # deterministic files: drop per-run metadata
         if cell.cell_type == "code":
             cell.metadata.pop("execution", None)
     return nb
 
 
+# --------------------------------------------------------------------------------------------------
+# cache
+# --------------------------------------------------------------------------------------------------
+
+
+def _safe_device(settings: Settings) -> str:
+    return settings.device.replace(":", "")
+
+
+def _entry_glob(slug: str, settings: Settings) -> str:
+    return f"{slug}.{settings.profile}-{_safe_device(settings)}.*.ipynb"
+
+
 def _cache_path(slug: str, settings: Settings, key: str, cache_dir: Path) -> Path:
-    return cache_dir / f"{slug}.{settings.profile}-{settings.device}.{key[:20]}.ipynb"
+    return cache_dir / f"{slug}.{settings.profile}-{_safe_device(settings)}.{key[:20]}.ipynb"
+
+
+def _read_entry(path: Path):
+    """The cached notebook at ``path``, or None when it is gone (evicted meanwhile) or unreadable."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+        os.utime(path)  # most recently used: evicted last
+    except (FileNotFoundError, json.JSONDecodeError, nbformat.reader.NotJSONError):
+        return None
+    return nb
+
+
+def _write_entry(nb, path: Path) -> None:
+    """Write under a unique temporary name, then rename atomically (readers see old or new)."""
+    import nbformat
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        nbformat.write(nb, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _evict(slug: str, settings: Settings, cache_dir: Path, keep: int = KEEP_PER_CHAPTER) -> None:
+    """Keep the ``keep`` most recently used entries of a chapter; never the only copy in use.
+
+    A build reads a notebook into memory when it resolves it (:class:`Result.notebook`), so removing
+    a file never breaks a build that already has it; one that has not read it yet finds it missing
+    and executes it again instead of failing.
+    """
+    entries = []
+    for entry in cache_dir.glob(_entry_glob(slug, settings)):
+        try:
+            entries.append((entry.stat().st_mtime_ns, entry))
+        except FileNotFoundError:
+            continue
+    for _, stale in sorted(entries, reverse=True)[keep:]:
+        stale.unlink(missing_ok=True)
+
+
+class _EntryLock:
+    """Cross-process lock for one cache entry: a second build waits, then reuses the result."""
+
+    def __init__(self, path: Path):
+        self.path = path.with_name(f".{path.name}.lock")
+        self.handle = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+")  # noqa: SIM115 (closed in __exit__)
+        try:
+            import fcntl
+        except ImportError:  # Windows: no cross-process lock, atomic renames still hold
+            return self
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()  # releases the lock; the lock file stays (unlinking it would race)
 
 
 def executed_notebook(
     source: Path,
     settings: Settings | None = None,
     *,
-    cache_dir: Path = CACHE_DIR,
+    cache_dir: Path | None = None,
     labcode_dir: Path = LABCODE,
     force: bool = False,
-    timeout: int = DEFAULT_CELL_TIMEOUT,
+    timeout: int | None = None,
     threads: int | None = None,
     log=None,
 ) -> Result:
     """Return the executed notebook for ``source``, executing it only on a cache miss."""
-    import nbformat
-
     settings = settings or resolve_settings()
+    cache_dir = Path(cache_dir or CACHE_DIR)
     source = Path(source)
     slug = source.stem
-    key = cache_key(source.read_text(encoding="utf-8"), settings, labcode_dir=labcode_dir)
+    key = cache_key(read_notebook(source), settings, labcode_dir=labcode_dir)
     path = _cache_path(slug, settings, key, cache_dir)
-    if path.exists() and not force:
-        return Result(slug, source, path, key, executed=False, seconds=0.0)
-    if log:
-        log(f"executing {source.name} (profile={settings.profile}, device={settings.device})")
-    start = time.perf_counter()
-    nb = execute_notebook(source, settings, timeout=timeout, threads=threads)
-    nb.metadata["labcode_build"] = {
-        "profile": settings.profile,
-        "device": settings.device,
-        "cache_key": key,
-    }
-    seconds = time.perf_counter() - start
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, path)
-    # evict older results of the same chapter under the same profile/device
-    for stale in cache_dir.glob(f"{slug}.{settings.profile}-{settings.device}.*.ipynb"):
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    if not force and (nb := _read_entry(path)) is not None:
+        return Result(slug, source, path, key, executed=False, seconds=0.0, notebook=nb)
+    with _EntryLock(path):
+        # another build may have executed it while we waited for the lock
+        if not force and (nb := _read_entry(path)) is not None:
+            return Result(slug, source, path, key, executed=False, seconds=0.0, notebook=nb)
+        if log:
+            log(f"executing {source.name} (profile={settings.profile}, device={settings.device})")
+        start = time.perf_counter()
+        nb = execute_notebook(source, settings, timeout=timeout, threads=threads)
+        seconds = time.perf_counter() - start
+        nb.metadata["labcode_build"] = {
+            "profile": settings.profile,
+            "device": settings.device,
+            "cache_key": key,
+            "seconds": round(seconds, 2),
+            "data": data_fingerprint(),
+        }
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _write_entry(nb, path)
+    _evict(slug, settings, cache_dir)
     if log:
         log(f"executed {source.name} in {seconds:.1f} s")
-    return Result(slug, source, path, key, executed=True, seconds=seconds)
+    return Result(slug, source, path, key, executed=True, seconds=seconds, notebook=nb)
+
+
+def merged_notebook(result: Result):
+    """The page's notebook: Markdown fresh from the source, code cells with the cached outputs.
+
+    The cache key covers only the code cells, so a prose edit is served from the cache; the code
+    cells of the source and of the cached notebook are the same, in the same order.
+    """
+    import copy
+
+    fresh = read_notebook(result.source)
+    executed = [c for c in result.notebook.cells if c.cell_type == "code"]
+    code = [c for c in fresh.cells if c.cell_type == "code"]
+    if [c.source for c in code] != [c.source for c in executed]:
+        raise RuntimeError(
+            f"{result.source.name}: the cached notebook's code cells differ from the source "
+            "(the source changed during the build?); build again"
+        )
+    for cell, done in zip(code, executed, strict=True):
+        cell.outputs = copy.deepcopy(done.get("outputs", []))
+        cell.execution_count = done.get("execution_count")
+    fresh.metadata["labcode_build"] = copy.deepcopy(result.notebook.metadata.get("labcode_build"))
+    return fresh
 
 
 def chapter_sources(slugs: Iterable[str] | None = None, docs_dir: Path = DOCS) -> list[Path]:
-    slugs = list(slugs) if slugs else list(CHAPTERS)
+    slugs = list(slugs) if slugs else list(chapters())
     return [docs_dir / f"{slug}.py" for slug in slugs]
+
+
+def last_seconds(slug: str, settings: Settings, cache_dir: Path) -> float:
+    """How long ``slug`` took the last time it was executed here (inf when unknown: start it first)."""
+    best = (0, float("inf"))
+    for entry in cache_dir.glob(_entry_glob(slug, settings)):
+        try:
+            mtime = entry.stat().st_mtime_ns
+            if mtime > best[0]:
+                meta = json.loads(entry.read_text(encoding="utf-8"))["metadata"]
+                best = (mtime, float(meta["labcode_build"]["seconds"]))
+        except (OSError, KeyError, ValueError, TypeError):
+            continue
+    return best[1]
 
 
 def execute_all(
@@ -393,21 +593,24 @@ def execute_all(
     force: bool = False,
     jobs: int | None = None,
     docs_dir: Path = DOCS,
-    cache_dir: Path = CACHE_DIR,
-    timeout: int = DEFAULT_CELL_TIMEOUT,
+    cache_dir: Path | None = None,
+    timeout: int | None = None,
     log=print,
 ) -> list[Result]:
     """Execute (or take from the cache) every chapter; results in reading order.
 
-    ``jobs`` notebooks run at once (``None``: ``LABCODE_JOBS`` or :func:`default_jobs`). When one
-    fails, notebooks not yet started are cancelled, the running ones finish, and the first failure in
-    reading order is raised (:class:`NotebookExecutionError`). ``timeout``: seconds per cell.
+    ``jobs`` notebooks run at once (``None``: ``LABCODE_JOBS`` or :func:`default_jobs`), the ones that
+    took longest last time first. When one fails, notebooks not yet started are cancelled, the
+    running ones finish, and the first failure in reading order is raised
+    (:class:`NotebookExecutionError`). ``timeout``: seconds per cell.
     """
     settings = settings or resolve_settings()
+    cache_dir = Path(cache_dir or CACHE_DIR)
+    timeout = timeout or cell_timeout()
     sources = list(dict.fromkeys(chapter_sources(slugs, docs_dir)))  # a slug named twice runs once
     for source in sources:
         if not source.exists():
-            raise FileNotFoundError(f"chapter notebook missing: {source}")
+            raise FileNotFoundError(f"找不到章节 Notebook：{source}")
     jobs = resolve_jobs(jobs, settings, len(sources))
     run = functools.partial(
         executed_notebook, settings=settings, cache_dir=cache_dir, force=force, timeout=timeout
@@ -417,8 +620,7 @@ def execute_all(
     threads = torch_threads(jobs)
     if log:
         log(f"executing up to {jobs} notebooks at once, {threads} torch thread(s) each")
-    rank = {slug: i for i, slug in enumerate(LONGEST_FIRST)}
-    start_order = sorted(sources, key=lambda s: rank.get(s.stem, -1))  # unknown: assume long
+    start_order = sorted(sources, key=lambda s: -last_seconds(s.stem, settings, cache_dir))
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
     try:
         futures = {s: pool.submit(run, s, threads=threads, log=log) for s in start_order}
@@ -445,23 +647,21 @@ def resolve_jobs(jobs: int | None, settings: Settings, n_notebooks: int) -> int:
         try:
             jobs = int(raw)
         except ValueError:
-            raise ValueError(
-                f"LABCODE_JOBS must be a positive integer (notebooks executed at once), got {raw!r}"
+            raise ExecutorConfigError(
+                f"环境变量 LABCODE_JOBS 的取值 {raw!r} 无效：应为正整数（同时执行几章 Notebook），例如 2。"
             ) from None
     if jobs < 1:
-        raise ValueError(
-            f"jobs must be a positive integer (notebooks executed at once), got {jobs}"
-        )
+        raise ExecutorConfigError(f"jobs 应为正整数（同时执行几章 Notebook），收到的是 {jobs}。")
     return min(jobs, max(1, n_notebooks))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("slugs", nargs="*", help="chapters to execute (default: every chapter)")
+    parser.add_argument("--profile", default=None, help="quick | full (default: LABCODE_PROFILE)")
     parser.add_argument(
-        "slugs", nargs="*", help=f"chapters to execute (default: {' '.join(CHAPTERS)})"
+        "--device", default=None, help="auto | cpu | cuda | cuda:N (default: LABCODE_DEVICE)"
     )
-    parser.add_argument("--profile", choices=("quick", "full"), default=None)
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     parser.add_argument("--force", action="store_true", help="execute even on a cache hit")
     parser.add_argument(
         "--jobs",
@@ -471,9 +671,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     args = parser.parse_args(argv)
-    settings = resolve_settings(args.profile, args.device)
     start = time.perf_counter()
     try:
+        settings = resolve_settings(args.profile, args.device)
+        unknown = [s for s in args.slugs if s not in chapters()]
+        if unknown:
+            raise ExecutorConfigError(
+                f"没有这些章节：{', '.join(unknown)}。可选：{', '.join(chapters())}。"
+            )
         results = execute_all(
             args.slugs,
             settings,
@@ -481,8 +686,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             jobs=args.jobs,
             log=lambda m: print(m, file=sys.stderr),
         )
-    except (NotebookExecutionError, ValueError) as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("已中断（Ctrl-C）：没有执行完的章节不会写入缓存。", file=sys.stderr)
+        return 130
+    except (NotebookExecutionError, ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
         return 1
     executed = sum(r.executed for r in results)
     summary = {

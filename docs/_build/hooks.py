@@ -5,7 +5,8 @@ Maintainer-facing module (English). Listed under ``hooks:`` in mkdocs.yml.
 Pipeline for a chapter ``docs/<slug>.py`` (a jupytext percent notebook without outputs):
 
 1. ``on_files``: :mod:`execute` returns the executed notebook (from ``.cache/notebooks/`` when the
-   cache key -- notebook text, labcode sources, profile, device, versions -- is unchanged). A cell
+   cache key -- code cells, labcode sources, data fingerprint, profile, device, versions -- is
+   unchanged; Markdown is always taken fresh from the source). A cell
    error fails the build. The executed ``.ipynb`` is added to the site as ``notebooks/<slug>.ipynb``
    (the download). MathJax 3 (PyPI ``django-static-mathjax``) is added as ``assets/mathjax/``.
 2. ``on_pre_page`` (after mkdocs-jupyter's): the page's ``render`` is replaced. All Markdown cells are
@@ -84,7 +85,10 @@ def mathjax_root() -> Path:
 def mathjax_files(root: Path) -> list[str]:
     """The MathJax files the site serves: the tex-chtml bundle, its fonts, lazily loaded parts."""
     keep = ["tex-chtml.js"]
-    for sub in ("output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y", "adaptors"):
+    # everything MathJax's context menu can load lazily: the accessibility explorer needs the MathML
+    # input, the speech-rule engine and its maps; the renderer switch needs output/svg.
+    keep += ["input/mml.js"]
+    for sub in ("output", "input/tex/extensions", "input/mml", "ui", "a11y", "adaptors", "sre"):
         keep += [
             p.relative_to(root).as_posix() for p in sorted((root / sub).rglob("*")) if p.is_file()
         ]
@@ -112,9 +116,10 @@ RUN_LOCALLY = """> **在本地运行这个 Notebook**：它只依赖 `labcode` �
 > 下面保存的输出来自网站构建时的运行。"""
 
 
-def download_copy(path: Path) -> str:
-    """The downloadable .ipynb: the executed notebook with a first cell saying how to run it."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+def download_copy(result) -> str:
+    """The downloadable .ipynb: the executed notebook (fresh Markdown) with a first cell saying how
+    to run it."""
+    nb = json.loads(nbformat.writes(execute.merged_notebook(result)))
     cell = {"cell_type": "markdown", "id": "run-locally", "metadata": {}, "source": RUN_LOCALLY}
     nb["cells"].insert(0, cell)
     return json.dumps(nb, ensure_ascii=False, indent=1)
@@ -131,7 +136,11 @@ def on_config(config):
         jieba.setLogLevel(logging.WARNING)
     except ImportError:
         log.warning("jieba is not installed: Chinese search will only match whole phrases")
-    _state["settings"] = execute.resolve_settings()
+    try:
+        _state["settings"] = execute.resolve_settings()
+        execute.cell_timeout()  # a bad LABCODE_CELL_TIMEOUT fails here, naming the variable
+    except (ValueError, RuntimeError) as exc:
+        raise PluginError(str(exc)) from None
     _state["results"] = {}
     _state["executed"] = 0
     log.info(
@@ -154,7 +163,7 @@ def on_files(files: Files, config):
         _state["executed"] += int(result.executed)
         files.append(
             File.generated(
-                config, f"{NOTEBOOK_DEST}/{result.slug}.ipynb", content=download_copy(result.path)
+                config, f"{NOTEBOOK_DEST}/{result.slug}.ipynb", content=download_copy(result)
             )
         )
     root = mathjax_root()
@@ -184,7 +193,7 @@ def on_pre_page(page: Page, config, files: Files):
 def render_notebook(page: Page, result, jupyter_config, config, files) -> None:
     from mkdocs_jupyter import convert
 
-    nb = nbformat.read(result.path, as_version=4)
+    nb = execute.merged_notebook(result)  # Markdown fresh from the source, outputs from the cache
     md_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"]
     # 1. all Markdown cells through MkDocs' own renderer (extensions, links, TOC, title)
     page.markdown = f"\n\n{SPLIT}\n\n".join(nb.cells[i].source for i in md_cells)

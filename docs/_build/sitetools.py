@@ -4,6 +4,8 @@
 * :func:`fixture_project` writes a miniature copy of the site's configuration around a few given
   notebooks, so the rendering pipeline can be tested without the real chapters (e.g. a notebook that
   raises, to check that the build fails).
+
+The session-wide build of the real site is a pytest fixture (``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Build:
     output: str
     seconds: float
     site: Path
+    #: the notebook cache the build used (None: the default, ``.cache/notebooks``)
+    cache_dir: Path | None = None
     #: Peak RSS of the build's whole process tree (mkdocs + the notebook kernels running at the same
     #: time), MiB; see peak_rss.py.
     peak_rss_mib: float | None = None
@@ -54,9 +58,13 @@ def build(
     profile: str = "quick",
     device: str = "cpu",
     extra_env: dict[str, str] | None = None,
+    cache_dir: Path | None = None,
     timeout: float = 1800,
 ) -> Build:
-    """``mkdocs build --strict`` into ``site_dir``; returns the exit code and combined output."""
+    """``mkdocs build --strict`` into ``site_dir``; returns the exit code and combined output.
+
+    ``cache_dir`` sets ``LABCODE_NOTEBOOK_CACHE`` (an empty one makes a cold build).
+    """
     env = dict(os.environ)
     env.update(
         {
@@ -66,6 +74,8 @@ def build(
             "PYTHONUTF8": "1",
         }
     )
+    if cache_dir is not None:
+        env["LABCODE_NOTEBOOK_CACHE"] = str(cache_dir)
     env.update(extra_env or {})
     cmd = [*mkdocs_command(), "build", "--strict", "-d", str(site_dir)]
     if config_file is not None:
@@ -89,7 +99,7 @@ def build(
         raise
     seconds = time.perf_counter() - start
     output, peak = _split_peak(stdout)
-    return Build(proc.returncode, output, seconds, Path(site_dir), peak)
+    return Build(proc.returncode, output, seconds, Path(site_dir), cache_dir, peak)
 
 
 def _split_peak(output: str) -> tuple[str, float | None]:
@@ -126,33 +136,3 @@ def fixture_project(dest: Path, notebooks: dict[str, Path], *, title: str = "测
     path = dest / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
-
-
-_BUILT: dict[tuple[str, str], Build] = {}
-
-
-def built_site(tmp_path_factory, *, profile: str = "quick", device: str = "cpu") -> Path:
-    """The real site, built once per test session (shared by test_site.py and test_browser.py).
-
-    ``LABCODE_SITE_DIR`` names an already built site to use instead (e.g. nox's ``site/``).
-    """
-    given = os.environ.get("LABCODE_SITE_DIR")
-    if given:
-        path = Path(given).resolve()
-        if not (path / "index.html").is_file():
-            raise AssertionError(f"LABCODE_SITE_DIR={given} holds no built site (no index.html)")
-        return path
-    return session_build(tmp_path_factory, profile=profile, device=device).site
-
-
-def session_build(tmp_path_factory, *, profile: str = "quick", device: str = "cpu") -> Build:
-    key = (profile, device)
-    if key not in _BUILT:
-        dest = tmp_path_factory.mktemp(f"site-{profile}-{device}") / "site"
-        result = build(dest, profile=profile, device=device)
-        if result.returncode != 0:
-            raise AssertionError(
-                f"mkdocs build --strict failed ({result.returncode}):\n{result.output[-6000:]}"
-            )
-        _BUILT[key] = result
-    return _BUILT[key]
