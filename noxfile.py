@@ -89,17 +89,35 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
-    """Check code style with ruff (labcode, tests, docs tooling, benchmarks, noxfile)."""
+    """Lint and format-check every Python file with ruff (docs/_build included)."""
     env = lab_env(session)
     session.run(_bin("ruff"), "check", ".", env=env, external=True)
+    session.run(_bin("ruff"), "format", "--check", ".", env=env, external=True)
 
 
 @nox.session(venv_backend="none")
 def docs(session: nox.Session) -> None:
-    """Execute the chapter notebooks (cached) and build the site into site/ with --strict."""
+    """Execute the chapter notebooks (cached) and build the site into site/ with --strict.
+
+    The site is built into a temporary folder next to site/ and swapped in only when the build
+    succeeded, so a failed build leaves the previous site/ as it was.
+    """
     env = lab_env(session)
     session.run(_bin("python"), "docs/_build/execute.py", env=env, external=True)
-    session.run(_bin("mkdocs"), "build", "--strict", *session.posargs, env=env, external=True)
+    target = ROOT / "site"
+    fresh = ROOT / ".site-building"
+    old = ROOT / ".site-previous"
+    for path in (fresh, old):
+        shutil.rmtree(path, ignore_errors=True)
+    session.run(
+        _bin("mkdocs"), "build", "--strict", "-d", str(fresh), *session.posargs,
+        env=env, external=True,
+    )
+    if target.exists():
+        target.rename(old)
+    fresh.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    session.log(f"site built into {target}")
 
 
 @nox.session(venv_backend="none")

@@ -177,7 +177,8 @@ def raw_dir_of(data) -> Path:
     from labcode import settings
     from labcode.data import FULL_FOLDER, SUBSET_FOLDER
 
-    return settings.data_dir() / (FULL_FOLDER if data.info.source == "full" else SUBSET_FOLDER) / "raw"
+    folder = FULL_FOLDER if data.info.source in ("full", "standin") else SUBSET_FOLDER
+    return settings.data_dir() / folder / "raw"
 
 
 def warm_up(config: ExperimentConfig, device: torch.device, sample: torch.Tensor) -> None:

@@ -6,8 +6,9 @@
 就能在没有完整 MNIST 的机器上测出 full 规模的秒数。
 
 它**只用于计时**：图片是重复的，准确率、结论都不代表完整 MNIST。替身写在单独的目录里（默认临时目录），
-目录中有 ``labcode-standin.json`` 说明来历。labcode 会把它当作“完整 MNIST”读入（文件格式相同），
-所以**不要**把 ``LABCODE_DATA_DIR`` 指向它来构建网站：页面会把替身写成完整 MNIST。
+idx 文件旁边有说明文件 ``labcode-standin.json``（:data:`labcode.data.STANDIN_MARKER`）。labcode 读到它时
+把这份数据记为计时替身（``DataInfo.source == "standin"``，说明文字也写明是替身），而不是完整 MNIST；
+即便如此，也**不要**把 ``LABCODE_DATA_DIR`` 指向它来构建网站。
 
 用法::
 
@@ -28,7 +29,6 @@ import numpy as np
 
 FULL_TRAIN = 60000
 FULL_TEST = 10000
-MARKER = "labcode-standin.json"
 
 
 def _subset_arrays(source_root: Path | None) -> dict[str, np.ndarray]:
@@ -42,7 +42,7 @@ def _subset_arrays(source_root: Path | None) -> dict[str, np.ndarray]:
     if not all((raw / n).is_file() for n in names.values()):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            load_mnist(root, device="cpu", allow_download=False)  # 写出子集的 idx 文件
+            load_mnist(root, device="cpu", allow_download=False, dataset="mnist")  # 写出子集
     missing = [n for n in names.values() if not (raw / n).is_file()]
     if missing:
         raise FileNotFoundError(
@@ -67,17 +67,15 @@ def write_standin(
 
     ``source_root``：离线子集所在的数据目录（默认 ``labcode.settings.data_dir()``）。
     """
-    from labcode.data import FULL_FOLDER, MNIST_FILES, write_idx
+    from labcode.checks import check_int
+    from labcode.data import FULL_FOLDER, MNIST_FILES, STANDIN_MARKER
+    from labcode.idx import write_atomic, write_idx
 
-    for name, value in (("n_train", n_train), ("n_test", n_test)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} 应为正整数，实际得到 {value!r}。")
+    n_train = check_int(n_train, "n_train", minimum=1, hint="例如 n_train=60000。")
+    n_test = check_int(n_test, "n_test", minimum=1, hint="例如 n_test=10000。")
     subset = _subset_arrays(Path(source_root) if source_root is not None else None)
     out_root = Path(out_root)
     raw = out_root / FULL_FOLDER / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for key, name in MNIST_FILES.items():
-        write_idx(raw / name, _tile(subset[key], n_train if key.startswith("train") else n_test))
     marker = {
         "what": "计时替身：离线子集循环平铺，只用于计时，不是完整 MNIST",
         "n_train": n_train,
@@ -85,15 +83,20 @@ def write_standin(
         "distinct_train_images": int(len(subset["train_images"])),
         "distinct_test_images": int(len(subset["test_images"])),
     }
-    (raw / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2), encoding="utf-8")
+    # The marker first: files that labcode can read are never taken for full MNIST.
+    write_atomic(
+        raw / STANDIN_MARKER, json.dumps(marker, ensure_ascii=False, indent=2).encode("utf-8")
+    )
+    for key, name in MNIST_FILES.items():
+        write_idx(raw / name, _tile(subset[key], n_train if key.startswith("train") else n_test))
     return out_root
 
 
 def is_standin(data_root: str | Path) -> bool:
     """``data_root``（数据目录）中的“完整 MNIST”是否为本模块写的计时替身。"""
-    from labcode.data import FULL_FOLDER
+    from labcode.data import FULL_FOLDER, STANDIN_MARKER
 
-    return (Path(data_root) / FULL_FOLDER / "raw" / MARKER).is_file()
+    return (Path(data_root) / FULL_FOLDER / "raw" / STANDIN_MARKER).is_file()
 
 
 def main(argv=None) -> int:

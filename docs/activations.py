@@ -30,8 +30,12 @@
 # %matplotlib inline
 import torch
 
-from labcode import MyReLU, MySigmoid, MyTanh, check_activation_function
-from labcode.selfcheck import ActivationCheckError
+from labcode.activations import Activation
+from labcode.selfcheck import (
+    ActivationCheckError,
+    check_activation_function,
+    check_modern_activation,
+)
 from labcode.settings import get_device
 
 print("运行设备：", get_device())
@@ -59,7 +63,7 @@ print("运行设备：", get_device())
 # 复合就不能再被"压扁"成一层了。每一层把输入空间折叠、弯曲一次，层层叠加后可以表示非常复杂的函数。
 #
 # !!! info "万能逼近定理（直观版）"
-#     只要激活函数不是多项式（ReLU、Sigmoid、Tanh 都满足），一个足够宽的单隐藏层网络就能在有界区域上以任意精度逼近任意连续函数。
+#     只要激活函数不是多项式（ReLU、Sigmoid、Tanh 都满足），一个足够宽的单隐藏层网络就能在任意**紧集**（有界闭集）上以任意精度一致逼近任意连续函数。
 #     定理只保证"存在"这样的参数，并不保证梯度下降找得到；而**能否找得到**，很大程度上取决于激活函数的导数——这正是后面几章的主题。
 #
 # ## 三个经典激活函数
@@ -146,12 +150,72 @@ print("运行设备：", get_device())
 # | 输出以零为中心 | 否 | 否 | 是 |
 # | 计算代价 | 一次比较 | 一次指数 | 指数 |
 #
-# ## 用 labcode 实现并自检
+# ## 动手实现并自检
 #
-# `labcode.activations` 中每个激活函数都是一个小类，把前向公式 `f(x)` 和手写导数 `derivative(x)` 写在一起。
-# 自检函数 `check_activation_function` 在一段区间上把它们的函数值和导数分别与 PyTorch 的
-# `nn.ReLU`/`nn.Sigmoid`/`nn.Tanh`（导数由自动求导得到）逐点比较，任何一项不符都会报错并指出是哪一项；
-# 通过后画出三个函数及其导数。
+# 现在轮到你了。每个激活函数写成一个小类，继承 `labcode.activations.Activation`，把前向公式 `f(x)` 和手写导数
+# `derivative(x)` 写在一起。基类负责剩下的事：调用 `act(x)` 得到 $f(x)$，反向传播时**真正使用你写的导数**
+# （下一章的网络就是这样训练的）。
+#
+# !!! example "练习 1.1–1.3：ReLU、Sigmoid、Tanh 及其导数"
+#     在下面的单元格里补全三个类的 `f` 和 `derivative`（练习版 Notebook 中它们是 `raise NotImplementedError(...)`）。要求：
+#
+#     - 对**任何**有限的 float32/float64 输入都不出现 `NaN` 或 `inf`（下一节会看到照抄定义式为什么不行）；
+#     - 导数用上面推导出的表达式，不要调用自动求导。
+#
+#     写完后运行紧随其后的检查单元格：`check_activation_function` 在 $[-10, 10]$ 以及 $\pm 100$、$\pm 10^{30}$、
+#     $\pm 3\times10^{38}$ 等极端输入上，把函数值与 `torch.relu`/`torch.sigmoid`/`torch.tanh`、导数与自动求导的结果逐点比较，
+#     不符时指出是哪个函数的值还是导数、在哪些 $x$ 处、期望值与实际值，通过后画出三个函数及其导数。
+
+
+# %%
+class MyReLU(Activation):
+    name, label = "relu", "ReLU"
+
+    def f(self, x):
+        # BEGIN SOLUTION 练习 1.1：请实现 MyReLU 的 f 与 derivative（检查：check_activation_function）
+        return x.clamp(min=0)
+        # END SOLUTION
+
+    def derivative(self, x):
+        # BEGIN SOLUTION 练习 1.1：请实现 MyReLU 的 f 与 derivative（检查：check_activation_function）
+        return (x > 0).to(x.dtype)  # x = 0 处导数没有定义，这里取 0
+        # END SOLUTION
+
+
+class MySigmoid(Activation):
+    name, label = "sigmoid", "Sigmoid"
+
+    def f(self, x):
+        # BEGIN SOLUTION 练习 1.2：请实现 MySigmoid 的 f 与 derivative（检查：check_activation_function）
+        z = torch.exp(-x.abs())  # 只对非正数求指数：永远不会上溢
+        return torch.where(x >= 0, 1 / (1 + z), z / (1 + z))
+        # END SOLUTION
+
+    def derivative(self, x):
+        # BEGIN SOLUTION 练习 1.2：请实现 MySigmoid 的 f 与 derivative（检查：check_activation_function）
+        z = torch.exp(-x.abs())
+        return z / (1 + z) ** 2  # 等于 σ(x)(1-σ(x))，但没有相消误差
+        # END SOLUTION
+
+
+class MyTanh(Activation):
+    name, label = "tanh", "Tanh"
+
+    def f(self, x):
+        # BEGIN SOLUTION 练习 1.3：请实现 MyTanh 的 f 与 derivative（检查：check_activation_function）
+        t = torch.expm1(-2 * x.abs())  # t = e^{-2|x|} - 1 ∈ [-1, 0]
+        return torch.copysign(-t / (2 + t), x)
+        # END SOLUTION
+
+    def derivative(self, x):
+        # BEGIN SOLUTION 练习 1.3：请实现 MyTanh 的 f 与 derivative（检查：check_activation_function）
+        e = torch.exp(-2 * x.abs())
+        return 4 * e / (1 + e) ** 2  # 等于 1 - tanh²(x)
+        # END SOLUTION
+
+
+# %% [markdown]
+# 检查你的三个类（参数是**类**本身，不是实例）：
 
 # %%
 report = check_activation_function(MyReLU, MySigmoid, MyTanh)
@@ -296,30 +360,30 @@ fig
 #     - Sigmoid 一般只出现在需要 $(0,1)$ 输出的地方：二分类的输出层、LSTM/GRU 的门控。
 #     - Tanh 用在需要 $(-1,1)$、以零为中心的输出时，例如 RNN 的隐状态。
 #
-# ## 练习：写一个自己的激活函数
+# ## 练习：一个现代激活函数
 #
-# 自检函数不要求你继承任何基类，只要求传入的类实例**可调用**（返回函数值），并有一个 `derivative(x)` 方法（返回导数值）。
-# 下面是一个学生版本的 Tanh：它使用上面的稳定公式，导数用 $1 - \tanh^2$ 表示。
-# 先遮住代码自己写一遍，再运行下一个单元检查。
-#
-# !!! example "你的任务"
-#     1. 仿照下面的 `StudentTanh`，写出 `StudentReLU` 和 `StudentSigmoid`（Sigmoid 请用分段的稳定写法）。
-#     2. 运行 `check_activation_function(StudentReLU, StudentSigmoid, StudentTanh)`，直到自检通过。
-#     3. 把 `StudentTanh.__call__` 换成照抄的定义式，再运行一次自检，看看它是否能发现问题，并想想为什么。
+# !!! example "练习 1.4：任选一个现代激活函数"
+#     从 LeakyReLU（$\alpha = 0.01$）、ELU（$\alpha = 1$）、GELU（精确形式，用 $\operatorname{erf}$）、SiLU 中任选一个，
+#     仿照上面的类实现 `f` 和 `derivative`。检查函数 `check_modern_activation` 会认出你写的是哪一个，
+#     把函数值与 PyTorch 的 `F.leaky_relu`/`F.elu`/`F.gelu`/`F.silu`、导数与自动求导逐点比较。
+#     提示：GELU 要用到标准正态分布的分布函数 $\Phi(x) = \tfrac12\operatorname{erfc}(-x/\sqrt2)$（`torch.special.erfc`）；
+#     ELU 的负半轴请用 `torch.expm1`，并且只对非正数求指数。
 
 
 # %%
-class StudentTanh:
-    def __call__(self, x):
-        e = torch.exp(-2 * x.abs())  # 指数参数恒 <= 0，不会上溢
-        return torch.sign(x) * (1 - e) / (1 + e)
+class MyModernActivation(Activation):
+    def f(self, x):
+        # BEGIN SOLUTION 练习 1.4：任选 LeakyReLU、ELU、GELU、SiLU 之一，实现 f 与 derivative（检查：check_modern_activation）
+        return torch.where(x > 0, x, torch.expm1(x.clamp(max=0)))  # ELU，α = 1
+        # END SOLUTION
 
     def derivative(self, x):
-        t = self(x)
-        return 1 - t * t
+        # BEGIN SOLUTION 练习 1.4：任选 LeakyReLU、ELU、GELU、SiLU 之一，实现 f 与 derivative（检查：check_modern_activation）
+        return torch.where(x > 0, torch.ones_like(x), torch.exp(x.clamp(max=0)))
+        # END SOLUTION
 
 
-check_activation_function(MyReLU, MySigmoid, StudentTanh, show_plot=False)
+check_modern_activation(MyModernActivation)
 
 # %% [markdown]
 # 如果实现有误，自检会抛出 `ActivationCheckError`，指明是哪个函数的值还是导数、在哪些输入处与 PyTorch 不符。
@@ -363,3 +427,50 @@ except ActivationCheckError as err:
 #         非线性激活函数打破了"复合仍线性"，使每一层都能弯曲、折叠输入空间；
 #         配合足够的宽度或深度，网络才能逼近任意复杂的函数。
 #         选择哪一种非线性，则会影响梯度能否顺利传到浅层——这是下一章[梯度消失](gradient_vanishing.py)要回答的问题。
+
+# %% [markdown]
+# ## 练习与思考
+#
+# 下面的题目各有折叠的提示和参考答案：先自己想（需要时动手跑一跑），再展开对照。
+#
+# !!! question "练习 A：PReLU 的导数"
+#     PReLU 把 LeakyReLU 的斜率 $a$ 当作可学习参数：$f(x) = x$（$x > 0$），$f(x) = a x$（$x \le 0$）。
+#     分别求 $\partial f/\partial x$ 和 $\partial f/\partial a$；如果一层的所有神经元共用一个 $a$，它的梯度是什么？
+#
+#     ??? tip "提示"
+#         分段求导；$a$ 被一层的所有神经元、所有样本共用，梯度要把它们的贡献加起来。
+#
+#     ??? success "参考答案"
+#         $\partial f/\partial x = 1$（$x > 0$）或 $a$（$x < 0$）；$\partial f/\partial a = 0$（$x > 0$）或 $x$（$x \le 0$）。
+#         共用一个 $a$ 时，由链式法则，它的梯度是所有样本、所有神经元上 $\delta \cdot \partial f/\partial a$ 之和：
+#         $\dfrac{\partial \ell}{\partial a} = \sum_{\text{样本}}\sum_j \delta_j\, z_j\, \mathbb{1}[z_j \le 0]$，只有落在负半轴的预激活值才贡献梯度。
+#
+# !!! question "练习 B：用 Sigmoid 表示 Tanh 的导数"
+#     由 $\tanh(x) = 2\sigma(2x) - 1$ 直接求导，能否得到 $\tanh'(x)$ 与 $\sigma'$ 的关系？由此说明 $\tanh'(0)$ 是 $\sigma'(0)$ 的几倍。
+#
+#     ??? tip "提示"
+#         对 $2\sigma(2x) - 1$ 用链式法则，内层函数 $2x$ 的导数是 2。
+#
+#     ??? success "参考答案"
+#         $\tanh'(x) = 2 \cdot 2\,\sigma'(2x) = 4\sigma'(2x)$。在 $x = 0$ 处 $\tanh'(0) = 4 \cdot \tfrac14 = 1$，是 $\sigma'(0) = \tfrac14$ 的 4 倍。
+#         这正是下一章里 Tanh 网络每层衰减因子（约 $0.58$）比 Sigmoid（约 $0.14$）大 4 倍的来源。
+#
+# !!! question "练习 C：Softplus 与数值稳定"
+#     Softplus $\operatorname{sp}(x) = \ln(1 + e^{x})$ 是 ReLU 的光滑版本。求它的导数；照抄定义式在 $x = 100$（float32）时会得到什么？怎样改写才稳定？
+#
+#     ??? tip "提示"
+#         $\ln(1 + e^{x}) = x + \ln(1 + e^{-x})$；仿照本章 Sigmoid 的做法，只对 $-|x|$ 求指数。
+#
+#     ??? success "参考答案"
+#         $\operatorname{sp}'(x) = \dfrac{e^x}{1+e^x} = \sigma(x)$。float32 中 $e^{100} = \infty$，$\ln(1+\infty) = \infty$，而真值约为 $100$。
+#         稳定写法：$\operatorname{sp}(x) = \max(x, 0) + \ln\!\bigl(1 + e^{-|x|}\bigr)$，只对非正数求指数；`torch.log1p` 还能保证 $e^{-|x|}$ 很小时的精度。
+#
+# !!! question "练习 D：SiLU 的最小值"
+#     SiLU $x\,\sigma(x)$ 不是单调函数。令 $\operatorname{SiLU}'(x) = \sigma(x)\bigl(1 + x(1-\sigma(x))\bigr) = 0$，求它的最小值点和最小值（数值解即可，可以用几行 `torch` 代码二分）。
+#
+#     ??? tip "提示"
+#         最小值点在负半轴；$g(x) = 1 + x(1 - \sigma(x))$ 在 $[-3, 0]$ 上从负变正，可以二分。
+#
+#     ??? success "参考答案"
+#         $\sigma(x) > 0$，所以只需 $1 + x(1 - \sigma(x)) = 0$。数值解 $x^\ast \approx -1.278$，此时 $\sigma(x^\ast) \approx 0.218$，
+#         最小值 $x^\ast\sigma(x^\ast) \approx -0.278$。在 $x < x^\ast$ 处导数为负：函数先下降再上升，这就是图中负半轴的"下凹"。

@@ -54,7 +54,7 @@
 #
 # !!! info "两种等价的做法"
 #     这里（以及 PyTorch 的 `nn.Dropout`）采用的是"**反向 Dropout**"（inverted dropout）：训练时除以 $1-p$，测试时不做任何处理。
-#     Dropout 的原始论文（Srivastava 等，2014）则是训练时不缩放，测试时把权重乘以 $1-p$。两者在期望意义下等价，
+#     Dropout 的原始论文（Hinton 等，2012；Srivastava 等，2014）则是训练时不缩放，测试时把权重乘以 $1-p$。两者在期望意义下等价，
 #     但反向 Dropout 让推理代码与不使用 Dropout 时完全相同，因此成为主流。
 #
 # ### Dropout 引入的噪声有多大
@@ -268,3 +268,50 @@ with torch.no_grad():
 #         训练时对保留的输出乘以 $\frac{1}{1-p}$，使 $\mathbb{E}[h'] = h$；这样测试时无需任何修改。
 #         若不做这种缩放，测试时每层输入的尺度会整体放大 $\frac{1}{1-p}$ 倍，与训练时不一致，预测就会出错。
 #         工程上，这意味着推理前必须调用 `model.eval()`。
+
+# %% [markdown]
+# ## 练习与思考
+#
+# 下面的题目各有折叠的提示和参考答案：先自己想（需要时动手跑一跑），再展开对照。
+#
+# !!! question "练习 A：Dropout 前后的方差"
+#     设某个激活值 $h$ 是固定的数，$h' = m h/(1-p)$，$m \sim \operatorname{Bernoulli}(1-p)$。求 $\mathbb{E}[h']$ 和 $\operatorname{Var}(h')$；若 $h$ 本身是随机的（均值 $\mu$、方差 $s^2$，与 $m$ 独立），$\operatorname{Var}(h')$ 又是多少？
+#
+#     ??? tip "提示"
+#         $m^2 = m$，$\mathbb{E}[m] = 1 - p$；随机的 $h$ 用 $\mathbb{E}[h^2] = s^2 + \mu^2$。
+#
+#     ??? success "参考答案"
+#         $\mathbb{E}[h'] = h$，$\mathbb{E}[h'^2] = h^2/(1-p)$，所以 $\operatorname{Var}(h') = \dfrac{p}{1-p}h^2$（$p = 0.5$ 时等于 $h^2$）。
+#         $h$ 随机时由全方差公式：$\operatorname{Var}(h') = \dfrac{\mathbb{E}[h^2]}{1-p} - \mu^2 = \dfrac{s^2 + p\mu^2}{1-p}$，比不用 Dropout 时的 $s^2$ 大。
+#         测试时不丢弃，方差回到 $s^2$：训练与测试时下一层输入的方差不同，这也是 Dropout 与 BatchNorm 一起用时要注意的地方。
+#
+# !!! question "练习 B：每层不同的丢弃概率（MLP）"
+#     d2l 的多层感知机在两个隐藏层后分别用 $p_1 = 0.2$、$p_2 = 0.5$。仿照 `RegularizedNetwork`，用你写的 `dropout_layer` 写一个这样的 MLP 的 `forward`。为什么靠近输入的层通常用较小的 $p$？
+#
+#     ??? tip "提示"
+#         只在 `self.training` 为真时调用 `dropout_layer`；丢弃发生在激活函数之后。
+#
+#     ??? success "参考答案"
+#         `h1 = relu(lin1(x)); h1 = dropout_layer(h1, p1) if self.training else h1; h2 = relu(lin2(h1)); h2 = dropout_layer(h2, p2) if self.training else h2; return lin3(h2)`。
+#         靠近输入的层丢掉的是原始特征（像素），丢多了等于直接毁掉输入信息；后面的层表示冗余更多、参数也更多，更需要也更能承受较强的正则化。
+#
+# !!! question "练习 C：线性回归上的 Dropout"
+#     对线性模型，在输入上用 Dropout：$\hat y = \mathbf{w}^\top(\mathbf{m}\odot\mathbf{x})/(1-p)$。计算 $\mathbb{E}_{\mathbf m}[(\hat y - y)^2]$，它对应什么样的正则化？
+#
+#     ??? tip "提示"
+#         $\hat y$ 是独立伯努利变量的加权和：先求它的均值和方差，再用 $\mathbb{E}[(\hat y - y)^2] = (\mathbb{E}\hat y - y)^2 + \operatorname{Var}(\hat y)$。
+#
+#     ??? success "参考答案"
+#         $\mathbb{E}[\hat y] = \mathbf{w}^\top\mathbf{x}$，$\operatorname{Var}(\hat y) = \dfrac{p}{1-p}\sum_i w_i^2 x_i^2$，所以
+#         $\mathbb{E}[(\hat y - y)^2] = (\mathbf{w}^\top\mathbf{x} - y)^2 + \dfrac{p}{1-p}\sum_i w_i^2x_i^2$：一个按特征尺度 $x_i^2$ 加权的 L2 惩罚（Wager 等，2013）。
+#         这把本章与 L2 一章联系了起来：Dropout 在平均意义下是一种自适应的权重惩罚。
+#
+# !!! question "练习 D：为什么在训练时缩放"
+#     原论文训练时不缩放、测试时把权重乘以 $1-p$；本站（和 PyTorch）训练时除以 $1-p$、测试时什么都不做。两者为什么等价？工程上哪个更方便？
+#
+#     ??? tip "提示"
+#         比较两种做法下，测试时下一层输入的期望与训练时的期望。
+#
+#     ??? success "参考答案"
+#         两者都保证测试时下一层输入的期望与训练时相同：一个在训练时把期望补回 $h$，另一个在测试时把 $h$ 缩到训练时的期望 $(1-p)h$。
+#         训练时缩放（inverted dropout）让推理代码与没有 Dropout 的模型完全相同，部署时不用改权重，也不会忘记缩放，所以成为通行做法。

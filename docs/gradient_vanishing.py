@@ -108,17 +108,31 @@
 # - **ReLU**：约一半单元处于正半轴、导数为 1，另一半导数为 0，$\mathbb{E}[\sigma'(z)^2] = \tfrac12$，
 #   每层因子约为 $0.58 \times \sqrt{1/2} \approx 0.41$。
 #
-# 但权重梯度 $\boldsymbol{\delta}_l\mathbf{h}_{l-1}^\top$ 还要乘上**该层的输入** $\mathbf{h}_{l-1}$。
-# ReLU（以及线性区内的 Tanh）的前向信号 $\mathbf{h}_l$ 也以相近的比例逐层缩小，越靠近输出的层输入越小，
-# 与越靠近输入的层误差信号越小在很大程度上相互抵消，各层权重梯度之间的差别因此小得多。
-# Sigmoid 则不同：无论预激活值多小，它的输出都在 $0.5$ 附近，前向信号**不会**逐层缩小，
-# 误差信号的指数衰减便原封不动地体现在权重梯度上。这就是 Sigmoid 深层网络首当其冲的原因。
+# 但权重梯度 $\boldsymbol{\delta}_l\mathbf{h}_{l-1}^\top$ 还要乘上**该层的输入** $\mathbf{h}_{l-1}$，所以还得看前向信号。
+# 前向信号要分成两部分看：**均值**，和**随输入变化的部分**（同一个神经元在不同图片上的取值差异）。
+# 只有后者携带关于输入的信息。
+#
+# Sigmoid 的输出均值恒在 $0.5$ 附近，这一部分不会缩小；但随输入变化的部分会。两张图片在第 $l$ 层预激活值上的差
+# $\Delta\mathbf{z}_l$，经过 Sigmoid 变成 $\Delta\mathbf{h}_l \approx \sigma'(0)\,\Delta\mathbf{z}_l = \tfrac14\Delta\mathbf{z}_l$，
+# 再经过下一层权重（约 $0.58$ 倍），每层同样约乘 $0.14$——**与反向的误差信号衰减得一样快**。
+# 几层之后，网络的输出（logits）几乎与输入无关：它对每张图片给出几乎相同的输出。
+# 这时反向传播到各层的梯度中，与输入有关的部分同样微乎其微，训练只能学到"各类别出现的频率"这样与输入无关的东西，
+# 准确率停在随机猜测（10%）附近。ReLU 和 Tanh 在默认初始化下每层因子约为 $0.41$ 和 $0.58$，也在衰减，但慢得多。
+#
+# 下面的实验会在初始化时直接测出每一层"随输入变化的幅度"，让这个解释落在数字上。
 #
 # !!! info "梯度爆炸是同一枚硬币的另一面"
 #     如果每层因子 $\|D_k\|\,\|W_{k+1}\|$ 都大于 1，同样的连乘会让梯度指数级**增长**，参数更新一步就跳出合理范围，损失变成 `NaN`。
-#     好的初始化（Xavier/Glorot 初始化用于 Tanh/Sigmoid，He/Kaiming 初始化用于 ReLU）的目的，
-#     正是让每层因子的期望大约等于 1，使信号在前向和反向两个方向上都既不消失也不爆炸。
-#     例如 He 初始化取 $\operatorname{Var}(W_{ij}) = 2/n$，此时 ReLU 的每层因子 $\sqrt{n \cdot \tfrac{2}{n} \cdot \tfrac12} = 1$。
+#     好的初始化的目的，正是让每层因子的期望大约等于 1，使信号在前向和反向两个方向上都既不消失也不爆炸。
+#     每层因子约为 $\sqrt{n \operatorname{Var}(W_{ij})\,\mathbb{E}[\sigma'(z)^2]}$：
+#
+#     - **Xavier/Glorot 初始化**取 $\operatorname{Var}(W_{ij}) = \tfrac{2}{n_\text{in} + n_\text{out}}$（方阵时即 $\tfrac1n$），
+#       配合 Tanh（$\tanh'(0) = 1$）时因子为 $1$。它是为 Tanh 这类在 0 附近斜率为 1 的函数设计的。
+#     - 对 Sigmoid，同样的方差只给出 $\sigma'(0) = \tfrac14$：每层仍缩小到 $\tfrac14$。要让因子为 1，
+#       需要 $\operatorname{Var}(W_{ij}) \approx \tfrac{16}{n}$（权重的标准差大 4 倍）；而且 Sigmoid 的输出均值是 $0.5$ 而不是 0，
+#       会让下一层的预激活值整体偏移、容易落入饱和区。这也是隐藏层不再使用 Sigmoid 的原因之一。
+#     - **He/Kaiming 初始化**取 $\operatorname{Var}(W_{ij}) = \tfrac{2}{n}$，配合 ReLU（$\mathbb{E}[\sigma'(z)^2] = \tfrac12$）时因子
+#       $\sqrt{n \cdot \tfrac{2}{n} \cdot \tfrac12} = 1$。
 
 # %% [markdown]
 # ## 实验：逐层测量梯度
@@ -129,24 +143,76 @@
 # - 训练集准确率和测试集准确率；
 # - 每个线性层**权重**梯度的平均绝对值 $\overline{|\partial\ell/\partial W_l|}$，在该 epoch 的所有批次上取平均。
 #
-# !!! example "动手：写出前向传播"
-#     原实验把 `Network.forward` 留作练习。动手前先想清楚顺序：输入层 → 激活函数 → 每个隐藏层之后各接一次激活函数 → 输出层（输出层之后**不**接激活函数，
-#     交叉熵损失自己会做 softmax）。写完后对照 `labcode/models.py` 中的实现，特别注意每个隐藏层的输出都要经过激活函数。
+# ### 练习：写出前向传播和逐层梯度统计
 #
-# 实验的全部设置（深度、学习率、epoch 数、批大小）来自当前的运行配置（`quick` 或 `full`），会随结果一起打印出来。
+# 原实验把 `Network.forward` 留作练习，构造函数是现成的：`Network(input_dim, output_dim, activation_name, num_layers)`
+# 建好三个属性——输入层 `input_layer`（$784 \to 100$）、`num_layers` 个隐藏层组成的 `layers`（`nn.ModuleList`，每个 $100 \to 100$）、
+# 输出层 `output_layer`（$100 \to 10$），以及激活函数 `activation`。这里的 `Network` 继承 `labcode.models.Network`，
+# 构造函数和属性名与原实验完全相同，你只需要写 `forward`。
+#
+# !!! example "练习 2.1：`Network.forward`"
+#     顺序是：输入层 → 激活函数 → 每个隐藏层之后各接一次激活函数 → 输出层。输出层之后**不**接激活函数：
+#     交叉熵损失自己会做 softmax。`check_forward` 会用钩子记录每一层实际收到的输入，与参考实现逐层对照，
+#     指出第几层出了问题、可能的原因是什么。
+#
+# 本章后面的实验用的就是**你写的这个 `Network`**（`run_gradient_vanishing(network_cls=Network)`）。
 
 # %%
 # %matplotlib inline
 import warnings
 
+import torch
+
 from labcode import lessons, plots
 from labcode.data import MnistFallbackWarning
 from labcode.experiments import run_depth_sweep, run_gradient_vanishing
+from labcode.models import Network as ReferenceNetwork
 from labcode.profiles import config_rows
+from labcode.selfcheck import check_forward, check_gradient_stats
 
+
+class Network(ReferenceNetwork):
+    def forward(self, x):
+        x = x.flatten(1)  # MNIST 的 (B, 1, 28, 28) 展平成 (B, 784)
+        # BEGIN SOLUTION 练习 2.1：请实现 Network.forward（检查：check_forward）
+        x = self.activation(self.input_layer(x))
+        for layer in self.layers:
+            x = self.activation(layer(x))
+        return self.output_layer(x)
+        # END SOLUTION
+
+
+check_forward(Network)
+
+# %% [markdown]
+# !!! example "练习 2.2：逐层的梯度统计"
+#     写 `layer_gradient_means(model)`：`backward()` 之后，对每个线性层的**权重**（不含偏置）求梯度绝对值的平均
+#     $\overline{|\partial\ell/\partial W_l|}$，按从输入层到输出层的顺序返回一个列表，每层一个字典 `{"layer": 层名, "mean": 数值}`。
+#     提示：`model.linear_layers()` 按顺序给出 `(层名, nn.Linear)`。原实验对 `named_parameters()` 的每个张量都算一个"层"，
+#     权重和偏置交替出现——检查函数会认出这个错误。
+
+
+# %%
+def layer_gradient_means(model):
+    # BEGIN SOLUTION 练习 2.2：请实现 layer_gradient_means（检查：check_gradient_stats）
+    return [
+        {"layer": name, "mean": layer.weight.grad.abs().mean().item()}
+        for name, layer in model.linear_layers()
+    ]
+    # END SOLUTION
+
+
+check_gradient_stats(layer_gradient_means)
+
+# %% [markdown]
+# ### 运行实验
+#
+# 实验的全部设置（深度、学习率、epoch 数、批大小）来自当前的运行配置（`quick` 或 `full`），会随结果一起打印出来。
+
+# %%
 warnings.simplefilter("ignore", MnistFallbackWarning)  # 用的是哪份数据，实验输出中会写明
 
-res = run_gradient_vanishing()
+res = run_gradient_vanishing(network_cls=Network)  # 你写的 Network
 print(res.data_description, "| 设备：", res.device, "| 规模：", res.profile)
 for note in res.notes:
     print(note)
@@ -158,8 +224,8 @@ print("设置：", "，".join(f"{k}={v}" for k, v in config_rows(res.config)))
 #       于是权重和偏置交替出现在横轴上，所谓"第 3 层"其实是第 2 个线性层的权重。这里每个线性层只取其权重，从输入层到输出层排列。
 #     - **取整个 epoch 的平均。** 原实验虽然每个批次都记录了梯度，画图时却只用了最后一个批次，
 #       单个批次的梯度噪声很大；这里对每个 epoch 内所有批次取平均。
-#     - **网络更深。** 原实验只用了 2 个隐藏层（`num_layers=2`），梯度消失的迹象并不明显；
-#       这里保留原实验的 2 个隐藏层作为主实验，以便对照，另外专门做了深度扫描。
+#     - **增加了深度扫描。** 主实验保留原实验的 2 个隐藏层（`num_layers=2`）：在这个深度上 Sigmoid 第一层与最后一层的
+#       梯度已经相差很大（实测倍数见下面的结论检查）。另外专门做了深度扫描，看这个比值如何随深度变化，以及初始化能改变什么。
 #
 # 先看训练过程中的准确率：
 
@@ -185,6 +251,28 @@ fig
 
 # %%
 lessons.report(lessons.check_all(gradient=res))
+
+# %% [markdown]
+# ## 前向信号：Sigmoid 网络的输出几乎与输入无关
+#
+# 上一张图里，Sigmoid 网络的测试准确率停在 10% 附近，也就是随机猜测的水平——在本次运行中它**根本没有学起来**，
+# 而不只是"学得慢"。原因在前面的推导中：随输入变化的前向信号每层约乘 $0.14$。我们在**初始化时**（训练开始之前）直接量一下：
+# 取 1000 张测试图，对每一层的每个神经元求它在这 1000 张图上取值的标准差，再对神经元取平均
+# （`labcode.forward_signal.activation_spread`）。网络与主实验的完全相同（同深度、同宽度、同种子）。
+
+# %%
+from labcode.forward_signal import forward_spreads, spread_table
+
+spreads = forward_spreads(res)
+print("各层输出随输入变化的幅度（初始化时，1000 张测试图）：")
+print(spread_table(spreads))
+lessons.report([lessons.sigmoid_forward_signal_collapses(spreads)])
+
+# %% [markdown]
+# Sigmoid 一列每往下一层大约缩小到原来的七分之一，与 $0.58 \times \tfrac14 \approx 0.14$ 的估计吻合；到了输出层，
+# logits 随输入的变化比 Tanh 网络小一个数量级以上。输出几乎不依赖输入，梯度里与输入有关的部分也就几乎为零，
+# 训练只能调整与输入无关的部分（各类别的偏好），准确率停在随机猜测附近。
+# ReLU 与 Tanh 的列也在逐层缩小，只是慢得多：这为下面的深度扫描埋下了伏笔。
 
 # %% [markdown]
 # ## 深度扫描：梯度随深度指数衰减
@@ -217,7 +305,8 @@ lessons.report(lessons.check_all(depth_sweep=sweep))
 #     - **换激活函数**：ReLU 及其变体在正半轴导数为 1，不会因为导数而系统性地缩小梯度。
 #     - **合适的初始化**：Xavier/Glorot 初始化（$\operatorname{Var}(W_{ij}) = \tfrac{2}{n_\text{in} + n_\text{out}}$）配合 Tanh，
 #       He/Kaiming 初始化（$\operatorname{Var}(W_{ij}) = \tfrac{2}{n_\text{in}}$）配合 ReLU，使每层因子约为 1。
-#     - **归一化层**：BatchNorm、LayerNorm 把每层的预激活值拉回均值 0、方差 1，防止其漂入饱和区。
+#     - **归一化层**：BatchNorm、LayerNorm 先把每层的预激活值归一化为均值 0、方差 1，再做可学习的缩放 $\gamma$ 和平移 $\beta$，
+#       防止其漂入饱和区。
 #     - **残差连接**：$\mathbf{h}_{l+1} = \mathbf{h}_l + F(\mathbf{h}_l)$ 的雅可比矩阵是 $I + \partial F/\partial \mathbf{h}_l$，
 #       其中的单位阵为梯度提供了一条"直达"浅层的通路。这是 ResNet 能训练上百层、Transformer 能堆叠几十层的关键。
 #     - **门控结构**：LSTM、GRU 用加法更新记忆单元，缓解循环网络在时间方向上的梯度消失。
@@ -237,15 +326,70 @@ lessons.report(lessons.check_all(depth_sweep=sweep))
 #
 #     ??? success "参考思路"
 #         反向传播中每经过一层，误差信号都要乘以该层激活函数的导数和下一层权重的转置。
-#         Sigmoid 的导数最大只有 $\tfrac14$，在常见初始化下每层把梯度缩小到原来的一小部分，
-#         而它的输出始终在 0.5 附近、前向信号不衰减，于是梯度的衰减完整地体现在权重梯度上：
-#         越靠近输入的层梯度越小，本实验中第一层比最后一层小了几个数量级（见上面的实测输出）。
-#         用相同的学习率，浅层参数几乎不动，网络相当于在**随机特征**上只训练最后几层，准确率自然上升缓慢。
-#         此外，Sigmoid 的输出恒为正，同一神经元所有输入权重的梯度符号相同，只能整体同增同减，更新路线呈"之"字形，进一步拖慢训练。
+#         Sigmoid 的导数最大只有 $\tfrac14$，在默认初始化下每层约缩小到 $0.14$ 倍，越靠近输入的层梯度越小，
+#         本实验中第一层比最后一层小了几个数量级（见上面的实测输出）。
+#         更要紧的是前向方向：Sigmoid 输出的均值恒为 0.5，但**随输入变化的部分**同样每层约乘 $0.14$，
+#         输出层的 logits 几乎与输入无关（上面的表）。于是不只是浅层学得慢：整个网络几乎"看不见"输入，
+#         梯度中与输入有关的部分也微乎其微，本次运行中 Sigmoid 网络的准确率停在随机猜测的 10% 附近。
+#         （注意这与"只训练最后一层"不同：在随机特征上训练好最后一层，准确率会远高于随机猜测；这里连最后一层看到的特征都几乎不随输入变化。）
+#
+#         Sigmoid 的输出恒为正还带来一个次要的问题：对**单个样本**，同一神经元所有输入权重的梯度 $\delta_j\,h_{l-1,i}$ 都与 $\delta_j$ 同号，
+#         这个样本只能让它们同增同减，更新路线呈"之"字形。但有两点保留：一个小批量对多个样本求和后，各分量的符号就不必相同了；
+#         第一层的输入是归一化后的像素，有正有负，这个论证对第一层不成立。
 #
 #         Tanh 的导数上界为 1 且以零为中心，衰减慢得多；ReLU 在激活区域导数恒为 1，梯度可以不打折扣地穿过，
 #         计算只需一次比较，还产生稀疏激活，因此成为隐藏层的默认选择。
-#         （在本章这样浅的网络、短的训练中，Tanh 有时反而比 ReLU 学得更快，这并不矛盾：
-#         ReLU 的优势主要体现在更深的网络里，并且要配合 He 初始化才能充分发挥。）
+#         但"ReLU 更适合深层网络"需要一个前提：合适的初始化。本章的深度扫描里，默认初始化的 ReLU 网络加深后准确率掉到随机猜测，
+#         而 He 初始化的 ReLU 网络在最深处仍能训练（见上面的深度扫描和它的结论检查）。
 #         但 ReLU 在负半轴导数为 0，可能导致神经元"死亡"（下一章），并且它本身并不能阻止梯度因权重过小而衰减，
 #         仍需配合 He 初始化、归一化层、残差连接等手段。
+
+# %% [markdown]
+# ## 练习与思考
+#
+# 下面的题目各有折叠的提示和参考答案：先自己想（需要时动手跑一跑），再展开对照。
+#
+# !!! question "练习 A：梯度爆炸"
+#     把 ReLU 网络的权重方差取成 He 初始化的 2 倍，$\operatorname{Var}(W_{ij}) = 4/n$。按正文的估计，每层因子是多少？50 层后梯度大约放大多少倍？
+#
+#     ??? tip "提示"
+#         每层因子 $\sqrt{n \operatorname{Var}(W_{ij})\,\mathbb{E}[\sigma'(z)^2]}$，ReLU 的 $\mathbb{E}[\sigma'(z)^2] = \tfrac12$。
+#
+#     ??? success "参考答案"
+#         每层因子 $\sqrt{n \cdot \tfrac4n \cdot \tfrac12} = \sqrt2$。50 层后约为 $(\sqrt2)^{50} = 2^{25} \approx 3.4\times 10^{7}$ 倍：
+#         同一个学习率下，浅层的一步更新会大到让损失变成 `NaN`。这就是"梯度爆炸"：与梯度消失是同一个连乘，只是因子大于 1。
+#
+# !!! question "练习 B：对称性"
+#     如果把某个隐藏层的所有权重都初始化为同一个常数（比如 0.01），这一层的各个神经元在训练中会怎样？用小批量 SGD 训练能打破这种对称吗？Dropout 呢？
+#
+#     ??? tip "提示"
+#         两个神经元的输入权重完全相同时，它们的输出和收到的误差信号 $\delta_j$ 会不会不同？
+#
+#     ??? success "参考答案"
+#         同一层的所有神经元计算完全相同的函数，前向输出相同，反向收到的梯度也完全相同，每一步更新后仍然相同——这一层实际上只有一个神经元。
+#         （小批量）SGD 是确定性的，打不破这种对称；随机初始化正是为了打破它。Dropout 每次随机丢弃不同的神经元，
+#         会让它们收到不同的梯度，从而打破对称（但用它来弥补糟糕的初始化并不是好主意）。
+#
+# !!! question "练习 C：推导 Xavier 初始化"
+#     对一个没有激活函数（或在 0 附近斜率为 1 的激活函数）的线性层 $\mathbf{h} = W\mathbf{x}$，$W$ 为 $n_\text{out}\times n_\text{in}$，各元素独立、均值 0、方差 $v$。
+#     前向时要求 $\operatorname{Var}(h_i) = \operatorname{Var}(x_j)$，反向时要求梯度的方差也不变，分别得到什么条件？
+#
+#     ??? tip "提示"
+#         $h_i = \sum_j W_{ij}x_j$ 是 $n_\text{in}$ 个独立项之和；反向时把 $W$ 换成 $W^\top$。
+#
+#     ??? success "参考答案"
+#         前向：$\operatorname{Var}(h_i) = n_\text{in}\, v\, \operatorname{Var}(x_j)$，要求 $n_\text{in} v = 1$。
+#         反向：$\partial\ell/\partial\mathbf{x} = W^\top \partial\ell/\partial\mathbf{h}$，同理要求 $n_\text{out} v = 1$。
+#         除非 $n_\text{in} = n_\text{out}$，两者不能同时满足；Xavier 取折中 $v = \dfrac{2}{n_\text{in} + n_\text{out}}$。
+#
+# !!! question "练习 D：在自己的 Network 上换初始化"
+#     用 `labcode.forward_signal.init_weights(model, "he")` 重新初始化一个 6 个隐藏层的 ReLU 网络，再用 `activation_spread` 量一量各层的幅度，与默认初始化对比。
+#     对 Sigmoid 网络，把权重乘以 4（方差放大 16 倍），输出层的幅度会怎样变化？
+#
+#     ??? tip "提示"
+#         每层因子约为 $\sqrt{n\operatorname{Var}(W)}\cdot\sigma'$；Sigmoid 的输出均值不是 0，会影响下一层的预激活值。
+#
+#     ??? success "参考答案"
+#         He 初始化下各层"随输入变化的幅度"大致保持在同一量级，而默认初始化下每层约缩小到 0.3–0.4 倍（本章的表）。
+#         Sigmoid 网络的权重放大 4 倍后，$0.58 \times 4 \times \tfrac14 \approx 0.58$：衰减慢了很多，但因为 Sigmoid 输出的均值是 0.5，
+#         下一层的预激活值会整体偏移并变大，一部分神经元进入饱和区，$\sigma'$ 远小于 $\tfrac14$，效果不如预期——这是实践中不在隐藏层用 Sigmoid 的原因之一。

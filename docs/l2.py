@@ -312,3 +312,63 @@ lessons.report(lessons.check_all(l1_vs_l2=l1l2))
 #         一般地说，权重较小的模型函数变化更平缓（对线性模型，$\|\mathbf{w}\|$ 就是它的 Lipschitz 常数），
 #         对输入中的噪声和训练样本的偶然特征不那么敏感，因而泛化更好；从贝叶斯角度看，这是加入了"权重应当较小"的高斯先验。
 #         但 $\lambda$ 要折中：太小起不到作用，太大则把有用的信号也压掉，造成欠拟合，所以需要在验证集上调节。
+
+# %% [markdown]
+# ## 练习与思考
+#
+# 下面的题目各有折叠的提示和参考答案：先自己想（需要时动手跑一跑），再展开对照。
+#
+# !!! question "练习 A：L1 的更新规则"
+#     对损失 $L(\mathbf{w}) + \lambda\|\mathbf{w}\|_1$ 用 SGD：$|w|$ 在 0 处不可导，次梯度是什么？"先做梯度步、再做近端步"的写法（近端梯度法）又是什么？
+#
+#     ??? tip "提示"
+#         $\partial|w|/\partial w = \operatorname{sign}(w)$（$w \ne 0$）；近端步求 $\min_w \tfrac{1}{2\eta}(w - \tilde w)^2 + \lambda|w|$。
+#
+#     ??? success "参考答案"
+#         次梯度：$\lambda\operatorname{sign}(w_i)$（$w_i = 0$ 时取 $[-\lambda, \lambda]$ 中任一值），更新 $w_i \leftarrow w_i - \eta(\partial_i L + \lambda\operatorname{sign}(w_i))$，
+#         每一步把权重朝 0 推一个**固定**的量 $\eta\lambda$，但会在 0 附近来回跳。近端写法先做 $\tilde w_i = w_i - \eta\,\partial_i L$，再做软阈值
+#         $w_i \leftarrow \operatorname{sign}(\tilde w_i)\max(|\tilde w_i| - \eta\lambda, 0)$，小于 $\eta\lambda$ 的权重被精确地置为 0——这就是 L1 产生稀疏解的机制。
+#
+# !!! question "练习 B：在验证集上选 λ"
+#     本章直接画了测试损失。写出一个正确的选 $\lambda$ 流程：数据怎么分？最后报告什么？
+#
+#     ??? tip "提示"
+#         测试集的作用是给出一个没有被任何选择过程"看过"的估计。
+#
+#     ??? success "参考答案"
+#         把训练数据再分出一部分做验证集（或做 $k$ 折交叉验证）；对每个候选 $\lambda$ 只用训练部分训练，在验证集上评估，选验证损失最小的 $\lambda$；
+#         然后（可选）用全部训练数据以这个 $\lambda$ 重新训练，最后在从未参与选择的测试集上报告一次结果。用测试集选 $\lambda$ 会让报告的测试损失偏乐观。
+#
+# !!! question "练习 C：偏置不做衰减"
+#     本章的模型带偏置时（`bias=True`），偏置不受惩罚。用 `torch.optim.SGD` 的参数组写出"只对权重衰减"的优化器。为什么通常不衰减偏置？
+#
+#     ??? tip "提示"
+#         `torch.optim` 的优化器可以接收参数组的列表，每组有自己的 `weight_decay`。
+#
+#     ??? success "参考答案"
+#         `torch.optim.SGD([{"params": [w], "weight_decay": lam}, {"params": [b], "weight_decay": 0.0}], lr=lr)`。
+#         偏置只平移输出，不影响函数对输入的敏感程度（Lipschitz 常数），衰减它不起正则化作用，只会把输出的均值拉向 0，造成偏差（本章的数据中 $b^* = 0.05$）。
+#         BatchNorm/LayerNorm 的 $\gamma, \beta$ 同理通常不衰减。
+#
+# !!! question "练习 D：输入噪声等价于 L2（Bishop, 1995）"
+#     对线性模型 $\hat y = \mathbf{w}^\top\mathbf{x}$，训练时给输入加独立噪声 $\boldsymbol{\epsilon} \sim \mathcal{N}(\mathbf{0}, s^2 I)$。
+#     计算 $\mathbb{E}_{\boldsymbol\epsilon}\bigl[(\mathbf{w}^\top(\mathbf{x} + \boldsymbol{\epsilon}) - y)^2\bigr]$，它与 L2 正则化是什么关系？
+#
+#     ??? tip "提示"
+#         把平方展开成三项，交叉项的期望为 0，噪声项的期望是 $\mathbf{w}^\top\mathbb{E}[\boldsymbol\epsilon\boldsymbol\epsilon^\top]\mathbf{w}$。
+#
+#     ??? success "参考答案"
+#         展开并利用 $\mathbb{E}[\boldsymbol\epsilon] = \mathbf{0}$、$\mathbb{E}[\boldsymbol\epsilon\boldsymbol\epsilon^\top] = s^2 I$：
+#         $\mathbb{E}\bigl[(\mathbf{w}^\top\mathbf{x} - y + \mathbf{w}^\top\boldsymbol\epsilon)^2\bigr] = (\mathbf{w}^\top\mathbf{x} - y)^2 + s^2\|\mathbf{w}\|^2$。
+#         平均意义下，加输入噪声训练就是加了系数为 $s^2$ 的 L2 惩罚（Tikhonov 正则化）。对非线性模型这一等价只在噪声很小时近似成立。
+#
+# !!! question "练习 E：Adam 与权重衰减"
+#     Adam 的更新是 $\mathbf{w} \leftarrow \mathbf{w} - \eta\,\hat{\mathbf{m}}/(\sqrt{\hat{\mathbf{v}}} + \varepsilon)$。
+#     把 $\lambda\mathbf{w}$ 加进梯度（L2 惩罚）与 AdamW 的 $\mathbf{w} \leftarrow \mathbf{w} - \eta\,\hat{\mathbf{m}}/(\sqrt{\hat{\mathbf{v}}} + \varepsilon) - \eta\lambda\mathbf{w}$ 有什么不同？
+#
+#     ??? tip "提示"
+#         看 $\lambda\mathbf{w}$ 这一项在两种写法中是否被 $\sqrt{\hat{\mathbf{v}}}$ 除。
+#
+#     ??? success "参考答案"
+#         L2 惩罚的梯度 $\lambda\mathbf{w}$ 进入 $\hat{\mathbf{m}}$ 后也被 $\sqrt{\hat{\mathbf{v}}}$ 逐元素缩放：梯度历史大的权重，被衰减得反而少。
+#         AdamW 把衰减从自适应缩放中拿出来，每个权重每步都按同样的比例 $1 - \eta\lambda$ 收缩，这才是"权重衰减"的本意。对 SGD 两者相同（本章的实验），对 Adam 不同。

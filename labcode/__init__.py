@@ -27,7 +27,7 @@ from .models import Network, RegularizedNetwork, TorchDropoutNetwork
 from .regularization import dropout_layer, l1_penalty, l2_penalty
 from .selfcheck import ActivationCheckError, check_activation_function
 
-_LAZY = {"get_data": "data"}  # loaded on first use: data.py pulls in torchvision
+_LAZY = {"get_data": "data"}  # imported on first use: nothing of the data is touched before
 
 __all__ = [
     "ACTIVATIONS",

@@ -48,6 +48,7 @@ __all__ = [
     "relu_dies_in_dying_setting",
     "seed_train_accuracy_understates_with_dropout",
     "sigmoid_first_layer_vanishes",
+    "sigmoid_forward_signal_collapses",
     "sigmoid_learns_slowest",
     "tanh_has_no_dead_units",
     "unregularized_model_overfits",
@@ -188,6 +189,38 @@ def sigmoid_first_layer_vanishes(result, factor: float = 10.0) -> Lesson:
         passed,
         detail,
         {"sigmoid_last_over_first": vs_last, "relu_first_over_sigmoid_first": vs_relu},
+    )
+
+
+def sigmoid_forward_signal_collapses(
+    spreads: dict, per_layer: float = 0.3, vs_tanh: float = 10.0
+) -> Lesson:
+    """初始化时，Sigmoid 网络隐藏层输出中随输入变化的部分逐层缩小（相邻隐藏层之比的几何平均
+    小于 ``per_layer``），输出层 logits 随输入的变化比 Tanh 网络小 ``vs_tanh`` 倍以上。
+
+    ``spreads``：``{"sigmoid": rows, "tanh": rows, ...}``，``rows`` 为
+    :func:`labcode.forward_signal.activation_spread` 的结果。
+    """
+    name = "sigmoid_forward_signal_collapses"
+    missing = [a for a in ("sigmoid", "tanh") if a not in spreads]
+    if missing:
+        raise ValueError(f"结论 {name} 需要 {missing} 的前向信号测量（activation_spread 的结果）。")
+    sig = [row["spread"] for row in spreads["sigmoid"]]
+    hidden = sig[:-1]
+    if len(hidden) < 2:
+        raise ValueError(f"结论 {name} 需要至少 2 个隐藏层的网络。")
+    ratio = (hidden[-1] / hidden[0]) ** (1 / (len(hidden) - 1)) if hidden[0] > 0 else 0.0
+    logits_sig, logits_tanh = sig[-1], spreads["tanh"][-1]["spread"]
+    below = logits_tanh / logits_sig if logits_sig > 0 else float("inf")
+    passed = ratio < per_layer and below > vs_tanh
+    detail = (
+        f"初始化时 Sigmoid 各隐藏层输出随输入变化的幅度："
+        f"{' → '.join(_fmt(v) for v in hidden)}，每层约乘 {ratio:.2f}（要求小于 {per_layer:g}）；"
+        f"输出层 logits 的幅度 {_fmt(logits_sig)}，是 Tanh 网络（{_fmt(logits_tanh)}）的 1/{below:.0f}"
+        f"（要求小于 1/{vs_tanh:g}）。"
+    )
+    return Lesson(
+        name, passed, detail, {"per_layer": ratio, "logits_sigmoid": logits_sig, "tanh_over": below}
     )
 
 

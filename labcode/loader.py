@@ -6,8 +6,9 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
+
+from .checks import check_int
 
 if TYPE_CHECKING:
     from .data import DataInfo
@@ -34,15 +35,7 @@ class TensorLoader:
         drop_last: bool = False,
         info: DataInfo | None = None,
     ) -> None:
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, int | np.integer)
-            or batch_size <= 0
-        ):
-            raise ValueError(
-                f"batch_size 必须是正整数，收到的是 {batch_size!r}。例如 batch_size=64。"
-            )
-        batch_size = int(batch_size)
+        batch_size = check_int(batch_size, "batch_size", minimum=1, hint="例如 batch_size=64。")
         if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
             raise TypeError("x 和 y 都必须是 torch.Tensor。")
         if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .activations import Activation, get_activation
+from .checks import check_int
 
 __all__ = [
     "Accumulator",
@@ -20,6 +21,7 @@ __all__ = [
     "GradientTracker",
     "analyze_gradients",
     "count_dead_units",
+    "evaluate_batches",
     "evaluate_loss",
     "weight_layers",
 ]
@@ -29,9 +31,7 @@ class Accumulator:
     """在 n 个变量上累加。"""
 
     def __init__(self, n: int):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"Accumulator 的变量个数 n 应为正整数，实际得到 {n!r}。")
-        self.data = [0.0] * n
+        self.data = [0.0] * check_int(n, "Accumulator 的变量个数 n", minimum=1)
 
     def add(self, *args) -> None:
         if len(args) != len(self.data):
@@ -50,30 +50,54 @@ class Accumulator:
         return len(self.data)
 
 
+def evaluate_batches(
+    net, batches: Iterable, batch_loss, *, classify: bool = False, what: str = "evaluate_batches"
+) -> tuple[float, float | None]:
+    """在 ``batches`` 的每个 ``(X, y)`` 上评估，返回 ``(平均损失, 准确率)``；``classify=False`` 时准确率为 ``None``。
+
+    ``batch_loss(out, y)`` 返回 ``(本批损失之和（张量）, 计入的个数)``，平均损失 = Σ 损失之和 / Σ 个数。
+    不记录梯度；``net`` 是 nn.Module 时暂时切换到 eval 模式（dropout 关闭），结束后恢复原模式。
+    统计量在设备上累加，最后只读出一次（一次主机同步）。``what`` 用于错误信息。
+    """
+    was_training = isinstance(net, nn.Module) and net.training
+    if isinstance(net, nn.Module):
+        net.eval()
+    loss_sum: torch.Tensor | None = None
+    correct: torch.Tensor | None = None
+    count = n_samples = 0
+    try:
+        with torch.no_grad():
+            for X, y in batches:
+                out = net(X)
+                batch_sum, batch_count = batch_loss(out, y)
+                loss_sum = batch_sum if loss_sum is None else loss_sum + batch_sum
+                count += batch_count
+                n_samples += len(y)
+                if classify:
+                    hits = (out.argmax(dim=1) == y).sum()
+                    correct = hits if correct is None else correct + hits
+    finally:
+        if was_training:
+            net.train()
+    if count == 0 or loss_sum is None:
+        raise ValueError(f"{what} 收到的数据为空：请检查数据是否至少有一个批次、一个样本。")
+    totals = [loss_sum, correct] if classify else [loss_sum]
+    values = _stack_common(totals).tolist()  # the only host read
+    return values[0] / count, (values[1] / n_samples if classify else None)
+
+
 def evaluate_loss(net, data_iter, loss) -> float:
     """评估模型在数据集上的平均损失：Σ 每个样本的损失 / 样本数。
 
     ``loss`` 应返回逐样本的损失（如 ``nn.MSELoss(reduction="none")``）。
     评估时不记录梯度，nn.Module 暂时切换到 eval 模式（dropout 关闭），结束后恢复原模式。
     """
-    was_training = isinstance(net, nn.Module) and net.training
-    if isinstance(net, nn.Module):
-        net.eval()
-    total, count = None, 0
-    try:
-        with torch.no_grad():
-            for X, y in data_iter:
-                out = net(X)
-                l = loss(out, y.reshape(out.shape))  # noqa: E741
-                batch_sum = l.sum()
-                total = batch_sum if total is None else total + batch_sum
-                count += l.numel()
-    finally:
-        if was_training:
-            net.train()
-    if count == 0:
-        raise ValueError("evaluate_loss 收到的数据为空：请检查 data_iter 是否至少有一个批次。")
-    return float(total) / count
+
+    def per_sample(out, y):
+        losses = loss(out, y.reshape(out.shape))
+        return losses.sum(), losses.numel()
+
+    return evaluate_batches(net, data_iter, per_sample, what="evaluate_loss")[0]
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
@@ -167,8 +191,6 @@ class GradientTracker:
         batch = _stack_common([w.grad.abs().mean() for w in self._weights]).detach()
         self._sum = batch if self._sum is None else self._sum + batch
         self._batches += 1
-
-    update = step
 
     def end_epoch(self) -> list[float]:
         """返回本 epoch 各层 mean|grad| 的批次平均（一次同步），记入 history 并清零。"""

@@ -3,25 +3,46 @@
 from __future__ import annotations
 
 import math
-import operator
 
 import torch
 from torch import nn
 
 from .activations import Activation, get_activation
+from .checks import check_int
 from .regularization import check_dropout_rate, dropout_layer
 
-__all__ = ["Network", "RegularizedNetwork", "TorchDropoutNetwork"]
+__all__ = ["MAX_LAYERS", "Network", "RegularizedNetwork", "TorchDropoutNetwork", "check_num_layers"]
+
+#: 隐藏层个数的上限。实验最深用到 8 层；上百层的全连接网络在这里既训练不动，层数再多还会耗尽内存。
+MAX_LAYERS = 100
 
 
-def _positive_int(value, what: str, minimum: int = 1) -> int:
-    try:
-        number = operator.index(value)
-    except TypeError:
-        number = None
-    if isinstance(value, bool) or number is None or number < minimum:
-        raise ValueError(f"{what} 应为不小于 {minimum} 的整数，实际得到 {value!r}。")
-    return number
+def _check_dtype(x: torch.Tensor, expected: torch.dtype, model_name: str) -> None:
+    """输入的数据类型必须与网络参数相同（通常都是 float32），否则给出中文的 TypeError 和改法。"""
+    if x.dtype == expected:
+        return
+    fixes = {torch.float32: "x.float()", torch.float64: "x.double()"}
+    fix = fixes.get(expected, f"x.to({expected})")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{model_name} 的输入是 {x.dtype} 张量，不是浮点数；网络的参数是 {expected}。"
+            f"请先转换：x = {fix}（图像像素还应像 load_mnist 那样归一化）。"
+        )
+    raise TypeError(
+        f"{model_name} 的输入是 {x.dtype}，而网络的参数是 {expected}，两者必须相同。"
+        f"请用 x = {fix} 转换输入（或把网络转成与输入相同的类型，如 model.double()）。"
+    )
+
+
+def check_num_layers(value, what: str = "num_layers") -> int:
+    """检查隐藏层个数：0 到 :data:`MAX_LAYERS` 之间的整数，返回 int；否则抛出 ValueError。"""
+    return check_int(
+        value,
+        what,
+        minimum=0,
+        maximum=MAX_LAYERS,
+        hint=f"（隐藏层个数，不含输入层和输出层；超过 {MAX_LAYERS} 层的网络训练不动，还可能耗尽内存。）",
+    )
 
 
 class Network(nn.Module):
@@ -40,10 +61,10 @@ class Network(nn.Module):
         hidden_dim: int = 100,
     ):
         super().__init__()
-        self.input_dim = _positive_int(input_dim, "input_dim")
-        self.output_dim = _positive_int(output_dim, "output_dim")
-        self.hidden_dim = _positive_int(hidden_dim, "hidden_dim")
-        self.num_layers = _positive_int(num_layers, "num_layers", minimum=0)
+        self.input_dim = check_int(input_dim, "input_dim", minimum=1)
+        self.output_dim = check_int(output_dim, "output_dim", minimum=1)
+        self.hidden_dim = check_int(hidden_dim, "hidden_dim", minimum=1)
+        self.num_layers = check_num_layers(num_layers)
         # Same creation order as the seed lab (hidden layers first), so that with the same
         # torch seed the weights are initialised identically to the seed's Network.
         self.layers = nn.ModuleList(
@@ -74,6 +95,7 @@ class Network(nn.Module):
             and x.dim() >= 2
             and math.prod(x.shape[1:]) == self.input_dim
         ):
+            _check_dtype(x, self.input_layer.weight.dtype, type(self).__name__)
             return x.reshape(x.shape[0], self.input_dim)
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(
@@ -118,6 +140,7 @@ class _MnistCNN(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         _check_mnist_shape(x, type(self).__name__)
+        _check_dtype(x, self.conv1.weight.dtype, type(self).__name__)
         x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
         x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
         return torch.flatten(x, 1)

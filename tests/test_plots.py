@@ -13,7 +13,6 @@ from labcode.experiments.gradient_vanishing import run_depth_sweep, run_gradient
 from labcode.experiments.l2 import run_l1_vs_l2, run_l2, run_lambda_sweep
 from labcode.profiles import get_config
 
-
 pytestmark = pytest.mark.usefixtures("offline")
 
 

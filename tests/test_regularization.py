@@ -98,6 +98,19 @@ def test_dropout_rejects_bad_rate(bad):
         dropout_layer(torch.ones(3), bad)
 
 
+@pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.bool])
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_dropout_rejects_non_float_tensors(dtype, p):
+    with pytest.raises(TypeError) as info:
+        dropout_layer(torch.ones(3, 4, dtype=dtype), p)
+    assert str(dtype) in str(info.value) and "X.float()" in str(info.value)
+
+
+def test_dropout_rejects_non_tensors():
+    with pytest.raises(TypeError, match="torch.Tensor.*list"):
+        dropout_layer([1.0, 2.0], 0.5)
+
+
 def test_dropout_rate_checks_survive_python_O():
     code = (
         "import sys, torch\n"

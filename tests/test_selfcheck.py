@@ -1,11 +1,21 @@
-"""check_activation_function: passes for correct classes, explains what is wrong otherwise."""
+"""check_activation_function, check_modern_activation; the selfcheck package's shared API."""
+
+import math
+import re
 
 import matplotlib
 import pytest
 import torch
+from torch.nn import functional as F
 
 from labcode import MyReLU, MySigmoid, MyTanh, check_activation_function
-from labcode.selfcheck import ActivationCheckError
+from labcode.activations import Activation, MyELU, MyGELU, MyLeakyReLU, MySiLU
+from labcode.selfcheck import (
+    ActivationCheckError,
+    CheckReport,
+    SelfCheckError,
+    check_modern_activation,
+)
 
 matplotlib.use("Agg")
 
@@ -158,3 +168,196 @@ def test_forgotten_return_and_exceptions_are_explained():
 
 def test_instances_are_accepted_too():
     check_activation_function(MyReLU(), MySigmoid(), MyTanh(), show_plot=False)
+
+
+def test_in_place_activation_is_caught():
+    class InPlaceReLU(SeedReLU):
+        def __call__(self, x):
+            return x.clamp_(min=0)
+
+    with pytest.raises(ActivationCheckError, match=r"ReLU 的函数值原地修改了输入 x"):
+        check_activation_function(InPlaceReLU, MySigmoid, MyTanh, show_plot=False)
+
+
+def test_unfinished_activation_stub_propagates():
+    label = "练习 1.3：请实现 MyTanh 的 f 与 derivative（检查：check_activation_function）"
+
+    class StubTanh(Activation):
+        def f(self, x):
+            raise NotImplementedError(label)
+
+        def derivative(self, x):
+            raise NotImplementedError(label)
+
+    with pytest.raises(NotImplementedError, match=f"^{label}$") as info:
+        check_activation_function(MyReLU, MySigmoid, StubTanh, show_plot=False)
+    assert info.value.__suppress_context__
+
+
+# --------------------------------------------------------------------------------------------------
+# the package: error types, reports, names
+# --------------------------------------------------------------------------------------------------
+
+CHECKS = [
+    "check_activation_function",
+    "check_modern_activation",
+    "check_forward",
+    "check_gradient_stats",
+    "check_dead_units",
+    "check_l2_penalty",
+    "check_l2_step",
+    "check_dropout_layer",
+    "check_dropout_model",
+    "check_eval_accuracy",
+]
+
+
+def test_error_types_and_report():
+    assert issubclass(ActivationCheckError, SelfCheckError)
+    assert issubclass(SelfCheckError, AssertionError)
+    report = CheckReport("check_x 通过：一切正常。")
+    assert report == "check_x 通过：一切正常。" and repr(report) == str(report)
+
+    class Printer:  # IPython's pretty printer protocol
+        def __init__(self):
+            self.out = []
+
+        def text(self, s):
+            self.out.append(s)
+
+    printer = Printer()
+    report._repr_pretty_(printer, False)
+    assert printer.out == [str(report)]
+
+
+def test_every_check_is_public_and_documented_in_chinese():
+    import labcode.selfcheck as selfcheck
+
+    for name in CHECKS:
+        fn = getattr(selfcheck, name)
+        assert name in selfcheck.__all__ and name in selfcheck.__doc__
+        assert "用法" in fn.__doc__ or name == "check_activation_function", name
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in fn.__doc__), name
+    for name in ("SelfCheckError", "CheckReport", "ActivationCheckError"):
+        assert name in selfcheck.__all__
+
+
+def test_pre_package_names_stay_importable():
+    from labcode.selfcheck import ATOL, RTOL, _compare, _reference, _test_inputs
+
+    assert RTOL == ATOL == 1e-4
+    x = _test_inputs(torch.float32)
+    y, dy = _reference(torch.tanh, x)
+    _compare("Tanh", "函数值", x, y, y.double())
+
+
+# --------------------------------------------------------------------------------------------------
+# check_modern_activation
+# --------------------------------------------------------------------------------------------------
+
+
+class PlainLeakyReLU:
+    def __call__(self, x):
+        return torch.where(x > 0, x, 0.01 * x)
+
+    def derivative(self, x):
+        return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, 0.01))
+
+
+class PlainGELU:  # torch.erf, the textbook form
+    def __call__(self, x):
+        return x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+
+    def derivative(self, x):
+        return 0.5 * (1 + torch.erf(x / math.sqrt(2))) + x * torch.exp(-x * x / 2) / math.sqrt(
+            2 * math.pi
+        )
+
+
+def modern(f, derivative=None, base=MyGELU):
+    attrs = {"f": lambda self, x: f(x)}
+    if derivative is not None:
+        attrs["derivative"] = lambda self, x: derivative(x)
+    return type("StudentActivation", (base,), attrs)
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"),
+    [
+        (MyLeakyReLU, "LeakyReLU"),
+        (MyELU, "ELU"),
+        (MyGELU, "GELU"),
+        (MySiLU, "SiLU"),
+        (PlainLeakyReLU, "LeakyReLU"),
+        (PlainGELU, "GELU"),
+        (MySiLU(), "SiLU"),
+    ],
+)
+def test_check_modern_activation_identifies_and_passes(cls, name):
+    state = torch.get_rng_state()
+    report = check_modern_activation(cls)
+    assert isinstance(report, CheckReport)
+    assert report.startswith(f"check_modern_activation 通过：你实现的是 {name}")
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def _naive_silu(x):
+    return x * torch.exp(x) / (1 + torch.exp(x))
+
+
+@pytest.mark.parametrize(
+    ("cls", "phrase"),
+    [
+        (
+            modern(lambda x: torch.where(x > 0, x, 0.1 * x), base=MyLeakyReLU),
+            r"最接近的是 LeakyReLU.*负半轴斜率约为 0\.1，本练习要求 negative_slope = 0\.01",
+        ),
+        (modern(lambda x: x.clamp(min=0), base=MyLeakyReLU), r"斜率为 0 就是 ReLU"),
+        (
+            modern(lambda x: torch.where(x > 0, x, 0.5 * torch.expm1(x.clamp(max=0))), base=MyELU),
+            r"最接近的是 ELU.*α 约为 0\.5，本练习要求 α = 1",
+        ),
+        (
+            modern(lambda x: F.gelu(x, approximate="tanh")),
+            r"最接近的是 GELU.*tanh 近似.*精确形式 x·Φ\(x\)",
+        ),
+        (
+            modern(MyGELU().f, lambda x: 0.5 * torch.special.erfc(-x / math.sqrt(2))),
+            r"GELU 的导数有误.*GELU 的导数应为 f'\(x\) = Φ\(x\) \+ x·φ\(x\)",
+        ),
+        (
+            modern(_naive_silu, base=MySiLU),
+            r"SiLU 的函数值有误.*NaN/inf.*不要写成 e\^x/\(1\+e\^x\)",
+        ),
+        (
+            modern(F.silu, torch.sigmoid, base=MySiLU),
+            r"SiLU 的导数有误.*σ\(x\)·\(1 \+ x·\(1 - σ\(x\)\)\)",
+        ),
+        (modern(torch.sigmoid), r"都对不上。最接近的是 \w+（与 F\.\w+\(x\) 比较"),
+        (modern(lambda x: x * torch.sigmoid(1.702 * x), base=MySiLU), r"都对不上。最接近的是 GELU"),
+    ],
+)
+def test_check_modern_activation_names_the_mistake(cls, phrase):
+    with pytest.raises(ActivationCheckError, match=re.compile(phrase, re.DOTALL)):
+        check_modern_activation(cls)
+
+
+def test_check_modern_activation_catches_in_place_and_stubs():
+    class InPlaceLeaky(PlainLeakyReLU):
+        def __call__(self, x):
+            x[x < 0] *= 0.01
+            return x
+
+    with pytest.raises(ActivationCheckError, match=r"原地修改了输入 x"):
+        check_modern_activation(InPlaceLeaky)
+
+    label = "练习 1.4：任选 LeakyReLU、ELU、GELU、SiLU 之一，实现 f 与 derivative（检查：check_modern_activation）"
+
+    class Stub(Activation):
+        def f(self, x):
+            raise NotImplementedError(label)
+
+    with pytest.raises(NotImplementedError, match=re.escape(label)):
+        check_modern_activation(Stub)
+    with pytest.raises(ActivationCheckError, match="缺少导数方法"):
+        check_modern_activation(PlainLeakyReLU.__call__)

@@ -9,7 +9,13 @@ import torch
 
 from labcode import settings
 
-ENV_VARS = ("LABCODE_DEVICE", "LABCODE_PROFILE", "LABCODE_DATA_DIR", "LABCODE_OFFLINE")
+ENV_VARS = (
+    "LABCODE_DEVICE",
+    "LABCODE_PROFILE",
+    "LABCODE_DATA_DIR",
+    "LABCODE_OFFLINE",
+    "LABCODE_DATASET",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -138,6 +144,49 @@ def test_profile_invalid_value_lists_choices(monkeypatch, value):
     message = str(excinfo.value)
     assert value in message and "LABCODE_PROFILE" in message
     assert "quick" in message and "full" in message
+
+
+# --- dataset ----------------------------------------------------------------
+
+
+def test_dataset_default_is_mnist():
+    assert settings.get_dataset() == "mnist"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("mnist", "mnist"),
+        ("fashion-mnist", "fashion-mnist"),
+        (" Fashion-MNIST ", "fashion-mnist"),
+        ("", "mnist"),
+    ],
+)
+def test_dataset_from_env(monkeypatch, value, expected):
+    monkeypatch.setenv("LABCODE_DATASET", value)
+    assert settings.get_dataset() == expected
+
+
+def test_dataset_argument_overrides_env(monkeypatch):
+    monkeypatch.setenv("LABCODE_DATASET", "fashion-mnist")
+    assert settings.get_dataset("mnist") == "mnist"
+
+
+@pytest.mark.parametrize("value", ["cifar10", "fashion", "fashion_mnist", "1"])
+def test_dataset_invalid_value_lists_choices(monkeypatch, value):
+    monkeypatch.setenv("LABCODE_DATASET", value)
+    with pytest.raises(ValueError) as excinfo:
+        settings.get_dataset()
+    message = str(excinfo.value)
+    assert repr(value) in message and "环境变量 LABCODE_DATASET" in message
+    assert "mnist, fashion-mnist" in message and "export LABCODE_DATASET=" in message
+    with pytest.raises(ValueError, match="参数 dataset"):
+        settings.get_dataset(value)
+
+
+def test_dataset_argument_must_be_a_string():
+    with pytest.raises(TypeError, match="dataset 应为字符串"):
+        settings.get_dataset(3)
 
 
 # --- data dir and offline ---------------------------------------------------

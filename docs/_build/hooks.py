@@ -37,7 +37,9 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bundle  # noqa: E402  (docs/_build/bundle.py)
 import execute  # noqa: E402  (docs/_build/execute.py)
+import exercises  # noqa: E402  (docs/_build/exercises.py)
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
 
@@ -111,8 +113,9 @@ def split_rendered(html: str, expected: int, name: str) -> list[str]:
 
 
 RUN_LOCALLY = """> **在本地运行这个 Notebook**：它只依赖 `labcode` 包。在课程仓库根目录执行
-> `python3 -m pip install -c requirements/constraints.txt -e .`（Python 3.11）即可安装同样版本的依赖，
-> 然后用 Jupyter 打开本文件。默认在 CPU 上使用 quick 规模；设 `LABCODE_PROFILE=full` 运行原实验的完整设置。
+> `python3 -m pip install -e .`（Python 3.10–3.13，CPU 版 PyTorch 即可）；想要与网站构建完全相同的版本，
+> 在 Python 3.11 上改用 `python3 -m pip install -c requirements/constraints.txt -e .`。然后用 Jupyter 打开本文件。
+> 默认在 CPU 上使用 quick 规模；设 `LABCODE_PROFILE=full` 运行原实验的完整设置。
 > 下面保存的输出来自网站构建时的运行。"""
 
 
@@ -123,6 +126,23 @@ def download_copy(result) -> str:
     cell = {"cell_type": "markdown", "id": "run-locally", "metadata": {}, "source": RUN_LOCALLY}
     nb["cells"].insert(0, cell)
     return json.dumps(nb, ensure_ascii=False, indent=1)
+
+
+EXERCISES_FIRST = """> **练习版 Notebook**：每个练习的参考答案都换成了 `raise NotImplementedError("练习 …")`。
+> 从上到下运行，会停在第一个还没完成的练习，并告诉你要写什么；写完后运行紧随其后的检查单元格，
+> 它会指出哪里不对。全部完成后，后面的实验就用**你自己的代码**得出本章的结果。
+>
+> 安装 `labcode`（Python 3.10–3.13）：在课程仓库或课程包（网站上的"课程包"下载）的根目录执行
+> `python3 -m pip install -e .`，然后用 Jupyter 打开本文件。参考答案见网站上本章的页面（折叠的"参考答案"）。"""
+
+
+def exercises_copy(source: Path) -> str:
+    """The student notebook: solutions replaced by stubs, no outputs, a first cell on how to use it."""
+    nb = exercises.student_notebook(execute.read_notebook(source), source.name)
+    cell = nbformat.v4.new_markdown_cell(EXERCISES_FIRST)
+    cell.id = "how-to-use"
+    nb.cells.insert(0, cell)
+    return nbformat.writes(nb)
 
 
 def on_config(config):
@@ -142,6 +162,7 @@ def on_config(config):
     except (ValueError, RuntimeError) as exc:
         raise PluginError(str(exc)) from None
     _state["results"] = {}
+    _state["student"] = {}
     _state["executed"] = 0
     log.info(
         "notebooks: profile=%s device=%s", _state["settings"].profile, _state["settings"].device
@@ -166,6 +187,25 @@ def on_files(files: Files, config):
                 config, f"{NOTEBOOK_DEST}/{result.slug}.ipynb", content=download_copy(result)
             )
         )
+        student = exercises_copy(result.source)
+        _state["student"][result.slug] = student
+        files.append(
+            File.generated(config, f"{NOTEBOOK_DEST}/{result.slug}-exercises.ipynb", content=student)
+        )
+    chapters = [r for r in _state["results"].values()]
+    if chapters:
+        files.append(
+            File.generated(config, EXERCISES_PAGE, content=exercises_page(chapters, config))
+        )
+        files.append(
+            File.generated(
+                config,
+                bundle.BUNDLE_PATH,
+                content=bundle.course_bundle(
+                    {slug: text for slug, text in _state["student"].items()}
+                ),
+            )
+        )
     root = mathjax_root()
     for rel in mathjax_files(root):
         files.append(File.generated(config, f"{MATHJAX_DEST}/{rel}", abs_src_path=str(root / rel)))
@@ -179,8 +219,12 @@ def on_pre_page(page: Page, config, files: Files):
         return page
     plugin = _jupyter_plugin(config)
     download = files.get_file_from_path(f"{NOTEBOOK_DEST}/{result.slug}.ipynb")
+    student = files.get_file_from_path(f"{NOTEBOOK_DEST}/{result.slug}-exercises.ipynb")
+    course = files.get_file_from_path(bundle.BUNDLE_PATH)
     # the download button in overrides/partials/actions.html and the bar under the title
     page.nb_url = get_relative_url(download.url, page.url)
+    page.exercises_url = get_relative_url(student.url, page.url)
+    page.bundle_url = get_relative_url(course.url, page.url)
     page.nb_result = result
 
     def render(self: Page, config, files):
@@ -193,7 +237,9 @@ def on_pre_page(page: Page, config, files: Files):
 def render_notebook(page: Page, result, jupyter_config, config, files) -> None:
     from mkdocs_jupyter import convert
 
-    nb = execute.merged_notebook(result)  # Markdown fresh from the source, outputs from the cache
+    # Markdown fresh from the source, outputs from the cache; exercise cells show the task (stubs)
+    # with the reference solution folded away right after it
+    nb = exercises.page_cells(execute.merged_notebook(result), result.source.name)
     md_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"]
     # 1. all Markdown cells through MkDocs' own renderer (extensions, links, TOC, title)
     page.markdown = f"\n\n{SPLIT}\n\n".join(nb.cells[i].source for i in md_cells)
@@ -294,15 +340,79 @@ def on_page_content(html: str, page: Page, config, files):
     html = html.replace('aria-label="Copy to Clipboard"', 'aria-label="复制代码" title="复制代码"')
     bar = (
         '<div class="nb-download" data-search-exclude="true">'
+        f'<a href="{page.exercises_url}" download="{result.slug}-exercises.ipynb" '
+        'class="md-button md-button--primary md-button--small">练习版 Notebook（.ipynb）</a>'
         f'<a href="{page.nb_url}" download="{result.slug}.ipynb" class="md-button md-button--small">'
-        "下载本章 Notebook（.ipynb）</a>"
-        '<span class="nb-download__note">含本次构建的运行结果；按首页说明安装 <code>labcode</code> 后即可独立运行。</span>'
+        "答案版 Notebook（含运行结果）</a>"
+        f'<a href="{page.bundle_url}" download class="md-button md-button--small">'
+        "课程包（.zip）</a>"
+        '<span class="nb-download__note">练习版把参考答案换成了待完成的练习；课程包含 <code>labcode</code>、'
+        "全部练习版 Notebook 和依赖清单，离线也能用。</span>"
         "</div>"
     )
     html, n = _H1_END.subn("</h1>" + bar, html, count=1)
     if n == 0:
         html = bar + html
     return html
+
+
+EXERCISES_PAGE = "exercises.md"
+
+
+def exercises_page(results, config) -> str:
+    """The "练习一览" page: every exercise of every chapter, what to write, which check verifies it."""
+    titles = _nav_titles(config)
+    rows, total = [], 0
+    for result in results:
+        found = exercises.distinct(
+            exercises.exercises(execute.read_notebook(result.source), result.source.name)
+        )
+        total += len(found)
+        title = titles.get(result.source.name, result.slug)
+        for exercise in found:
+            check = f"`labcode.selfcheck.{exercise.check}`" if exercise.check else "（见章节）"
+            rows.append(
+                f"| {exercise.number} | [{title}]({result.source.name}) | {exercise.task} | {check} | "
+                f"[练习版]({NOTEBOOK_DEST}/{result.slug}-exercises.ipynb) |"
+            )
+    return "\n".join(
+        [
+            "# 练习一览",
+            "",
+            f"本课程共有 {total} 个编程练习。每章的**练习版 Notebook** 把参考答案换成了待完成的练习"
+            "（`raise NotImplementedError(\"练习 …\")`），从上到下运行会停在第一个没完成的练习；"
+            "每个练习后面紧跟一个检查单元格，调用表中的检查函数：通过时给出一句报告，不通过时用中文指出哪里不对、可能的原因。"
+            "全部完成后，章节后面的实验就用你自己的代码得出结果。",
+            "",
+            f"离线或在防火墙后学习：下载[课程包]({bundle.BUNDLE_PATH})（`labcode`、全部练习版 Notebook 和依赖清单），"
+            "解压后在其根目录执行 `python3 -m pip install -e .`（Python 3.10–3.13）。",
+            "",
+            "| 练习 | 章节 | 要写什么 | 检查 | 下载 |",
+            "| --- | --- | --- | --- | --- |",
+            *rows,
+            "",
+            "每章页面上，练习的参考答案折叠在练习之后（\"参考答案\"）；先自己写，卡住了再看。",
+            "",
+        ]
+    )
+
+
+def _nav_titles(config) -> dict[str, str]:
+    titles = {}
+
+    def walk(node):
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for title, value in node.items():
+                if isinstance(value, str):
+                    titles[value] = title
+                else:
+                    walk(value)
+
+    walk(config.get("nav") or [])
+    return titles
 
 
 def on_post_build(config):

@@ -89,7 +89,7 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
     return RunResult(run, params=params, history=history, summary=summary)
 
 
-def _prepare(profile, config, device, seed, name):
+def _prepare(profile, config, seed, device, name):
     config, profile_name = resolve_profile_config("dropout", profile, config, DropoutConfig)
     device, data, result = start_mnist_experiment(
         name,
@@ -133,7 +133,7 @@ def run_dropout(
         raise ValueError(
             f"未知的变体 {unknown or variants}。可选：{', '.join(VARIANTS)}（可以选多个）。"
         )
-    config, data, result, device = _prepare(profile, config, device, seed, "dropout")
+    config, data, result, device = _prepare(profile, config, seed, device, "dropout")
     rate = check_dropout_rate(config.dropout if dropout is None else dropout)
     for variant in variants:
         model_cls = TorchDropoutNetwork if variant == "torch" else RegularizedNetwork
@@ -163,7 +163,7 @@ def run_dropout_sweep(
     ``epochs == sweep_epochs``，其中 p=0（``"none"``）与 p=dropout（``"scratch"``）两次运行直接复用，
     不再重复训练（同样的网络、种子和轮数，结果完全相同）。"""
     started = time.perf_counter()
-    config, data, result, device = _prepare(profile, config, device, seed, "dropout_sweep")
+    config, data, result, device = _prepare(profile, config, seed, device, "dropout_sweep")
     values = [check_dropout_rate(r) for r in (config.sweep_rates if rates is None else rates)]
     if not values:
         raise ValueError("rates 不能为空，例如 rates=(0, 0.3, 0.5)。")

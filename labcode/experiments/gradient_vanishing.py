@@ -17,7 +17,7 @@ import torch
 
 from .. import settings
 from ..activations import ACTIVATIONS
-from ..models import Network
+from ..models import Network, check_num_layers
 from ..profiles import GradientConfig
 from .results import ExperimentResult, RunResult
 from .training import (
@@ -54,12 +54,6 @@ def check_activations(activations, what: str = "activations") -> tuple[str, ...]
     if len(set(names)) != len(names):
         raise ValueError(f"{what} 中有重复的激活函数名：{names}。")
     return names
-
-
-def _check_depth(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{what} 应为非负整数（隐藏层个数），实际得到 {value!r}。")
-    return value
 
 
 def seeded_mlp(
@@ -134,7 +128,7 @@ def run_gradient_vanishing(
         "gradient_vanishing", profile, config, GradientConfig
     )
     names = check_activations(config.activations if activations is None else activations)
-    depth = _check_depth(config.num_layers if num_layers is None else num_layers, "num_layers")
+    depth = check_num_layers(config.num_layers if num_layers is None else num_layers)
     device, data, result = start_mnist_experiment(
         "gradient_vanishing",
         config,
@@ -181,7 +175,7 @@ def run_depth_sweep(
     depth_list = tuple(config.sweep_depths if depths is None else depths)
     if not depth_list:
         raise ValueError("depths 不能为空，例如 depths=(1, 2, 4, 8)。")
-    depth_list = tuple(_check_depth(d, "depths 中的每一项") for d in depth_list)
+    depth_list = tuple(check_num_layers(d, "depths 中的每一项") for d in depth_list)
     device, data, result = start_mnist_experiment(
         "depth_sweep",
         config,

@@ -101,8 +101,9 @@ def _fit_linear(
             w.copy_(torch.sign(w) * torch.clamp(w.abs() - config.lr * proximal_l1, min=0.0))
 
     history: dict[str, list] = {"train_loss": [], "test_loss": [], "w_norm": []}
+    initial_loss = None
     for epoch in progress(range(1, epochs + 1), total=epochs, desc=f"{experiment} · {run}"):
-        train_epoch(
+        stats = train_epoch(
             net,
             loader,
             optimizer,
@@ -110,10 +111,12 @@ def _fit_linear(
             epoch=epoch,
             lr=config.lr,
             run=run,
+            initial_loss=initial_loss,
             classify=False,
             penalty=(lambda: penalty(net.weight)) if penalty is not None else None,
             after_step=soft_threshold if proximal_l1 > 0 else None,
         )
+        initial_loss = stats.initial_loss
         train_loss, _ = evaluate(net, train_x, train_y, classify=False)
         test_loss, _ = evaluate(net, test_x, test_y, classify=False)
         history["train_loss"].append(train_loss)

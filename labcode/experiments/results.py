@@ -5,7 +5,8 @@
     ExperimentResult
       name        实验名，如 "gradient_vanishing"、"depth_sweep"
       config      所用设置（profiles 中的 dataclass）
-      data        所用数据（DataInfo：完整 MNIST 还是离线子集、样本数；合成数据为 None）
+      data        所用数据（DataInfo：哪个数据集，完整数据还是离线子集、样本数；合成数据为 None）
+      dataset     （属性）数据集："mnist" 或 "fashion-mnist"；合成数据为 None
       device      计算设备，如 "cpu"、"cuda:0"
       seed        随机种子
       profile     规模（"quick" / "full"；用户直接传入 config 时为 "custom"）
@@ -116,6 +117,11 @@ class ExperimentResult:
         return list(self.runs)
 
     @property
+    def dataset(self) -> str | None:
+        """所用的数据集：``"mnist"`` 或 ``"fashion-mnist"``（见 ``data.dataset``）；合成数据为 ``None``。"""
+        return getattr(self.data, "dataset", None)
+
+    @property
     def data_description(self) -> str:
         """一句中文说明用了哪份数据（合成数据时说明是合成数据）。"""
         if self.data is None:
@@ -129,6 +135,7 @@ class ExperimentResult:
             "config": to_jsonable(self.config),
             "config_type": type(self.config).__name__,
             "data": to_jsonable(self.data),
+            "dataset": self.dataset,
             "device": self.device,
             "seed": self.seed,
             "profile": self.profile,

@@ -2,32 +2,41 @@
 
 - 数据是设备上的张量，按索引分批（:class:`labcode.data.TensorLoader`），每个实验只加载一次；
 - 每个批次的损失、预测正确数都在设备上累加，每个 epoch 结束时才读出一次（不逐批 ``.item()``）；
-- 损失变成 NaN/inf 时抛出 :class:`TrainingDivergedError`，说明是哪个实验、第几个 epoch、学习率多少；
-- 交互运行时（stderr 是终端，或设置了 ``LABCODE_PROGRESS=1``）显示 tqdm 进度条；
-  渲染网页或跑测试时不输出任何东西（``LABCODE_PROGRESS=0`` 可强制关闭）。
+- 训练发散（损失变成 NaN/inf，或远大于训练开始时的损失，规则见 :func:`train_epoch`）时抛出
+  :class:`TrainingDivergedError`，说明是哪个实验、哪次运行、第几个 epoch、学习率多少；
+- 交互运行时（stderr 是终端，或在 Jupyter 内核中）显示 tqdm 进度条，规则见 :func:`progress_enabled`；
+  ``LABCODE_PROGRESS=0`` 强制关闭（渲染网页、跑测试时），``=1`` 强制显示。
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from .. import settings
+from ..checks import check_int
+from ..metrics import evaluate_batches
+
+if TYPE_CHECKING:
+    from ..data import MnistData
 
 __all__ = [
+    "DIVERGENCE_FACTOR",
+    "DIVERGENCE_FLOOR",
     "PROGRESS_ENV",
     "EpochStats",
-    "MnistTensors",
     "TrainingDivergedError",
+    "divergence_threshold",
     "evaluate",
     "fit_classifier",
     "load_mnist_tensors",
@@ -40,29 +49,66 @@ __all__ = [
 ]
 
 PROGRESS_ENV = "LABCODE_PROGRESS"
+TQDM_DISABLE_ENV = "TQDM_DISABLE"
+
+#: 发散判据（见 :func:`divergence_threshold`）：一个 epoch 的平均训练损失超过
+#: max(DIVERGENCE_FACTOR × 初始损失, DIVERGENCE_FLOOR) 即判定为发散。
+DIVERGENCE_FACTOR = 10.0
+DIVERGENCE_FLOOR = 1e4
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-class TrainingDivergedError(RuntimeError):
-    """训练发散：损失变成了 NaN 或无穷大。
+def divergence_threshold(initial_loss: float) -> float:
+    """发散阈值：``max(DIVERGENCE_FACTOR × initial_loss, DIVERGENCE_FLOOR)``，即 max(10 × 初始损失, 1e4)。
 
-    属性 ``experiment``、``run``、``epoch``（从 1 开始）、``lr``、``loss`` 记录出事的位置。
+    ``initial_loss`` 是训练开始时（第 1 个 epoch 的第一个批次、参数更新之前）的损失：10 类交叉熵约为
+    ln 10 ≈ 2.3。正常训练的平均损失不会比开始时大上 10 倍，更不会超过 1e4（交叉熵为 1e4 意味着正确类别的
+    logit 比别的类别低上万）；学习率大得离谱时，损失在第一个 epoch 就到了 1e7 以上。绝对下限 1e4 让初始损失
+    很小的任务（如回归）不会因为正常的波动被误判。初始损失不是有限数时只用绝对下限。
+    """
+    if not math.isfinite(initial_loss):
+        return DIVERGENCE_FLOOR
+    return max(DIVERGENCE_FACTOR * initial_loss, DIVERGENCE_FLOOR)
+
+
+class TrainingDivergedError(RuntimeError):
+    """训练发散：损失变成了 NaN 或无穷大，或远大于训练开始时的损失（见 :func:`divergence_threshold`）。
+
+    属性 ``experiment``、``run``、``epoch``（从 1 开始）、``lr``、``loss`` 记录出事的位置；
+    ``initial_loss`` 与 ``threshold`` 为训练开始时的损失和发散阈值（只因 NaN/inf 判定时可能为 None）。
     """
 
     def __init__(
-        self, experiment: str, epoch: int, lr: float | None, loss: float, run: str | None = None
+        self,
+        experiment: str,
+        epoch: int,
+        lr: float | None,
+        loss: float,
+        run: str | None = None,
+        initial_loss: float | None = None,
+        threshold: float | None = None,
     ):
         self.experiment = experiment
         self.run = run
         self.epoch = epoch
         self.lr = lr
         self.loss = loss
+        self.initial_loss = initial_loss
+        self.threshold = threshold
         where = f"实验 {experiment!r}" + (f"（运行 {run!r}）" if run else "")
         lr_text = f"学习率 lr={lr:g}" if lr is not None else "当前学习率"
+        if math.isfinite(loss) and threshold is not None:
+            start = f"训练开始时为 {initial_loss:.4g}，" if initial_loss is not None else ""
+            what = (
+                f"的平均训练损失为 {loss:.4g}，{start}超过了发散阈值 {threshold:g}"
+                f"（max({DIVERGENCE_FACTOR:g} × 开始时的损失, {DIVERGENCE_FLOOR:g})）"
+            )
+        else:
+            what = f"的训练损失变成了 {loss}（NaN 或无穷大）"
         super().__init__(
-            f"训练发散：{where}在第 {epoch} 个 epoch 的训练损失变成了 {loss}（NaN 或无穷大），"
-            f"{lr_text}。请把学习率调小（例如减小到原来的 1/10）后重新运行。"
+            f"训练发散：{where}在第 {epoch} 个 epoch {what}，{lr_text}。"
+            "请把学习率调小（例如减小到原来的 1/10）后重新运行。"
         )
 
 
@@ -70,31 +116,76 @@ class TrainingDivergedError(RuntimeError):
 # 进度条
 
 
-def progress_enabled() -> bool:
-    """是否显示进度条：``LABCODE_PROGRESS=1`` 强制显示，``=0`` 强制关闭；未设置时只在 stderr 是终端时显示。"""
-    value = os.environ.get(PROGRESS_ENV, "").strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
+_TRUE_WORDS = ("1", "true", "yes", "on")
+_FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def in_ipython_kernel() -> bool:
+    """是否在 IPython 内核（Jupyter、VS Code 的笔记本等）中运行：已导入 ipykernel，且
+    ``get_ipython()`` 是连着内核的 shell。普通的 ``ipython`` 终端不算（它的 stderr 是终端）。"""
+    if "ipykernel" not in sys.modules:
         return False
-    if value:
-        raise ValueError(
-            f"环境变量 {PROGRESS_ENV} 的取值 {value!r} 无效。可选值：1（显示进度条）或 0（不显示）。"
-        )
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    if not callable(get_ipython):
+        return False
     try:
-        return sys.stderr.isatty()
+        shell = get_ipython()
+    except Exception:  # noqa: BLE001 —— a broken IPython only means: no kernel here
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return bool(sys.stderr.isatty())
     except (AttributeError, ValueError):
         return False
 
 
+def progress_enabled() -> bool:
+    """是否显示进度条，按顺序：
+
+    1. 环境变量 ``LABCODE_PROGRESS=1``（或 true/yes/on）强制显示，``=0``（或 false/no/off）强制关闭；
+       其他取值抛出 ``ValueError``；
+    2. 环境变量 ``TQDM_DISABLE`` 为真（非空且不是 0/false/no/off）时不显示；
+    3. 否则在 stderr 是终端、或在 IPython 内核（Jupyter）中运行时显示，其他情况（渲染网页、跑测试、
+       输出被重定向）不显示。
+    """
+    value = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    if value in _TRUE_WORDS:
+        return True
+    if value in _FALSE_WORDS:
+        return False
+    if value:
+        raise ValueError(
+            f"环境变量 {PROGRESS_ENV} 的取值 {value!r} 无效。可选值：1（显示进度条）或 0（不显示）。"
+            f"例如：export {PROGRESS_ENV}=0"
+        )
+    disable = os.environ.get(TQDM_DISABLE_ENV, "").strip().lower()
+    if disable and disable not in _FALSE_WORDS:
+        return False
+    return _stderr_is_terminal() or in_ipython_kernel()
+
+
+def _progress_bar_class():
+    """``tqdm.auto``（Jupyter 中是控件）只在装了 ipywidgets 时使用；没有 ipywidgets 时 tqdm 的控件会发出
+    警告、显示不出来，所以改用文本进度条（``tqdm.std``），写到 stderr（Jupyter 也会显示）。"""
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+
+        return tqdm, {}
+    from tqdm.std import tqdm
+
+    return tqdm, {"file": sys.stderr}
+
+
 def progress(iterable: Iterable, total: int | None = None, desc: str = "") -> Iterator:
-    """交互运行时包一层 tqdm 进度条（``tqdm.auto``：终端里是文本，Jupyter 里是控件），否则原样返回。"""
+    """需要时（见 :func:`progress_enabled`）包一层 tqdm 进度条，否则原样返回。"""
     if not progress_enabled():
         yield from iterable
         return
-    from tqdm.auto import tqdm
-
-    yield from tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+    bar, kwargs = _progress_bar_class()
+    yield from bar(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -116,32 +207,24 @@ def resolve_profile_config(experiment: str, profile: str | None, config: Any, ex
     return config, "custom"
 
 
-@dataclass(frozen=True)
-class MnistTensors:
-    """一个实验实际用到的 MNIST 张量（已在设备上）及其说明 ``info``（DataInfo，记录实际的样本数）。"""
+def load_mnist_tensors(n_train: int | None, device: torch.device) -> MnistData:
+    """加载 MNIST（每个进程只从磁盘读一次），需要时只取训练集的前 ``n_train`` 张。
 
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    info: Any
-
-
-def load_mnist_tensors(n_train: int | None, device: torch.device) -> MnistTensors:
-    """加载 MNIST（每个进程只从磁盘读一次），需要时只取训练集的前 ``n_train`` 张。"""
+    返回 :class:`~labcode.data.MnistData`；取了前 ``n_train`` 张时，它的 ``info`` 记录实际的训练图片数。
+    """
     from ..data import load_mnist
 
     data = load_mnist(device=device)
-    info = data.info
-    train_x, train_y = data.train_x, data.train_y
-    if n_train is not None and n_train < len(train_y):
-        train_x, train_y = train_x[:n_train], train_y[:n_train]
-        info = dataclasses.replace(
-            info,
-            n_train=int(n_train),
-            description=f"{info.description}；本实验只用其中前 {n_train} 张训练图",
-        )
-    return MnistTensors(train_x, train_y, data.test_x, data.test_y, info)
+    if n_train is None or n_train >= len(data.train_y):
+        return data
+    info = dataclasses.replace(
+        data.info,
+        n_train=int(n_train),
+        description=f"{data.info.description}；本实验只用其中前 {n_train} 张训练图",
+    )
+    return dataclasses.replace(
+        data, train_x=data.train_x[:n_train], train_y=data.train_y[:n_train], info=info
+    )
 
 
 def start_mnist_experiment(
@@ -183,12 +266,15 @@ class EpochStats:
     - ``loss``：各批次数据损失（不含正则项）按样本数加权的平均；
     - ``accuracy``：训练时（训练模式，dropout 生效，参数边训练边变化）预测正确的比例，
       即原实验“边训练边统计”的训练准确率；回归任务为 ``None``；
-    - ``n_samples``：本 epoch 训练的样本数。
+    - ``n_samples``：本 epoch 训练的样本数；
+    - ``initial_loss``：判断发散所用的初始损失（第 1 个 epoch 第一个批次、参数更新前的损失），
+      下一个 epoch 把它传给 :func:`train_epoch` 的 ``initial_loss``。
     """
 
     loss: float
     accuracy: float | None
     n_samples: int
+    initial_loss: float = math.nan
 
 
 def train_epoch(
@@ -200,6 +286,7 @@ def train_epoch(
     epoch: int,
     lr: float | None = None,
     run: str | None = None,
+    initial_loss: float | None = None,
     loss_fn: LossFn | None = None,
     classify: bool = True,
     penalty: Callable[[], torch.Tensor] | None = None,
@@ -213,13 +300,18 @@ def train_epoch(
     - ``after_backward()``：``loss.backward()`` 之后、``optimizer.step()`` 之前调用（如记录梯度）；
     - ``after_step()``：``optimizer.step()`` 之后调用（如 L1 的软阈值步）。
 
-    损失出现 NaN/inf 时抛出 :class:`TrainingDivergedError`（``epoch`` 从 1 开始计数）。
+    发散检测：本 epoch 的平均训练损失不是有限数（NaN/inf），或大于
+    阈值 max(10 × 初始损失, 1e4)（:func:`divergence_threshold`）时，抛出 :class:`TrainingDivergedError`
+    （``epoch`` 从 1 开始计数）。初始损失是训练开始时第一个批次（参数更新之前）的损失：第 1 个 epoch
+    不传 ``initial_loss``，由本 epoch 的第一个批次得到；之后的 epoch 传入上一个 epoch 返回的
+    ``EpochStats.initial_loss``。它与其他统计量一起读出，不增加主机同步。
     """
     if loss_fn is None:
         loss_fn = F.cross_entropy if classify else _mse
     model.train()
     loss_sum: torch.Tensor | None = None
     correct: torch.Tensor | None = None
+    first_loss: torch.Tensor | None = None
     n_samples = 0
     for x, y in loader:
         optimizer.zero_grad(set_to_none=True)
@@ -234,6 +326,8 @@ def train_epoch(
             after_step()
         batch = y.shape[0]
         n_samples += batch
+        if first_loss is None:
+            first_loss = loss.detach()
         batch_loss = loss.detach() * batch
         loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
         if classify:
@@ -241,14 +335,19 @@ def train_epoch(
             correct = hits if correct is None else correct + hits
     if n_samples == 0:
         raise ValueError(f"实验 {experiment!r} 的训练数据为空：请检查训练集大小和 batch_size。")
-    if classify:
-        values = torch.stack([loss_sum.float(), correct.float()]).tolist()  # 本 epoch 唯一一次同步
-        mean_loss, accuracy = values[0] / n_samples, values[1] / n_samples
-    else:
-        mean_loss, accuracy = float(loss_sum) / n_samples, None
+    totals = [loss_sum.float(), first_loss.float()] + ([correct.float()] if classify else [])
+    values = torch.stack(totals).tolist()  # 本 epoch 唯一一次同步
+    mean_loss = values[0] / n_samples
+    accuracy = values[2] / n_samples if classify else None
+    start = values[1] if initial_loss is None else float(initial_loss)
     if not math.isfinite(mean_loss):
-        raise TrainingDivergedError(experiment, epoch, lr, mean_loss, run=run)
-    return EpochStats(mean_loss, accuracy, n_samples)
+        raise TrainingDivergedError(experiment, epoch, lr, mean_loss, run=run, initial_loss=start)
+    threshold = divergence_threshold(start)
+    if mean_loss > threshold:
+        raise TrainingDivergedError(
+            experiment, epoch, lr, mean_loss, run=run, initial_loss=start, threshold=threshold
+        )
+    return EpochStats(mean_loss, accuracy, n_samples, initial_loss=start)
 
 
 def _mse(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -267,28 +366,17 @@ def evaluate(
 ) -> tuple[float, float | None]:
     """在整个 ``(x, y)`` 上评估（eval 模式：dropout 关闭；结束后恢复原模式），返回 ``(平均损失, 准确率)``。
 
-    回归任务（``classify=False``）的准确率为 ``None``。只在最后同步一次。
+    ``loss_fn(output, y)`` 返回批次平均损失（默认分类用交叉熵、回归用均方误差），按样本数加权平均。
+    回归任务（``classify=False``）的准确率为 ``None``。只在最后同步一次（:func:`labcode.metrics.evaluate_batches`）。
     """
     if loss_fn is None:
         loss_fn = F.cross_entropy if classify else _mse
-    if len(y) == 0:
-        raise ValueError("evaluate 收到的数据为空。")
-    was_training = model.training
-    model.eval()
-    try:
-        loss_sum = torch.zeros((), device=x.device)
-        correct = torch.zeros((), device=x.device)
-        for start in range(0, len(y), batch_size):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            output = model(xb)
-            loss_sum += loss_fn(output, yb).float() * len(yb)
-            if classify:
-                correct += (output.argmax(dim=1) == yb).sum()
-        total_loss, total_correct = torch.stack([loss_sum, correct]).tolist()
-    finally:
-        model.train(was_training)
-    n = len(y)
-    return total_loss / n, (total_correct / n if classify else None)
+    batches = ((x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(y), batch_size))
+
+    def weighted(output: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return loss_fn(output, yb).float() * len(yb), len(yb)
+
+    return evaluate_batches(model, batches, weighted, classify=classify, what="evaluate")
 
 
 # ---------------------------------------------------------------------------
@@ -297,7 +385,7 @@ def evaluate(
 
 def fit_classifier(
     model: nn.Module,
-    data: MnistTensors,
+    data: MnistData,
     *,
     experiment: str,
     run: str,
@@ -338,6 +426,7 @@ def fit_classifier(
         train_eval_x, train_eval_y = _train_eval_sample(data, train_eval_size, seed)
     if tracker is not None:
         history["grad_mean"] = []
+    initial_loss = None
     for epoch in progress(range(1, epochs + 1), total=epochs, desc=f"{experiment} · {run}"):
         stats = train_epoch(
             model,
@@ -347,8 +436,10 @@ def fit_classifier(
             epoch=epoch,
             lr=lr,
             run=run,
+            initial_loss=initial_loss,
             after_backward=tracker.step if tracker is not None else None,
         )
+        initial_loss = stats.initial_loss
         history["train_loss"].append(stats.loss)
         history["train_acc"].append(stats.accuracy)
         if tracker is not None:
@@ -367,11 +458,13 @@ def fit_classifier(
 
 
 def _train_eval_sample(
-    data: MnistTensors, size: int | None, seed: int
+    data: MnistData, size: int | None, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """eval 模式下评估训练集所用的样本：整个训练集，或按 ``seed`` 固定选出的 ``size`` 张。"""
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ValueError(f"train_eval_size 应为正整数或 None（整个训练集），实际得到 {size!r}。")
+    if size is not None:
+        size = check_int(
+            size, "train_eval_size", minimum=1, hint="（也可以是 None，表示整个训练集。）"
+        )
     n = len(data.train_y)
     if size is None or size >= n:
         return data.train_x, data.train_y

@@ -1,0 +1,184 @@
+"""Lab mode: one chapter source, an answers notebook and a generated student notebook.
+
+The student notebook is derived from the source (docs/_build/exercises.py); these tests check the
+derivation on small sources and on every real chapter: solutions never leak into it, putting them
+back reproduces the answers notebook's code exactly, and run top to bottom it stops at the first
+unfinished exercise with its Chinese message.
+"""
+
+from __future__ import annotations
+
+import re
+
+import execute  # docs/_build, on sys.path via conftest.py
+import exercises
+import nbformat
+import pytest
+
+import labcode.selfcheck
+
+SOURCE = """\
+class Network:
+    def forward(self, x):
+        x = x.flatten(1)
+        # BEGIN SOLUTION 练习 2.1：请实现 Network.forward（检查：check_forward）
+        h = self.act(self.input_layer(x))
+        return self.output_layer(h)
+        # END SOLUTION
+"""
+
+
+def _nb(*sources):
+    return nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# 标题")]
+        + [nbformat.v4.new_code_cell(s) for s in sources]
+    )
+
+
+def test_stub_replaces_the_region_at_its_indentation():
+    student, regions = exercises.split_source(SOURCE)
+    assert "self.act" not in student and "BEGIN SOLUTION" not in student
+    stub = "        raise NotImplementedError('练习 2.1：请实现 Network.forward（检查：check_forward）')"
+    assert stub in student.split("\n")
+    assert "        x = x.flatten(1)" in student  # scaffold outside the region stays
+    assert regions == [
+        (
+            "练习 2.1：请实现 Network.forward（检查：check_forward）",
+            "        ",
+            "        h = self.act(self.input_layer(x))\n        return self.output_layer(h)",
+        )
+    ]
+    compile(student, "<student>", "exec")  # still valid Python
+
+
+def test_restore_is_the_inverse_and_outputs_are_dropped():
+    nb = _nb(SOURCE, "print(1)")
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    found = exercises.exercises(nb)
+    student = exercises.student_notebook(nb)
+    assert [c.source for c in exercises.restore(student, found).cells] == [c.source for c in nb.cells]
+    assert all(c.get("outputs", []) == [] for c in student.cells if c.cell_type == "code")
+    assert student.cells[1].metadata["tags"] == ["exercise"]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("# BEGIN SOLUTION 练习 1.1：x\nx = 1\n", "never closed"),
+        ("x = 1\n# END SOLUTION\n", "without BEGIN"),
+        ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", "needs a label"),
+        ("# BEGIN SOLUTION 写点什么\nx = 1\n# END SOLUTION\n", "needs a label"),
+        (
+            "# BEGIN SOLUTION 练习 1.1：a\n# BEGIN SOLUTION 练习 1.2：b\n# END SOLUTION\n",
+            "inside a region",
+        ),
+    ],
+)
+def test_bad_markup_is_an_error(source, message):
+    with pytest.raises(exercises.ExerciseMarkupError, match=message):
+        exercises.exercises(_nb(source))
+
+
+def test_one_number_one_label():
+    a = "# BEGIN SOLUTION 练习 1.1：写 f\nx = 1\n# END SOLUTION\n"
+    b = "# BEGIN SOLUTION 练习 1.1：写 g\ny = 1\n# END SOLUTION\n"
+    with pytest.raises(exercises.ExerciseMarkupError, match="two different labels"):
+        exercises.exercises(_nb(a, b))
+    assert len(exercises.distinct(exercises.exercises(_nb(a, a)))) == 1
+
+
+def test_page_cells_fold_the_solution_after_the_task():
+    page = exercises.page_cells(_nb(SOURCE))
+    assert [c.cell_type for c in page.cells] == ["markdown", "code", "markdown"]
+    assert "NotImplementedError" in page.cells[1].source and "self.act" not in page.cells[1].source
+    answer = page.cells[2].source
+    assert answer.startswith('??? success "参考答案（练习 2.1）"')
+    assert "self.act(self.input_layer(x))" in answer and "BEGIN SOLUTION" not in answer
+
+
+# --------------------------------------------------------------------------------------------------
+# the real chapters
+# --------------------------------------------------------------------------------------------------
+
+CHAPTERS = list(execute.chapters())
+
+
+def _chapter(slug):
+    return execute.read_notebook(execute.DOCS / f"{slug}.py")
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_chapter_student_notebook_is_generated_from_the_answers(slug):
+    nb = _chapter(slug)
+    found = exercises.exercises(nb, slug)
+    assert found, f"{slug} has no exercise"
+    student = exercises.student_notebook(nb, slug)
+    text = "\n".join(c.source for c in student.cells if c.cell_type == "code")
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    for exercise in found:
+        body = [line.strip() for line in exercise.solution.split("\n") if line.strip()]
+        leaked = [line for line in body if len(line) > 25 and line in text]
+        assert not leaked, f"练习 {exercise.number}: solution lines in the student notebook: {leaked}"
+        assert f"raise NotImplementedError({exercise.label!r})" in text
+    restored = exercises.restore(student, found)
+    assert [c.source for c in restored.cells] == [c.source for c in nb.cells]
+
+
+def test_at_least_twelve_exercises_each_with_an_existing_check():
+    found = [e for slug in CHAPTERS for e in exercises.distinct(exercises.exercises(_chapter(slug)))]
+    assert len(found) >= 12, [e.number for e in found]
+    for exercise in found:
+        assert exercise.check, f"练习 {exercise.number} names no check"
+        assert callable(getattr(labcode.selfcheck, exercise.check, None)), exercise.check
+    numbers = [e.number for e in found]
+    assert numbers == sorted(numbers, key=lambda n: tuple(map(int, n.split(".")))), numbers
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_every_exercise_is_followed_by_its_check(slug):
+    nb = _chapter(slug)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    for exercise in exercises.distinct(exercises.exercises(nb, slug)):
+        after = "\n".join(c.source for c in nb.cells[exercise.cell :] if c.cell_type == "code")
+        call = re.search(rf"\b{exercise.check}\(", after)
+        assert call, f"练习 {exercise.number}: no {exercise.check}(...) call after the exercise"
+    assert code
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_student_notebook_stops_at_its_first_exercise(slug, tmp_path):
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = _chapter(slug)
+    first = exercises.exercises(nb, slug)[0]
+    student = exercises.student_notebook(nb, slug)
+    settings = execute.Settings("quick", "cpu")
+    client = NotebookClient(
+        student,
+        kernel_manager_class=execute._kernel_manager_class(),
+        kernel_name="python3",
+        timeout=600,
+        allow_errors=False,
+    )
+    with pytest.raises(CellExecutionError):
+        client.execute(cwd=str(execute.ROOT), env=execute.kernel_env(settings))
+    failed = [
+        (i, o)
+        for i, c in enumerate(student.cells)
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
+    assert len(failed) == 1
+    index, error = failed[0]
+    assert error["ename"] == "NotImplementedError", error
+    assert error["evalue"] == first.label
+    assert index >= first.cell  # stops at the exercise or at the check right after it
+    executed_after = [
+        c for c in student.cells[index + 1 :] if c.cell_type == "code" and c.get("outputs")
+    ]
+    assert executed_after == [], "cells after the failing one ran"
+    traceback = "\n".join(error["traceback"])
+    assert "site-packages/torch" not in traceback, "the stop comes from deep inside torch"
