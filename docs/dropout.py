@@ -92,9 +92,12 @@
 # %% [markdown]
 # ## 手写 dropout_layer
 #
-# `labcode.regularization.dropout_layer(X, dropout)` 按上面的定义实现：先生成与 `X` 同形状、元素服从 $U(0,1)$ 的随机张量，
-# 大于 $p$ 的位置保留（概率恰为 $1-p$），保留的元素除以 $1-p$。$p = 0$ 时直接返回 `X`，$p = 1$ 时返回全 0。
-# 用原实验的例子测试：输入是 $0, 1, \dots, 15$ 排成的 $2 \times 8$ 矩阵，丢弃概率分别取 0、0.5 和 1：
+# !!! example "练习 5.1：`dropout_layer(X, dropout)`"
+#     按上面的定义实现：以概率 $p$（`dropout`）把 `X` 的每个元素独立地置 0，保留的元素除以 $1-p$。
+#     提示：先生成与 `X` 同形状、元素服从 $U(0,1)$ 的随机张量（`torch.rand(X.shape, device=X.device, dtype=X.dtype)`），
+#     大于 $p$ 的位置保留（概率恰为 $1-p$）；$p = 1$ 时直接返回全 0（否则会算出 $0/0$）；不要修改 `X` 本身。
+#     `check_dropout_layer` 会在二十万个元素上统计保留的比例和保留值的大小，认出"除以了 $p$""没有放大""按概率 $p$ 保留"
+#     "每行用同一个掩码"等常见错误。本章后面的网络用的就是你写的这个函数。
 
 # %%
 # %matplotlib inline
@@ -104,10 +107,30 @@ import torch
 
 from labcode import lessons, plots
 from labcode.data import MnistFallbackWarning
-from labcode.regularization import dropout_layer
+from labcode.selfcheck import check_dropout_layer, check_dropout_model, check_eval_accuracy
 
 warnings.simplefilter("ignore", MnistFallbackWarning)  # 用的是哪份数据，实验输出中会写明
 
+
+def dropout_layer(X, dropout):
+    # BEGIN SOLUTION 练习 5.1：请实现 dropout_layer（检查：check_dropout_layer）
+    if not 0 <= dropout <= 1:
+        raise ValueError(f"dropout 应在 [0, 1] 内，收到 {dropout}")
+    if dropout == 1:
+        return torch.zeros_like(X)
+    if dropout == 0:
+        return X
+    keep = torch.rand(X.shape, device=X.device, dtype=X.dtype) > dropout
+    return keep.to(X.dtype) * X / (1.0 - dropout)
+    # END SOLUTION
+
+
+check_dropout_layer(dropout_layer)
+
+# %% [markdown]
+# 用原实验的例子测试：输入是 $0, 1, \dots, 15$ 排成的 $2 \times 8$ 矩阵，丢弃概率分别取 0、0.5 和 1：
+
+# %%
 torch.manual_seed(0)
 X = torch.arange(16, dtype=torch.float32).reshape((2, 8))
 print("X =\n", X)
@@ -149,12 +172,35 @@ print(
 # `RegularizedNetwork` 使用手写的 `dropout_layer`（在 `forward` 中检查 `self.training`），
 # `TorchDropoutNetwork` 使用 `nn.Dropout`（它自己会根据训练/评估模式决定是否丢弃）。
 # 实验分别训练不带 Dropout 的网络和两个带 Dropout 的版本，每个 epoch 记录训练准确率与测试准确率。
+#
+# !!! example "练习 5.2：只在训练时丢弃的网络"
+#     写 `MyRegularizedNetwork` 的 `forward`：它继承 `RegularizedNetwork`，卷积部分 `self.features(x)` 已经写好（返回展平的 1600 维特征），
+#     全连接层是 `self.fc1`、`self.fc2`，丢弃比例是 `self.dropout_rate`。只在训练模式（`self.training` 为真）下对展平的特征调用**你的** `dropout_layer`。
+#     `check_dropout_model` 检查：训练模式下两次前向的输出不同，评估模式下两次相同，并且与不带 Dropout 的同一网络完全一致。
+#
+# 下面的主实验里，"无 Dropout"与"手写 Dropout"两个网络用的就是你写的这个类。
 
 # %%
-from labcode.experiments import run_dropout, run_dropout_sweep
+from labcode.experiments import run_dropout, run_dropout_mlp, run_dropout_seeds, run_dropout_sweep
+from labcode.models import RegularizedNetwork
 from labcode.profiles import config_rows
+from labcode.tables import seed_table
 
-res = run_dropout()
+
+class MyRegularizedNetwork(RegularizedNetwork):
+    def forward(self, x):
+        x = self.features(x)  # 两层卷积 + 池化，展平成 (B, 1600)
+        # BEGIN SOLUTION 练习 5.2：请实现 MyRegularizedNetwork.forward（检查：check_dropout_model）
+        if self.training:
+            x = dropout_layer(x, self.dropout_rate)
+        return self.fc2(torch.relu(self.fc1(x)))
+        # END SOLUTION
+
+
+check_dropout_model(MyRegularizedNetwork)
+
+# %%
+res = run_dropout(model_cls=MyRegularizedNetwork)  # 你写的网络
 print(res.data_description, "| 设备：", res.device, "| 规模：", res.profile)
 for note in res.notes:
     print(note)
@@ -189,8 +235,42 @@ lessons.report(lessons.check_all(dropout=res))
 # !!! note "与原实验的不同"
 #     - 原实验把边训练边统计的准确率（Dropout 开着）直接与测试准确率（Dropout 关着）比较，两者的条件不同。
 #       这里另外在评估模式下重新计算训练准确率和训练损失，并报告二者与测试集的差距——**泛化差距**，正则化的作用正是缩小它。
-#     - 原实验在完整 MNIST（6 万张训练图）上训练 15 个 epoch，过拟合本来就不严重，Dropout 的效果不明显。
+#     - 原实验在完整 MNIST（6 万张训练图）上训练 15 个 epoch。训练图越多，过拟合越轻，可以预期 Dropout 的效果更不明显
+#       （这是预期，不是本次构建的测量；full 规模的运行记录见仓库的 README）。
 #       `quick` 规模只用一小部分训练图像（见页首输出的数据说明），训练样本少，过拟合更容易出现。
+#
+# ## 换几个随机种子：差距的变化有多大
+#
+# 一次运行的差距变化只有零点零几，它是否超出了"换一个随机种子"带来的波动？下面用同样的设置、在几个种子上各训练一对网络
+# （有 / 无 Dropout；与主实验种子相同的那一对直接复用），逐个种子列出后 1/3 个 epoch 平均的差距：
+#
+# %%
+seeds = run_dropout_seeds(reuse=res)
+print(seed_table(seeds, ("loss_gap", "gap", "test_acc")))
+lessons.report(lessons.check_all(dropout_seeds=seeds))
+
+# %% [markdown]
+# 表中每一行是一个种子，最后一行是均值 ± 标准差。上面的核对要求损失差距在**每个**种子上都变小；
+# 至于降幅有多大、和种子之间差距本身的起伏（标准差）比起来如何，准确率差距和测试准确率的变化是否超出种子间的波动，请对照表中的数字。
+# 在这个设置下，数字能支持的结论只有一条：**Dropout 稳定地缩小了损失差距**；测试准确率是否提高，要看它的变化是否明显大于标准差。
+#
+# ## 一个 Dropout 效果明显的设置
+#
+# Srivastava 等（2014）的实验中 Dropout 效果显著，是因为他们的网络相对数据**很大**：很宽的全连接层、较少的训练数据、很长的训练。
+# 我们按这个思路构造一个设置：只用 512 张训练图，两个 512 宽的隐藏层，训练 80 个 epoch；
+# 仿照 d2l 的做法，每层用不同的丢弃比例——输入层 0.2，两个隐藏层 0.5（`labcode.models.DropoutMLP`，用的是你写的 `dropout_layer`）。
+# 同样在几个种子上比较：
+
+# %%
+mlp = run_dropout_mlp(dropout_fn=dropout_layer)  # 你写的 dropout_layer
+for note in mlp.notes:
+    print(note)
+print(seed_table(mlp, ("test_acc", "test_loss", "train_acc_eval")))
+lessons.report(lessons.check_all(dropout_mlp=mlp))
+
+# %% [markdown]
+# 在这个设置下，不带 Dropout 的网络把 512 张训练图几乎全部记住（表中 eval 模式的训练准确率），带 Dropout 的网络在每个种子上都取得了
+# 更高的测试准确率和更低的测试损失，平均提高幅度大于种子之间波动的两倍（上面的核对）。对照上一节：**正则化的收益取决于模型过拟合的程度。**
 #
 # ## 丢弃概率的影响
 #
@@ -210,7 +290,7 @@ fig
 # 读图时想一想：随着 $p$ 增大，训练集上的拟合程度和泛化差距怎样变化？测试准确率有没有随之明显提高？
 # 如果差距缩小主要来自训练准确率的下降、而测试准确率几乎不变，说明在这个网络和数据规模上，Dropout 的主要作用是"少记住训练集"，
 # 并没有带来额外的测试精度——正则化不是免费的午餐，它的收益取决于模型过拟合的程度。
-# 反过来，$p$ 太接近 1 时每一步只有极少数神经元在工作，网络会欠拟合，测试准确率必然下降。
+# 扫描一直延伸到 $p = 0.9$：每一步只有十分之一的特征通过，下面的核对会告诉你这时测试准确率和训练准确率发生了什么。
 
 # %%
 lessons.report(lessons.check_all(dropout_sweep=sweep))
@@ -238,6 +318,29 @@ with torch.no_grad():
     net.eval()
     print("评估模式，第一次：", net(image)[0, :5])
     print("评估模式，第二次：", net(image)[0, :5])
+
+# %% [markdown]
+# !!! example "练习 5.3：在评估模式下测准确率"
+#     写 `accuracy_eval_mode(model, loader)`：把模型切到评估模式（Dropout 关闭），在 `loader` 的全部样本上统计预测正确的个数，
+#     除以样本总数，返回 0 到 1 之间的比例。注意：最后一个批次可能较小，**不要**对各批次的准确率取平均。
+#     本章的实验正是这样在训练集上重新计算"训练准确率"的；`check_eval_accuracy` 会用一个带 Dropout、处于训练模式的网络
+#     和一个最后一批不满的数据集来检查你的函数。
+
+
+# %%
+def accuracy_eval_mode(model, loader):
+    # BEGIN SOLUTION 练习 5.3：请实现 accuracy_eval_mode（检查：check_eval_accuracy）
+    model.eval()
+    correct, total = 0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (model(x).argmax(dim=1) == y).sum().item()
+            total += len(y)
+    return correct / total
+    # END SOLUTION
+
+
+check_eval_accuracy(accuracy_eval_mode)
 
 # %% [markdown]
 # 训练模式下，同一张图片两次得到的输出不同，因为每次的随机掩码不同；评估模式下 Dropout 关闭，输出确定且可复现。

@@ -155,13 +155,58 @@
 #     所以无论怎样训练，测试损失都不会低于约 $0.0026$。这只是给测试损失加了一个下限，不影响本章的结论，
 #     因此本站保留了原实验的模型，以便对照；`labcode` 的设置中也可以打开偏置（`bias=True`，偏置不受惩罚）。
 
+#
+# !!! example "练习 4.1：`l2_penalty(w)`"
+#     返回 $\tfrac12\sum_i w_i^2$（一个标量张量）。那个 $\tfrac12$ 不是装饰：有了它，惩罚项的梯度正好是 $\mathbf{w}$，
+#     $\lambda\cdot$`l2_penalty(w)` 的梯度正好是 $\lambda\mathbf{w}$，与 `weight_decay=λ` 完全一致。
+#     结果要能反向传播（不要用 `.item()` 或 NumPy），也不要修改 `w`。
+
 # %%
 # %matplotlib inline
+import torch
+
 from labcode import lessons, plots
 from labcode.experiments import run_l1_vs_l2, run_l2, run_lambda_sweep
 from labcode.profiles import config_rows
+from labcode.selfcheck import check_l2_penalty, check_l2_step
 
-scratch = run_l2(method="scratch")  # 从零实现：损失 + λ·l2_penalty(w)
+
+def l2_penalty(w):
+    # BEGIN SOLUTION 练习 4.1：请实现 l2_penalty（检查：check_l2_penalty）
+    return (w**2).sum() / 2
+    # END SOLUTION
+
+
+check_l2_penalty(l2_penalty)
+
+# %% [markdown]
+# !!! example "练习 4.2：从零写一步带惩罚项的 SGD"
+#     写 `l2_sgd_step(w, b, X, y, lr, lambd)`：线性回归 $\hat{\mathbf{y}} = X\mathbf{w} + b$，
+#     损失为批内平均的平方损失 $\tfrac12(\hat y - y)^2$ 加上 $\lambda\cdot$`l2_penalty(w)`（**只惩罚权重**，不惩罚偏置），
+#     反向传播后按 $\theta \leftarrow \theta - \eta\,\nabla_\theta$ **原地**更新 `w` 和 `b`，并清零它们的梯度
+#     （`w`、`b` 是 `requires_grad=True` 的叶子张量）。`check_l2_step` 连走三步，与
+#     `torch.optim.SGD(..., weight_decay=λ)`（只作用于 `w`）逐步对照：衰减翻倍、偏置也被衰减、梯度忘了清零，都会被指出来。
+
+
+# %%
+def l2_sgd_step(w, b, X, y, lr, lambd):
+    # BEGIN SOLUTION 练习 4.2：请实现 l2_sgd_step（检查：check_l2_step）
+    loss = ((X @ w + b - y) ** 2 / 2).mean() + lambd * l2_penalty(w)
+    loss.backward()
+    with torch.no_grad():
+        for param in (w, b):
+            param -= lr * param.grad
+            param.grad.zero_()
+    # END SOLUTION
+
+
+check_l2_step(l2_sgd_step)
+
+# %% [markdown]
+# 下面的从零实现用的就是**你写的** `l2_penalty`：
+
+# %%
+scratch = run_l2(method="scratch", penalty=l2_penalty)  # 从零实现：损失 + λ·l2_penalty(w)，你写的惩罚项
 concise = run_l2(method="weight_decay")  # 简洁实现：SGD(weight_decay=λ)
 print("设备：", scratch.device, "| 规模：", scratch.profile)
 for note in scratch.notes:

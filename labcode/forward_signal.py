@@ -20,7 +20,9 @@ __all__ = ["INIT_SCHEMES", "activation_spread", "init_weights"]
 INIT_SCHEMES = ("default", "xavier", "he")
 
 
-def init_weights(model: nn.Module, scheme: str, generator: torch.Generator | None = None) -> nn.Module:
+def init_weights(
+    model: nn.Module, scheme: str, generator: torch.Generator | None = None
+) -> nn.Module:
     """按 ``scheme`` 重新初始化 ``model`` 中每个 ``nn.Linear`` 的权重（原地修改并返回 ``model``）。
 
     ``default`` 什么都不做（保留 PyTorch 建层时的初始化）。``generator`` 给定时用它抽样，结果可复现。
@@ -73,7 +75,9 @@ def activation_spread(model: nn.Module, x: torch.Tensor) -> list[dict]:
     rows = []
     for i, z in enumerate(preacts, start=1):
         h = model.activation(z)
-        rows.append({"layer": f"第 {i} 层", "mean": float(h.mean()), "spread": float(h.std(0).mean())})
+        rows.append(
+            {"layer": f"第 {i} 层", "mean": float(h.mean()), "spread": float(h.std(0).mean())}
+        )
     rows.append(
         {"layer": "输出层", "mean": float(logits.mean()), "spread": float(logits.std(0).mean())}
     )
@@ -88,7 +92,9 @@ def spread_table(spreads: dict[str, list[dict]]) -> str:
     layers = [row["layer"] for row in spreads[names[0]]]
     for name in names:
         if [row["layer"] for row in spreads[name]] != layers:
-            raise ValueError(f"{name} 的层数与 {names[0]} 不同，不能排在同一张表里。请用同样深度的网络。")
+            raise ValueError(
+                f"{name} 的层数与 {names[0]} 不同，不能排在同一张表里。请用同样深度的网络。"
+            )
     header = "层".ljust(8) + "".join(f"{name:>12}" for name in names)
     lines = [header]
     for i, layer in enumerate(layers):

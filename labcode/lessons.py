@@ -35,13 +35,18 @@ __all__ = [
     "LessonFailedError",
     "report",
     "check_all",
+    "dead_units_partly_revive",
     "depth_makes_sigmoid_vanish",
+    "dropout_gap_over_seeds",
+    "dropout_helps_small_data_mlp",
     "dropout_implementations_agree",
     "dropout_narrows_loss_gap",
     "dropout_reduces_overfitting_at_high_rate",
     "l1_is_sparser_than_l2",
     "l2_reduces_test_loss",
     "l2_shrinks_weights",
+    "high_dropout_underfits",
+    "initialisation_rescues_depth",
     "lambda_sweep_trades_fit_for_size",
     "leaky_relu_does_not_die",
     "naive_zero_fraction_is_not_death",
@@ -270,8 +275,65 @@ def depth_makes_sigmoid_vanish(result, factor: float = 1e3, vs_relu: float = 100
     return Lesson(name, passed, detail, {"sigmoid_ratio": sig, "relu_ratio": relu})
 
 
+def initialisation_rescues_depth(result, margin: float = 0.3, floor: float = 0.5) -> Lesson:
+    """深度扫描的最深处：换成合适的初始化（He 配 ReLU、Xavier 配 Tanh）后，测试准确率比同样深度、
+    默认初始化的同一激活函数至少高 ``margin``，且不低于 ``floor``。"""
+    name = "initialisation_rescues_depth"
+    _require(result, ("depth_sweep",), (), name)
+    acc: dict[tuple[str, str], dict[int, float]] = {}
+    for r in result.runs.values():
+        key = (r.params["activation"], r.params.get("init", "default"))
+        acc.setdefault(key, {})[r.params["num_layers"]] = r.summary["final_test_acc"]
+    pairs = [(a, init) for a, init in acc if init != "default"]
+    if not pairs:
+        raise ValueError(
+            f"结论 {name} 需要换了初始化的运行（设置中的 sweep_inits，例如 (('relu', 'he'),)）。"
+        )
+    parts, passed, values = [], True, {}
+    for activation, init in pairs:
+        base = acc.get((activation, "default"), {})
+        deep = max(acc[activation, init])
+        if deep not in base:
+            raise ValueError(f"结论 {name} 需要默认初始化的 {activation} 在深度 {deep} 的结果。")
+        good, bad = acc[activation, init][deep], base[deep]
+        ok = good >= bad + margin and good >= floor
+        passed &= ok
+        values[f"{activation}+{init}"] = {"depth": deep, "init": good, "default": bad}
+        parts.append(
+            f"{deep} 个隐藏层的 {activation}：默认初始化 {_pct(bad)}，{init} 初始化 {_pct(good)}"
+        )
+    detail = "；".join(parts) + f"（要求换初始化后至少高 {_pp(margin)}，且不低于 {_pct(floor)}）。"
+    return Lesson(name, passed, detail, values)
+
+
 # ---------------------------------------------------------------------------
 # ReLU 死亡
+
+
+def dead_units_partly_revive(result, min_fraction: float = 0.02) -> Lesson:
+    """危险设置下的 ReLU 网络：训练中至少有一层，在某个 epoch 结束时有不少于 ``min_fraction`` 的神经元
+    是“上一次统计时死亡、这一次又活过来的”——死亡并非绝对不可逆。"""
+    name = "dead_units_partly_revive"
+    _require(result, ("dead_relu",), ("relu",), name)
+    history = result["relu"].history.get("revived_fraction")
+    if not history:
+        raise ValueError(
+            f"结论 {name} 需要 history 中的 revived_fraction（请用新版 run_dead_relu 重新运行）。"
+        )
+    best_epoch, best_layer, best = 0, 0, -1.0
+    for epoch, layers in enumerate(history, start=1):
+        for layer, value in enumerate(layers):
+            if value > best:
+                best_epoch, best_layer, best = epoch, layer, value
+    total = [sum(epoch[i] for epoch in history) for i in range(len(history[0]))]
+    passed = best >= min_fraction
+    detail = (
+        f"ReLU 网络第 {best_layer + 1} 层在第 {best_epoch} 个 epoch 结束时，有 {_pct(best)} 的神经元"
+        f"是上一次统计时死亡、这次又活过来的（要求至少 {_pct(min_fraction)}）；整个训练中各层复活的比例合计："
+        + "，".join(_pct(t) for t in total)
+        + "。"
+    )
+    return Lesson(name, passed, detail, {"epoch": best_epoch, "layer": best_layer, "revived": best})
 
 
 def relu_dies_in_dying_setting(result, min_fraction: float = 0.10) -> Lesson:
@@ -499,7 +561,8 @@ def dropout_narrows_loss_gap(
     passed = g1 < g0
     detail = (
         f"最后 {n} 个 epoch 平均的损失差距（测试 − 训练，均为 eval 模式）：{baseline} {g0:.3f}，{regularized} {g1:.3f}"
-        f"（要求后者更小）。作为对照，准确率差距为 {_pct(a0)} 与 {_pct(a1)}——在这个规模上它的变化小于随机种子间的波动。"
+        f"（要求后者更小）。作为对照，准确率差距为 {_pct(a0)} 与 {_pct(a1)}（一次运行，它的变化是否超出随机种子间的波动，"
+        "要看跨种子的比较）。"
     )
     return Lesson(
         name,
@@ -523,6 +586,27 @@ def dropout_reduces_overfitting_at_high_rate(result, high: float | None = None) 
     passed = g1 < g0
     detail = f"最后 {n} 个 epoch 平均的损失差距（测试 − 训练）：p=0 时 {g0:.3f}，p={high:g} 时 {g1:.3f}（要求后者更小）。"
     return Lesson(name, passed, detail, {"loss_gap_p0": g0, "loss_gap_high": g1, "high": high})
+
+
+def high_dropout_underfits(result, margin: float = 0.005) -> Lesson:
+    """dropout 比例扫描的最大比例（如 p=0.9）欠拟合：后 1/3 个 epoch 平均的测试准确率比扫描中最好的低
+    ``margin`` 以上，eval 模式的训练准确率也比 p=0 时低。"""
+    name = "high_dropout_underfits"
+    _require(result, ("dropout_sweep",), (), name)
+    by_rate = {r.params["dropout"]: r for r in result.runs.values()}
+    if 0.0 not in by_rate or len(by_rate) < 3:
+        raise ValueError(f"结论 {name} 需要 p=0 和至少两个 p>0 的运行。")
+    n = _tail_len(by_rate[0.0])
+    test = {p: _tail_mean(r.history["test_acc"], n) for p, r in by_rate.items()}
+    train = {p: _tail_mean(r.history["train_acc_eval"], n) for p, r in by_rate.items()}
+    high, best = max(by_rate), max(test, key=test.get)
+    passed = test[best] - test[high] >= margin and train[high] < train[0.0]
+    detail = (
+        f"p={high:g} 时测试准确率 {_pct(test[high])}，比扫描中最好的 p={best:g}（{_pct(test[best])}）低 "
+        f"{_pp(test[best] - test[high])}（要求至少 {_pp(margin)}）；eval 模式的训练准确率 {_pct(train[high])}，"
+        f"p=0 时 {_pct(train[0.0])}（要求更低）：丢弃太多，网络连训练集都拟合不好。"
+    )
+    return Lesson(name, passed, detail, {"test_acc": test, "train_acc_eval": train, "high": high})
 
 
 def seed_train_accuracy_understates_with_dropout(result, margin: float = 0.01) -> Lesson:
@@ -553,6 +637,80 @@ def seed_train_accuracy_understates_with_dropout(result, margin: float = 0.01) -
     )
 
 
+def _by_variant(result, variants: tuple[str, str]) -> dict[str, dict[int, object]]:
+    runs: dict[str, dict[int, object]] = {v: {} for v in variants}
+    for run in result.runs.values():
+        if run.params.get("variant") in runs:
+            runs[run.params["variant"]][run.params["seed"]] = run
+    seeds = sorted(set(runs[variants[0]]) & set(runs[variants[1]]))
+    return runs, seeds
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+    return mean, var**0.5
+
+
+def dropout_gap_over_seeds(result, min_seeds: int = 3) -> Lesson:
+    """原实验的设置，跨随机种子：每个种子上，有 dropout 时的损失差距（test_loss − train_loss_eval，
+    后 1/3 个 epoch 的平均）都比没有时小。细节中给出两者的均值 ± 标准差与准确率差距，供读者判断幅度。"""
+    name = "dropout_gap_over_seeds"
+    _require(result, ("dropout_seeds",), (), name)
+    runs, seeds = _by_variant(result, ("none", "scratch"))
+    if len(seeds) < min_seeds:
+        raise ValueError(f"结论 {name} 需要至少 {min_seeds} 个种子上的 none 与 scratch 运行。")
+    n = _tail_len(runs["none"][seeds[0]])
+
+    def tail(variant, key):
+        return [_tail_mean(runs[variant][s].history[key], n) for s in seeds]
+
+    loss = {v: tail(v, "loss_gap") for v in ("none", "scratch")}
+    acc = {v: tail(v, "gap") for v in ("none", "scratch")}
+    diffs = [a - b for a, b in zip(loss["none"], loss["scratch"], strict=True)]
+    passed = all(d > 0 for d in diffs)
+    (l0, s0), (l1, s1) = _mean_sd(loss["none"]), _mean_sd(loss["scratch"])
+    (a0, t0), (a1, t1) = _mean_sd(acc["none"]), _mean_sd(acc["scratch"])
+    detail = (
+        f"{len(seeds)} 个种子，最后 {n} 个 epoch 平均。损失差距：无 dropout {l0:.3f} ± {s0:.3f}，"
+        f"有 dropout {l1:.3f} ± {s1:.3f}；每个种子上都变小（降幅 {min(diffs):.3f}–{max(diffs):.3f}，要求都大于 0）。"
+        f"准确率差距：{_pct(a0)} ± {_pp(t0)} 对 {_pct(a1)} ± {_pp(t1)}。"
+    )
+    return Lesson(
+        name,
+        passed,
+        detail,
+        {"loss_gap": loss, "acc_gap": acc, "loss_gap_reduction": diffs, "seeds": seeds},
+    )
+
+
+def dropout_helps_small_data_mlp(result, min_gain: float = 0.01) -> Lesson:
+    """训练图很少的宽 MLP（后 1/3 个 epoch 的平均）：每个种子上，有 dropout 的测试准确率都更高、测试损失都更低，
+    且准确率的平均提高不少于 ``min_gain``（比例），也不少于两组中较大标准差的两倍（超出种子间的波动）。"""
+    name = "dropout_helps_small_data_mlp"
+    _require(result, ("dropout_mlp",), (), name)
+    runs, seeds = _by_variant(result, ("none", "dropout"))
+    if len(seeds) < 2:
+        raise ValueError(f"结论 {name} 需要至少 2 个种子上的 none 与 dropout 运行。")
+    n = _tail_len(runs["none"][seeds[0]])
+    acc = {v: [_tail_mean(runs[v][s].history["test_acc"], n) for s in seeds] for v in runs}
+    loss = {v: [_tail_mean(runs[v][s].history["test_loss"], n) for s in seeds] for v in runs}
+    gains = [b - a for a, b in zip(acc["none"], acc["dropout"], strict=True)]
+    lower = all(b < a for a, b in zip(loss["none"], loss["dropout"], strict=True))
+    mean_gain = sum(gains) / len(gains)
+    (m0, s0), (m1, s1) = _mean_sd(acc["none"]), _mean_sd(acc["dropout"])
+    noise = 2 * max(s0, s1)
+    passed = all(g > 0 for g in gains) and lower and mean_gain >= max(min_gain, noise)
+    (l0, t0), (l1, t1) = _mean_sd(loss["none"]), _mean_sd(loss["dropout"])
+    detail = (
+        f"{len(seeds)} 个种子，最后 {n} 个 epoch 平均的测试准确率：无 dropout {_pct(m0)} ± {_pp(s0)}，有 dropout {_pct(m1)} ± {_pp(s1)}；"
+        f"每个种子上的提高 {_pp(min(gains))}–{_pp(max(gains))}（要求都大于 0，平均提高 {_pp(mean_gain)} "
+        f"不少于 {_pp(min_gain)}，也不少于标准差较大者的两倍 {_pp(noise)}）。"
+        f"测试损失 {l0:.3f} ± {t0:.3f} 对 {l1:.3f} ± {t1:.3f}（要求每个种子上都更低）。"
+    )
+    return Lesson(name, passed, detail, {"test_acc": acc, "test_loss": loss, "gains": gains})
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -567,6 +725,8 @@ def check_all(
     l1_vs_l2=None,
     dropout=None,
     dropout_sweep=None,
+    dropout_seeds=None,
+    dropout_mlp=None,
 ) -> list[Lesson]:
     """对给出的结果检查所有相关结论（没给的结果跳过），返回 :class:`Lesson` 列表。"""
     out: list[Lesson] = []
@@ -574,10 +734,13 @@ def check_all(
         out += [sigmoid_first_layer_vanishes(gradient), sigmoid_learns_slowest(gradient)]
     if depth_sweep is not None:
         out.append(depth_makes_sigmoid_vanish(depth_sweep))
+        if any(r.params.get("init", "default") != "default" for r in depth_sweep.runs.values()):
+            out.append(initialisation_rescues_depth(depth_sweep))
     if dead_seed is not None:
         out.append(naive_zero_fraction_is_not_death(dead_seed))
     if dead_dying is not None:
         out.append(relu_dies_in_dying_setting(dead_dying))
+        out.append(dead_units_partly_revive(dead_dying))
         if "leaky_relu" in dead_dying:
             out.append(leaky_relu_does_not_die(dead_dying))
         if "tanh" in dead_dying:
@@ -597,5 +760,11 @@ def check_all(
             out.append(dropout_implementations_agree(dropout))
     if dropout_sweep is not None:
         out.append(dropout_reduces_overfitting_at_high_rate(dropout_sweep))
+        if len(dropout_sweep.runs) >= 3:
+            out.append(high_dropout_underfits(dropout_sweep))
         out.append(seed_train_accuracy_understates_with_dropout(dropout_sweep))
+    if dropout_seeds is not None:
+        out.append(dropout_gap_over_seeds(dropout_seeds))
+    if dropout_mlp is not None:
+        out.append(dropout_helps_small_data_mlp(dropout_mlp))
     return out

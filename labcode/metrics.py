@@ -192,6 +192,12 @@ class GradientTracker:
         self._sum = batch if self._sum is None else self._sum + batch
         self._batches += 1
 
+    def dead_masks(self) -> list[torch.Tensor]:
+        """本 epoch 到目前为止每层的死亡神经元（布尔张量，在设备上；不清零、不同步）。"""
+        if self._alive is None:
+            raise RuntimeError("DeadUnitCounter.dead_masks()：本 epoch 还没有调用过 update()。")
+        return [~a for a in self._alive]
+
     def end_epoch(self) -> list[float]:
         """返回本 epoch 各层 mean|grad| 的批次平均（一次同步），记入 history 并清零。"""
         if self._batches == 0:
@@ -262,6 +268,12 @@ class DeadUnitCounter:
             self._alive = active
         else:
             self._alive = [a | b for a, b in zip(self._alive, active, strict=True)]
+
+    def dead_masks(self) -> list[torch.Tensor]:
+        """本 epoch 到目前为止每层的死亡神经元（布尔张量，在设备上；不清零、不同步）。"""
+        if self._alive is None:
+            raise RuntimeError("DeadUnitCounter.dead_masks()：本 epoch 还没有调用过 update()。")
+        return [~a for a in self._alive]
 
     def end_epoch(self) -> list[float]:
         """每层死亡神经元的比例（一次同步），记入 history 并清零。"""

@@ -11,7 +11,14 @@ from .activations import Activation, get_activation
 from .checks import check_int
 from .regularization import check_dropout_rate, dropout_layer
 
-__all__ = ["MAX_LAYERS", "Network", "RegularizedNetwork", "TorchDropoutNetwork", "check_num_layers"]
+__all__ = [
+    "MAX_LAYERS",
+    "DropoutMLP",
+    "Network",
+    "RegularizedNetwork",
+    "TorchDropoutNetwork",
+    "check_num_layers",
+]
 
 #: 隐藏层个数的上限。实验最深用到 8 层；上百层的全连接网络在这里既训练不动，层数再多还会耗尽内存。
 MAX_LAYERS = 100
@@ -175,3 +182,42 @@ class TorchDropoutNetwork(_MnistCNN):
         if self.dropout is not None:
             x = self.dropout(x)
         return self.fc2(torch.relu(self.fc1(x)))
+
+
+class DropoutMLP(nn.Module):
+    """两个隐藏层的多层感知机，输入和每个隐藏层之后各有自己的 dropout 比例（d2l 4.6 的做法）。
+
+    ``dropout_fn(X, p)`` 默认是手写的 :func:`labcode.regularization.dropout_layer`，可以换成你自己写的；
+    它只在训练模式（``self.training``）下调用。输入 ``(B, 1, 28, 28)`` 或 ``(B, 784)``。
+    """
+
+    def __init__(
+        self,
+        input_dropout: float = 0.2,
+        hidden_dropout: tuple[float, float] = (0.5, 0.5),
+        hidden_dim: int = 512,
+        dropout_fn=dropout_layer,
+    ):
+        super().__init__()
+        if not callable(dropout_fn):
+            raise TypeError(f"dropout_fn 应是函数 dropout_fn(X, p)，实际得到 {dropout_fn!r}。")
+        hidden_dropout = tuple(hidden_dropout)
+        if len(hidden_dropout) != 2:
+            raise ValueError(
+                f"hidden_dropout 应为两个比例（每个隐藏层一个），实际得到 {hidden_dropout!r}。"
+            )
+        self.rates = tuple(check_dropout_rate(r) for r in (input_dropout, *hidden_dropout))
+        self.hidden_dim = check_int(hidden_dim, "hidden_dim", minimum=1)
+        self.dropout_fn = dropout_fn
+        self.hidden1 = nn.Linear(784, self.hidden_dim)
+        self.hidden2 = nn.Linear(self.hidden_dim, self.hidden_dim)
+        self.output = nn.Linear(self.hidden_dim, 10)
+
+    def _drop(self, x: torch.Tensor, rate: float) -> torch.Tensor:
+        return self.dropout_fn(x, rate) if self.training and rate > 0 else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._drop(x.flatten(1), self.rates[0])
+        h = self._drop(torch.relu(self.hidden1(x)), self.rates[1])
+        h = self._drop(torch.relu(self.hidden2(h)), self.rates[2])
+        return self.output(h)

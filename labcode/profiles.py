@@ -26,6 +26,7 @@ __all__ = [
     "PROFILES",
     "DeadReluConfig",
     "DropoutConfig",
+    "DropoutMLPConfig",
     "GradientConfig",
     "L2Config",
     "OptimizerSetting",
@@ -109,7 +110,9 @@ class GradientConfig:
 
     - ``sweep_depths``：要比较的隐藏层个数；
     - ``sweep_activations``：扫描中比较的激活函数；
-    - ``sweep_epochs``：扫描中每个网络训练的轮数（优化器、学习率、批量大小同主实验）。
+    - ``sweep_epochs``：扫描中每个网络训练的轮数（优化器、学习率、批量大小同主实验）；
+    - ``sweep_inits``：在每个深度额外训练的 (激活函数, 初始化方案) 对照，默认 He 初始化的 ReLU 与
+      Xavier 初始化的 Tanh（见 :func:`labcode.forward_signal.init_weights`）。
     """
 
     activations: tuple[str, ...] = ("relu", "sigmoid", "tanh")
@@ -123,6 +126,7 @@ class GradientConfig:
     sweep_depths: tuple[int, ...] = (1, 2, 4, 6, 8)
     sweep_activations: tuple[str, ...] = ("relu", "sigmoid", "tanh")
     sweep_epochs: int = 5
+    sweep_inits: tuple[tuple[str, str], ...] = (("relu", "he"), ("tanh", "xavier"))
 
     def __post_init__(self) -> None:
         owner = "GradientConfig"
@@ -246,6 +250,7 @@ class DropoutConfig:
     - ``n_train``：只用训练集的前 ``n_train`` 张图；``None`` 表示用全部。训练集越小越容易过拟合，
       dropout 的作用越明显；
     - ``sweep_rates``：dropout 比例扫描；``sweep_epochs``：扫描中每个网络训练的轮数；
+    - ``seeds``：跨随机种子比较有 / 无 dropout 时用的种子（:func:`~labcode.experiments.run_dropout_seeds`）；
     - ``eval_batch_size``：在训练集、测试集上评估时的批量大小（只影响速度和内存）；
     - ``train_eval_size``：每个 epoch 后用 eval 模式评估训练集时，取训练集中固定的多少张
       （``None`` 表示整个训练集）。完整 MNIST 上取 10000 张（与测试集一样多），评估的计算量是整个
@@ -258,8 +263,9 @@ class DropoutConfig:
     batch_size: int = 256
     epochs: int = 15
     n_train: int | None = None
-    sweep_rates: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7)
+    sweep_rates: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
     sweep_epochs: int = 15
+    seeds: tuple[int, ...] = (0, 1, 2)
     eval_batch_size: int = 256
     train_eval_size: int | None = 10000
 
@@ -279,6 +285,45 @@ class DropoutConfig:
                 )
 
 
+@dataclass(frozen=True)
+class DropoutMLPConfig:
+    """Dropout 效果明显的设置：训练图很少、网络很宽、训练很久的多层感知机（Srivastava 等，2014 的做法）。
+
+    - ``n_train``：训练图的张数（很少：容易过拟合）；``hidden_dim``：两个隐藏层的宽度；
+    - ``input_dropout`` / ``hidden_dropout``：输入层与两个隐藏层之后的 dropout 比例（每层可以不同）；
+    - ``optimizer`` / ``lr`` / ``batch_size`` / ``epochs``：训练设置；
+    - ``seeds``：比较用的随机种子。
+    """
+
+    n_train: int = 512
+    hidden_dim: int = 512
+    input_dropout: float = 0.2
+    hidden_dropout: tuple[float, float] = (0.5, 0.5)
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    batch_size: int = 64
+    epochs: int = 80
+    seeds: tuple[int, ...] = (0, 1, 2)
+    eval_batch_size: int = 1000
+
+    def __post_init__(self) -> None:
+        owner = "DropoutMLPConfig"
+        _check_optimizer(owner, self.optimizer)
+        _check_positive_float(owner, "lr", self.lr)
+        for name in ("n_train", "hidden_dim", "batch_size", "epochs", "eval_batch_size"):
+            _check_positive_int(owner, name, getattr(self, name))
+        rates = (self.input_dropout, *self.hidden_dropout)
+        if len(self.hidden_dropout) != 2 or not all(
+            isinstance(r, int | float) and not isinstance(r, bool) and 0 <= r < 1 for r in rates
+        ):
+            raise ValueError(
+                f"{owner} 的 dropout 比例应在 [0, 1) 内，hidden_dropout 为两个隐藏层各一个，"
+                f"实际得到 input_dropout={self.input_dropout!r}, hidden_dropout={self.hidden_dropout!r}。"
+            )
+        if not self.seeds:
+            raise ValueError(f"{owner}.seeds 不能为空，例如 seeds=(0, 1, 2)。")
+
+
 # ---------------------------------------------------------------------------
 # 两种规模的设置。full 的默认值就是原实验的设置（见各 dataclass 的默认值）。
 
@@ -287,6 +332,7 @@ _FULL: dict[str, Any] = {
     "dead_relu": DeadReluConfig(),
     "l2": L2Config(),
     "dropout": DropoutConfig(),
+    "dropout_mlp": DropoutMLPConfig(),
 }
 
 # quick：离线子集只有 4000 张训练图，约为完整 MNIST 的 1/15；为了在相同的 epoch 数内走过相当的
@@ -315,6 +361,8 @@ _QUICK: dict[str, Any] = {
         sweep_epochs=12,
         train_eval_size=None,  # 2048 张训练图：整个训练集都评估
     ),
+    # 这个实验本来就只用 512 张训练图，两种规模相同
+    "dropout_mlp": DropoutMLPConfig(),
 }
 
 _PROFILE_CONFIGS = {"quick": _QUICK, "full": _FULL}
@@ -324,7 +372,7 @@ EXPERIMENTS = tuple(_FULL)
 def get_config(experiment: str, profile: str | None = None):
     """返回实验 ``experiment`` 在规模 ``profile`` 下的设置（不可变 dataclass）。
 
-    ``experiment``：``"gradient_vanishing"``、``"dead_relu"``、``"l2"`` 或 ``"dropout"``。
+    ``experiment``：``"gradient_vanishing"``、``"dead_relu"``、``"l2"``、``"dropout"`` 或 ``"dropout_mlp"``。
     ``profile``：``"quick"`` 或 ``"full"``；``None`` 时由 :func:`labcode.settings.get_profile`
     决定（环境变量 ``LABCODE_PROFILE``，未设置时 CUDA 上 full、CPU 上 quick）。
     """

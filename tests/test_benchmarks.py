@@ -82,7 +82,9 @@ def test_prepare_root_decompresses_gz_and_reports_missing_files(tmp_path):
     raw = write_tiny_mnist(tmp_path / "full", gz=True)
     root = seed_baseline.prepare_mnist_root(raw, tmp_path / "root")
     name = "train-images-idx3-ubyte"
-    assert (root / "MNIST" / "raw" / name).read_bytes() == gzip.decompress((raw / f"{name}.gz").read_bytes())
+    assert (root / "MNIST" / "raw" / name).read_bytes() == gzip.decompress(
+        (raw / f"{name}.gz").read_bytes()
+    )
     train, test = seed_baseline.SeedData(root).datasets()
     assert (len(train), len(test)) == (N_TRAIN, N_TEST)
     (raw / f"{name}.gz").unlink()
@@ -116,14 +118,22 @@ def test_seed_loops_keep_the_per_batch_and_per_epoch_costs(tiny_data, monkeypatc
     batches = -(-N_TRAIN // config.batch_size)
 
     run = seed_baseline.train_gradient_vanishing(
-        bench.make_model(config, "relu", 0), seed_data, epochs=2, lr=0.01, batch_size=config.batch_size
+        bench.make_model(config, "relu", 0),
+        seed_data,
+        epochs=2,
+        lr=0.01,
+        batch_size=config.batch_size,
     )
     assert calls == {"get_data": 1, "analyze": 2 * batches}
     assert len(run.epoch_s) == 2 and run.total_s > 0 and len(run.train_acc) == 2
 
     calls.update(get_data=0, analyze=0)
     run = seed_baseline.train_dead_relu(
-        bench.make_model(config, "relu", 0), seed_data, epochs=3, lr=0.01, batch_size=config.batch_size
+        bench.make_model(config, "relu", 0),
+        seed_data,
+        epochs=3,
+        lr=0.01,
+        batch_size=config.batch_size,
     )
     assert calls == {"get_data": 3, "analyze": 0}  # the seed reloads the data every epoch
     assert len(run.extra["zero_fraction"]) == 3
@@ -145,14 +155,35 @@ def test_dead_relu_baseline_trains_the_same_forward_as_the_model(tiny_data):
 
 def test_full_profile_is_the_seed_setting():
     grad = bench.experiment_config("grad", "full")
-    assert (grad.variants, grad.epochs, grad.lr, grad.batch_size, grad.num_layers, grad.n_train) == (
-        ("relu", "sigmoid", "tanh"), 5, 0.001, 64, 2, None,
+    assert (
+        grad.variants,
+        grad.epochs,
+        grad.lr,
+        grad.batch_size,
+        grad.num_layers,
+        grad.n_train,
+    ) == (
+        ("relu", "sigmoid", "tanh"),
+        5,
+        0.001,
+        64,
+        2,
+        None,
     )
     dead = bench.experiment_config("dead", "full")
-    assert (dead.variants, dead.epochs, dead.lr, dead.batch_size) == (("relu", "tanh"), 5, 0.001, 64)
+    assert (dead.variants, dead.epochs, dead.lr, dead.batch_size) == (
+        ("relu", "tanh"),
+        5,
+        0.001,
+        64,
+    )
     drop = bench.experiment_config("dropout", "full")
     assert (drop.variants, drop.epochs, drop.lr, drop.batch_size, drop.dropout) == (
-        ("none", "scratch"), 15, 0.5, 256, 0.3,
+        ("none", "scratch"),
+        15,
+        0.5,
+        256,
+        0.3,
     )
 
 
@@ -164,7 +195,9 @@ def test_models_are_identical_on_both_paths():
         assert torch.equal(pa, pb)
 
 
-@pytest.mark.parametrize("argv", [["--experiments", "grad,nope"], ["--epochs", "0"], ["--repeat", "0"]])
+@pytest.mark.parametrize(
+    "argv", [["--experiments", "grad,nope"], ["--epochs", "0"], ["--repeat", "0"]]
+)
 def test_bad_arguments_are_rejected(argv):
     with pytest.raises(SystemExit):
         bench.parse_args(argv)
@@ -176,13 +209,20 @@ def test_bad_arguments_are_rejected(argv):
 def test_harness_runs_both_paths_and_reports_the_table(tiny_data, tmp_path, capsys):
     out = tmp_path / "bench.json"
     threads_before = torch.get_num_threads()
-    code = bench.main(
-        ["--no-isolate", "--threads", "1", "--epochs", "1", "--json", str(out)]
-    )
+    code = bench.main(["--no-isolate", "--threads", "1", "--epochs", "1", "--json", str(out)])
     assert code == 0
     text = capsys.readouterr().out
-    for needle in ("s/epoch", "speedup", "seed", "labcode", "gradient vanishing", "dead ReLU", "dropout (CNN)",
-                   "peak RSS", "|Δacc| ≤ 5"):
+    for needle in (
+        "s/epoch",
+        "speedup",
+        "seed",
+        "labcode",
+        "gradient vanishing",
+        "dead ReLU",
+        "dropout (CNN)",
+        "peak RSS",
+        "|Δacc| ≤ 5",
+    ):
         assert needle in text
     payload = json.loads(out.read_text(encoding="utf-8"))
     summaries = {s["experiment"]: s for s in payload["summaries"]}
@@ -206,12 +246,22 @@ def test_harness_runs_both_paths_and_reports_the_table(tiny_data, tmp_path, caps
 
 def test_summary_takes_medians_and_flags_disagreement():
     def result(path, s_per_epoch, acc):
-        return {"experiment": "grad", "path": path, "s_per_epoch": s_per_epoch, "peak_rss_mib": 100.0,
-                "runs": {"relu": {"test_acc": acc}}}
+        return {
+            "experiment": "grad",
+            "path": path,
+            "s_per_epoch": s_per_epoch,
+            "peak_rss_mib": 100.0,
+            "runs": {"relu": {"test_acc": acc}},
+        }
 
-    results = [result("seed", 3.0, 80.0), result("labcode", 1.0, 90.0),
-               result("labcode", 0.5, 90.0), result("seed", 2.0, 80.0), result("seed", 4.0, 80.0),
-               result("labcode", 2.0, 90.0)]
+    results = [
+        result("seed", 3.0, 80.0),
+        result("labcode", 1.0, 90.0),
+        result("labcode", 0.5, 90.0),
+        result("seed", 2.0, 80.0),
+        result("seed", 4.0, 80.0),
+        result("labcode", 2.0, 90.0),
+    ]
     (summary,) = bench.summarize(results, acc_tol=5.0)
     assert summary.seed_s_per_epoch == 3.0 and summary.labcode_s_per_epoch == 1.0
     assert summary.speedup == pytest.approx(3.0)
@@ -222,8 +272,12 @@ def test_summary_takes_medians_and_flags_disagreement():
 @pytest.mark.slow
 def test_isolated_runs_report_per_path_peak_rss(tiny_data):
     """Default CLI mode: every (experiment, path) in a fresh spawned process."""
-    jobs = [bench.Job("dead", path, "quick", "cpu", epochs=1, variants=("relu",), data_dir=str(tiny_data))
-            for path in bench.PATHS]
+    jobs = [
+        bench.Job(
+            "dead", path, "quick", "cpu", epochs=1, variants=("relu",), data_dir=str(tiny_data)
+        )
+        for path in bench.PATHS
+    ]
     results = bench.run_jobs(jobs, isolate=True, log=lambda *_: None)
     assert [r["path"] for r in results] == list(bench.PATHS)
     assert all(r["peak_rss_mib"] > 50 and r["seconds"] > 0 for r in results)
@@ -233,7 +287,9 @@ def test_isolated_runs_report_per_path_peak_rss(tiny_data):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_paths_run(tiny_data):
     for path in bench.PATHS:
-        result = bench.run_job(bench.Job("grad", path, "quick", "cuda", epochs=1, variants=("relu",)))
+        result = bench.run_job(
+            bench.Job("grad", path, "quick", "cuda", epochs=1, variants=("relu",))
+        )
         assert result["device"].startswith("cuda") and result["seconds"] > 0
 
 

@@ -56,7 +56,9 @@ def test_restore_is_the_inverse_and_outputs_are_dropped():
     nb.cells[2].outputs = [nbformat.v4.new_output("stream", text="1\n")]
     found = exercises.exercises(nb)
     student = exercises.student_notebook(nb)
-    assert [c.source for c in exercises.restore(student, found).cells] == [c.source for c in nb.cells]
+    assert [c.source for c in exercises.restore(student, found).cells] == [
+        c.source for c in nb.cells
+    ]
     assert all(c.get("outputs", []) == [] for c in student.cells if c.cell_type == "code")
     assert student.cells[1].metadata["tags"] == ["exercise"]
 
@@ -118,14 +120,18 @@ def test_chapter_student_notebook_is_generated_from_the_answers(slug):
     for exercise in found:
         body = [line.strip() for line in exercise.solution.split("\n") if line.strip()]
         leaked = [line for line in body if len(line) > 25 and line in text]
-        assert not leaked, f"练习 {exercise.number}: solution lines in the student notebook: {leaked}"
+        assert not leaked, (
+            f"练习 {exercise.number}: solution lines in the student notebook: {leaked}"
+        )
         assert f"raise NotImplementedError({exercise.label!r})" in text
     restored = exercises.restore(student, found)
     assert [c.source for c in restored.cells] == [c.source for c in nb.cells]
 
 
 def test_at_least_twelve_exercises_each_with_an_existing_check():
-    found = [e for slug in CHAPTERS for e in exercises.distinct(exercises.exercises(_chapter(slug)))]
+    found = [
+        e for slug in CHAPTERS for e in exercises.distinct(exercises.exercises(_chapter(slug)))
+    ]
     assert len(found) >= 12, [e.number for e in found]
     for exercise in found:
         assert exercise.check, f"练习 {exercise.number} names no check"

@@ -12,7 +12,13 @@ import pytest
 
 from labcode import lessons
 from labcode.experiments.dead_relu import run_dead_relu
-from labcode.experiments.dropout import run_dropout, run_dropout_sweep
+from labcode.experiments.dropout import (
+    run_dropout,
+    run_dropout_mlp,
+    run_dropout_seeds,
+    run_dropout_sweep,
+)
+from labcode.forward_signal import forward_spreads
 from labcode.experiments.gradient_vanishing import run_depth_sweep, run_gradient_vanishing
 from labcode.experiments.l2 import run_l1_vs_l2, run_l2, run_lambda_sweep
 from labcode.experiments.results import ExperimentResult, RunResult
@@ -230,10 +236,26 @@ def dropout(seed):
 def dropout_sweep(seed):
     if seed == 0:  # seed 0: the sweep exactly as the chapter runs it
         return cached(("dsweep", 0), lambda: run_dropout_sweep(profile="quick", seed=0))
-    rates = (0.0, max(get_config("dropout", "quick").sweep_rates))  # the lesson compares these two
+    rates = get_config("dropout", "quick").sweep_rates
+    # the lessons compare p=0, the best rate and the highest: 0, the main rate and the top two
+    rates = (0.0, get_config("dropout", "quick").dropout, *sorted(rates)[-2:])
     return cached(
         ("dsweep", seed), lambda: run_dropout_sweep(rates=rates, profile="quick", seed=seed)
     )
+
+
+#: disjoint seed sets for the experiments that compare several seeds themselves
+SEED_SETS = {0: (0, 1, 2), 1: (3, 4, 5), 2: (6, 7, 8)}
+
+
+def dropout_seeds(seed):
+    return cached(
+        ("dseeds", seed), lambda: run_dropout_seeds(seeds=SEED_SETS[seed], profile="quick")
+    )
+
+
+def dropout_mlp(seed):
+    return cached(("dmlp", seed), lambda: run_dropout_mlp(seeds=SEED_SETS[seed], profile="quick"))
 
 
 def _holds(lesson):
@@ -249,6 +271,8 @@ def test_gradient_vanishing_lessons(seed):
     _holds(lessons.sigmoid_first_layer_vanishes(res))
     _holds(lessons.sigmoid_learns_slowest(res))
     _holds(lessons.depth_makes_sigmoid_vanish(depth_sweep(seed)))
+    _holds(lessons.initialisation_rescues_depth(depth_sweep(seed)))
+    _holds(lessons.sigmoid_forward_signal_collapses(forward_spreads(res)))
 
 
 @pytest.mark.slow
@@ -258,6 +282,7 @@ def test_dead_relu_lessons(seed):
     _holds(lessons.relu_dies_in_dying_setting(dying))
     _holds(lessons.leaky_relu_does_not_die(dying))
     _holds(lessons.tanh_has_no_dead_units(dying))
+    _holds(lessons.dead_units_partly_revive(dying))
     seed_setting = dead(seed, "seed")
     _holds(lessons.naive_zero_fraction_is_not_death(seed_setting))
     _holds(lessons.leaky_relu_does_not_die(seed_setting))
@@ -289,6 +314,15 @@ def test_dropout_lessons(seed):
     sweep = dropout_sweep(seed)
     _holds(lessons.dropout_reduces_overfitting_at_high_rate(sweep))
     _holds(lessons.seed_train_accuracy_understates_with_dropout(sweep))
+    _holds(lessons.high_dropout_underfits(sweep))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
+def test_dropout_lessons_across_seed_sets(seed):
+    """Lessons that compare several seeds themselves, each on its own set of 3 seeds."""
+    _holds(lessons.dropout_gap_over_seeds(dropout_seeds(seed)))
+    _holds(lessons.dropout_helps_small_data_mlp(dropout_mlp(seed)))
 
 
 @pytest.mark.slow
@@ -305,9 +339,11 @@ def test_check_all_on_the_quick_profile():
         "l1_vs_l2": run_l1_vs_l2(profile="quick"),
         "dropout": dropout(0),
         "dropout_sweep": dropout_sweep(0),
+        "dropout_seeds": dropout_seeds(0),
+        "dropout_mlp": dropout_mlp(0),
     }
     checked = lessons.check_all(**results)
-    assert len(checked) == 17
+    assert len(checked) == 22
     failed = [str(lesson) for lesson in checked if not lesson.passed]
     assert not failed, "\n".join(failed)
     assert results["dropout_sweep"].run_names == [

@@ -190,7 +190,9 @@ def on_files(files: Files, config):
         student = exercises_copy(result.source)
         _state["student"][result.slug] = student
         files.append(
-            File.generated(config, f"{NOTEBOOK_DEST}/{result.slug}-exercises.ipynb", content=student)
+            File.generated(
+                config, f"{NOTEBOOK_DEST}/{result.slug}-exercises.ipynb", content=student
+            )
         )
     chapters = [r for r in _state["results"].values()]
     if chapters:
@@ -380,7 +382,7 @@ def exercises_page(results, config) -> str:
             "# 练习一览",
             "",
             f"本课程共有 {total} 个编程练习。每章的**练习版 Notebook** 把参考答案换成了待完成的练习"
-            "（`raise NotImplementedError(\"练习 …\")`），从上到下运行会停在第一个没完成的练习；"
+            '（`raise NotImplementedError("练习 …")`），从上到下运行会停在第一个没完成的练习；'
             "每个练习后面紧跟一个检查单元格，调用表中的检查函数：通过时给出一句报告，不通过时用中文指出哪里不对、可能的原因。"
             "全部完成后，章节后面的实验就用你自己的代码得出结果。",
             "",
@@ -391,7 +393,7 @@ def exercises_page(results, config) -> str:
             "| --- | --- | --- | --- | --- |",
             *rows,
             "",
-            "每章页面上，练习的参考答案折叠在练习之后（\"参考答案\"）；先自己写，卡住了再看。",
+            '每章页面上，练习的参考答案折叠在练习之后（"参考答案"）；先自己写，卡住了再看。',
             "",
         ]
     )

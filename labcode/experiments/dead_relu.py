@@ -31,12 +31,13 @@ SETTINGS = ("seed", "dying")
 
 @torch.no_grad()
 def dead_unit_stats(
-    model: Network, x: torch.Tensor, batch_size: int = 2000
-) -> dict[str, list[float]]:
+    model: Network, x: torch.Tensor, batch_size: int = 2000, masks: bool = False
+) -> dict[str, list]:
     """以当前参数在 ``x`` 上统计每个隐藏层（输入层和每个隐藏层的激活之后）：
 
     - ``dead_fraction``：死亡神经元的比例（0 到 1）：对所有样本激活函数导数都为 0 的神经元；
-    - ``zero_output_fraction``：输出恰好为 0 的比例（原实验的朴素指标，对所有样本和神经元平均）。
+    - ``zero_output_fraction``：输出恰好为 0 的比例（原实验的朴素指标，对所有样本和神经元平均）；
+    - ``masks=True`` 时另有 ``dead_masks``：每层一个布尔张量（在设备上），标出哪些神经元死亡。
 
     用 eval 模式、不记录梯度，结束后恢复原模式；在设备上累加，最后读出一次。
     """
@@ -54,12 +55,16 @@ def dead_unit_stats(
                 if zero_counts is None
                 else [a + b for a, b in zip(zero_counts, zeros, strict=True)]
             )
+        dead_masks = counter.dead_masks() if masks else None
         dead = counter.end_epoch()
         zero_totals = torch.stack(zero_counts).tolist()
     finally:
         model.train(was_training)
     per_layer = len(x) * model.hidden_dim
-    return {"dead_fraction": dead, "zero_output_fraction": [z / per_layer for z in zero_totals]}
+    out = {"dead_fraction": dead, "zero_output_fraction": [z / per_layer for z in zero_totals]}
+    if masks:
+        out["dead_masks"] = dead_masks
+    return out
 
 
 def _overall(fractions: list[float]) -> float:
@@ -82,7 +87,8 @@ def run_dead_relu(
       见 :class:`~labcode.profiles.DeadReluConfig`；
     - ``profile`` / ``config`` / ``seed`` / ``device``：同其他实验。
 
-    每个运行的 ``history`` 除准确率与损失外有 ``dead_fraction`` 与 ``zero_output_fraction``（每个 epoch 一个
+    每个运行的 ``history`` 除准确率与损失外有 ``dead_fraction``、``revived_fraction``（上一次统计时死亡、
+    这一次又活过来的神经元占该层的比例）与 ``zero_output_fraction``（每个 epoch 一个
     列表，每层一个 0 到 1 之间的比例，层名见 ``layer_names``）；``summary`` 有训练前的
     ``dead_fraction_init`` / ``zero_output_fraction_init``、最后一个 epoch 全部隐藏神经元中的
     ``final_dead_fraction``、``final_zero_output_fraction``、``max_layer_dead_fraction`` 和 ``final_test_acc``。
@@ -111,8 +117,21 @@ def run_dead_relu(
     for name in names:
         model = seeded_mlp(name, config.num_layers, config.hidden_dim, seed, device)
 
-        def stats(m: Network) -> dict[str, list[float]]:
-            return dead_unit_stats(m, data.train_x, config.eval_batch_size)
+        previous: dict[str, list] = {}
+
+        def stats(m: Network, previous=previous) -> dict[str, list[float]]:
+            """Dead fractions, and which dead units of the previous measurement are alive again."""
+            out = dead_unit_stats(m, data.train_x, config.eval_batch_size, masks=True)
+            now = out.pop("dead_masks")
+            before = previous.get("masks")
+            revived = (
+                [(b & ~n).sum() for b, n in zip(before, now, strict=True)]
+                if before is not None
+                else [torch.zeros((), device=now[0].device)] * len(now)
+            )
+            out["revived_fraction"] = [r / config.hidden_dim for r in torch.stack(revived).tolist()]
+            previous["masks"] = now
+            return out
 
         initial = stats(model)
         history, _ = fit_classifier(

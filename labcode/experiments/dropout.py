@@ -11,14 +11,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import torch
 
 from .. import settings
-from ..models import RegularizedNetwork, TorchDropoutNetwork
-from ..profiles import DropoutConfig
-from ..regularization import check_dropout_rate
+from ..models import DropoutMLP, RegularizedNetwork, TorchDropoutNetwork
+from ..profiles import DropoutConfig, DropoutMLPConfig
+from ..regularization import check_dropout_rate, dropout_layer
 from .results import ExperimentResult, RunResult
 from .training import (
     fit_classifier,
@@ -27,7 +28,15 @@ from .training import (
     sweep_can_reuse,
 )
 
-__all__ = ["VARIANTS", "rate_key", "run_dropout", "run_dropout_sweep"]
+__all__ = [
+    "VARIANTS",
+    "rate_key",
+    "run_dropout",
+    "run_dropout_mlp",
+    "run_dropout_seeds",
+    "run_dropout_sweep",
+    "seed_key",
+]
 
 VARIANTS = {
     "none": "无 dropout（RegularizedNetwork(dropout_rate=0)）",
@@ -113,9 +122,12 @@ def run_dropout(
     seed: int = 0,
     device=None,
     config: DropoutConfig | None = None,
+    model_cls: type = RegularizedNetwork,
 ) -> ExperimentResult:
     """Dropout 主实验。
 
+    - ``model_cls``：``"none"`` 与 ``"scratch"`` 两个变体用的网络类，默认 :class:`~labcode.models.RegularizedNetwork`；
+      可以换成你在练习中写的（``model_cls(dropout_rate=p)``，只在训练模式下丢弃）；
     - ``variants``：``"none"``（无 dropout）、``"scratch"``（手写 ``dropout_layer``）、``"torch"``（``nn.Dropout``）
       中的若干个；
     - ``dropout``：dropout 比例，默认取设置（原实验 0.3），必须在 [0, 1] 内。
@@ -133,14 +145,18 @@ def run_dropout(
         raise ValueError(
             f"未知的变体 {unknown or variants}。可选：{', '.join(VARIANTS)}（可以选多个）。"
         )
+    if not (isinstance(model_cls, type) and issubclass(model_cls, torch.nn.Module)):
+        raise TypeError(
+            f"model_cls 应为 torch.nn.Module 的子类（用 model_cls(dropout_rate=p) 建网络），实际得到 {model_cls!r}。"
+        )
     config, data, result, device = _prepare(profile, config, seed, device, "dropout")
     rate = check_dropout_rate(config.dropout if dropout is None else dropout)
+    if model_cls is not RegularizedNetwork:
+        result.notes.append(f"网络：{model_cls.__qualname__}（{model_cls.__module__}）。")
     for variant in variants:
-        model_cls = TorchDropoutNetwork if variant == "torch" else RegularizedNetwork
+        cls = TorchDropoutNetwork if variant == "torch" else model_cls
         p = 0.0 if variant == "none" else rate
-        run = _train_cnn(
-            model_cls, p, config.epochs, config, data, seed, device, "dropout", variant
-        )
+        run = _train_cnn(cls, p, config.epochs, config, data, seed, device, "dropout", variant)
         run.params["variant"] = variant
         run.params["description"] = VARIANTS[variant]
         result.runs[variant] = run
@@ -184,6 +200,140 @@ def run_dropout_sweep(
             "dropout_sweep",
             key,
         )
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def seed_key(variant: str, seed: int) -> str:
+    """跨种子比较中一次运行的键，如 ``"scratch/seed=1"``。"""
+    return f"{variant}/seed={seed}"
+
+
+def run_dropout_seeds(
+    seeds=None,
+    dropout: float | None = None,
+    profile: str | None = None,
+    device=None,
+    config: DropoutConfig | None = None,
+    reuse: ExperimentResult | None = None,
+) -> ExperimentResult:
+    """原实验的设置下，有 / 无 dropout 各在几个随机种子上训练，看差距的变化是否超出种子间的波动。
+
+    ``seeds`` 默认取设置中的 ``seeds``；``runs`` 的键为 ``"none/seed=0"``、``"scratch/seed=0"`` 等，内容同
+    :func:`run_dropout`。``reuse``：:func:`run_dropout` 的结果，与它种子相同的两次运行直接复用。
+    """
+    started = time.perf_counter()
+    config, profile_name = resolve_profile_config("dropout", profile, config, DropoutConfig)
+    seed_list = tuple(config.seeds if seeds is None else seeds)
+    if len(seed_list) < 2 or len(set(seed_list)) != len(seed_list):
+        raise ValueError(f"seeds 应为至少两个不同的种子，例如 (0, 1, 2)，实际得到 {seed_list!r}。")
+    config, data, result, device = _prepare(profile, config, seed_list[0], device, "dropout_seeds")
+    result.notes.append(f"随机种子：{', '.join(map(str, seed_list))}。")
+    rate = check_dropout_rate(config.dropout if dropout is None else dropout)
+    for seed in seed_list:
+        reusable = {}
+        if reuse is not None and reuse.seed == seed:
+            reusable = _reusable_runs(reuse, config, seed, device, data.info)
+        for variant, p in (("none", 0.0), ("scratch", rate)):
+            key = seed_key(variant, seed)
+            run = reusable.get(p)
+            if run is None:
+                run = _train_cnn(
+                    RegularizedNetwork,
+                    p,
+                    config.epochs,
+                    config,
+                    data,
+                    seed,
+                    device,
+                    "dropout_seeds",
+                    key,
+                )
+            else:
+                run = dataclasses.replace(run, name=key, params=dict(run.params))
+            run.params.update(variant=variant, seed=seed)
+            result.runs[key] = run
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def run_dropout_mlp(
+    seeds=None,
+    profile: str | None = None,
+    device=None,
+    config: DropoutMLPConfig | None = None,
+    dropout_fn=dropout_layer,
+) -> ExperimentResult:
+    """Dropout 效果明显的设置：很少的训练图、很宽的 MLP、很长的训练，每层不同的 dropout 比例。
+
+    每个种子训练两个 :class:`~labcode.models.DropoutMLP`：``"none"``（所有比例为 0）与 ``"dropout"``
+    （设置中的 ``input_dropout`` / ``hidden_dropout``）。``dropout_fn`` 默认是手写的 ``dropout_layer``，
+    可以换成你自己写的。``runs`` 的键为 ``"none/seed=0"``、``"dropout/seed=0"`` 等，``history`` 同
+    :func:`run_dropout`（含 eval 模式的训练集指标）。
+    """
+    started = time.perf_counter()
+    config, profile_name = resolve_profile_config("dropout_mlp", profile, config, DropoutMLPConfig)
+    if not callable(dropout_fn):
+        raise TypeError(f"dropout_fn 应是函数 dropout_fn(X, p)，实际得到 {dropout_fn!r}。")
+    seed_list = tuple(config.seeds if seeds is None else seeds)
+    if not seed_list or len(set(seed_list)) != len(seed_list):
+        raise ValueError(f"seeds 应为不重复的种子，例如 (0, 1, 2)，实际得到 {seed_list!r}。")
+    device, data, result = start_mnist_experiment(
+        "dropout_mlp",
+        config,
+        config.n_train,
+        device,
+        seed_list[0],
+        profile_name,
+        notes=[
+            f"只用 {config.n_train} 张训练图；两个 {config.hidden_dim} 宽的隐藏层；训练 {config.epochs} 个 epoch；"
+            f"dropout：输入 {config.input_dropout:g}，隐藏层 {config.hidden_dropout[0]:g} / {config.hidden_dropout[1]:g}。",
+            f"随机种子：{', '.join(map(str, seed_list))}。",
+        ],
+    )
+    variants = {
+        "none": (0.0, (0.0, 0.0)),
+        "dropout": (config.input_dropout, tuple(config.hidden_dropout)),
+    }
+    for seed in seed_list:
+        for variant, (p_in, p_hidden) in variants.items():
+            key = seed_key(variant, seed)
+            settings.seed_everything(seed)
+            model = DropoutMLP(p_in, p_hidden, config.hidden_dim, dropout_fn=dropout_fn).to(device)
+            history, _ = fit_classifier(
+                model,
+                data,
+                experiment="dropout_mlp",
+                run=key,
+                optimizer=config.optimizer,
+                lr=config.lr,
+                batch_size=config.batch_size,
+                epochs=config.epochs,
+                seed=seed,
+                eval_batch_size=config.eval_batch_size,
+                eval_train=True,
+            )
+            history["gap"] = [
+                a - b for a, b in zip(history["train_acc_eval"], history["test_acc"], strict=True)
+            ]
+            history["loss_gap"] = [
+                a - b for a, b in zip(history["test_loss"], history["train_loss_eval"], strict=True)
+            ]
+            summary = {
+                "final_test_acc": history["test_acc"][-1],
+                "final_test_loss": history["test_loss"][-1],
+                "final_train_acc_eval": history["train_acc_eval"][-1],
+                "final_gap": history["gap"][-1],
+                "final_loss_gap": history["loss_gap"][-1],
+            }
+            params = {
+                "variant": variant,
+                "seed": seed,
+                "input_dropout": p_in,
+                "hidden_dropout": p_hidden,
+                "epochs": config.epochs,
+            }
+            result.runs[key] = RunResult(key, params=params, history=history, summary=summary)
     result.elapsed_s = time.perf_counter() - started
     return result
 

@@ -5,7 +5,8 @@
 - 每层只看 **权重** 的梯度（原实验把权重和偏置混在一起，各算作一“层”）；
 - 每个 epoch 的梯度是该 epoch **所有批次** 的 mean|grad| 的平均（原实验只画最后一个批次）；
 - 梯度在设备上累加，每个 epoch 只读出一次（原实验每个批次都把所有梯度拷到 CPU）；
-- 另加深度扫描：原实验的 ``num_layers=2`` 只有 4 个线性层，梯度消失还不够明显。
+- 另加深度扫描（含 He / Xavier 初始化的对照），看梯度之比随深度的变化，以及初始化能改变什么；
+- ``network_cls`` 可以换成学生自己写的 ``Network``（练习 2.1），实验就用学生的前向传播。
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 
 from .. import settings
 from ..activations import ACTIVATIONS
+from ..forward_signal import INIT_SCHEMES, init_weights
 from ..models import Network, check_num_layers
 from ..profiles import GradientConfig
 from .results import ExperimentResult, RunResult
@@ -56,14 +58,35 @@ def check_activations(activations, what: str = "activations") -> tuple[str, ...]
     return names
 
 
+def check_network_cls(network_cls) -> type:
+    """``network_cls`` 须是 :class:`~labcode.models.Network` 的子类（构造函数与属性名同原实验）。"""
+    if not (isinstance(network_cls, type) and issubclass(network_cls, Network)):
+        raise TypeError(
+            "network_cls 应为 labcode.models.Network 或它的子类（例如练习 2.1 中你写的 "
+            f"class Network(ReferenceNetwork)），实际得到 {network_cls!r}。"
+        )
+    return network_cls
+
+
 def seeded_mlp(
-    activation: str, num_layers: int, hidden_dim: int, seed: int, device: torch.device
+    activation: str,
+    num_layers: int,
+    hidden_dim: int,
+    seed: int,
+    device: torch.device,
+    network_cls: type = Network,
+    init: str = "default",
 ) -> Network:
-    """MNIST 上的 MLP，先 ``seed_everything(seed)`` 再建：同一种子下各激活函数的网络初始权重相同。"""
-    settings.seed_everything(seed)
-    model = Network(
+    """MNIST 上的 MLP，先 ``seed_everything(seed)`` 再建：同一种子下各激活函数的网络初始权重相同。
+
+    ``init``：``"default"``（PyTorch 默认初始化，原实验）、``"xavier"`` 或 ``"he"``
+    （见 :func:`labcode.forward_signal.init_weights`，用同一种子抽样）。
+    """
+    generator = settings.seed_everything(seed)
+    model = check_network_cls(network_cls)(
         INPUT_DIM, NUM_CLASSES, activation, num_layers=num_layers, hidden_dim=hidden_dim
     )
+    init_weights(model, init, generator=generator)
     return model.to(device)
 
 
@@ -77,8 +100,12 @@ def _train_mlp(
     device: torch.device,
     experiment: str,
     run: str,
+    network_cls: type = Network,
+    init: str = "default",
 ) -> RunResult:
-    model = seeded_mlp(activation, num_layers, config.hidden_dim, seed, device)
+    model = seeded_mlp(
+        activation, num_layers, config.hidden_dim, seed, device, network_cls=network_cls, init=init
+    )
     history, layer_names = fit_classifier(
         model,
         data,
@@ -99,7 +126,14 @@ def _train_mlp(
         "last_layer_grad": last_grads[-1],
         "grad_ratio": last_grads[0] / last_grads[-1] if last_grads[-1] > 0 else float("nan"),
     }
-    params = {"activation": activation, "num_layers": num_layers, "lr": config.lr, "epochs": epochs}
+    params = {
+        "activation": activation,
+        "num_layers": num_layers,
+        "lr": config.lr,
+        "epochs": epochs,
+        "init": init,
+        "network": f"{network_cls.__module__}.{network_cls.__qualname__}",
+    }
     return RunResult(run, params=params, history=history, summary=summary, layer_names=layer_names)
 
 
@@ -110,9 +144,11 @@ def run_gradient_vanishing(
     seed: int = 0,
     device=None,
     config: GradientConfig | None = None,
+    network_cls: type = Network,
 ) -> ExperimentResult:
     """梯度消失主实验：每个激活函数训练一个 MLP，逐 epoch 记录准确率、损失与每层的梯度。
 
+    - ``network_cls``：网络的类，默认 :class:`labcode.models.Network`；可以换成你在练习 2.1 中写的子类；
     - ``activations``：激活函数名，默认取设置中的 ``("relu", "sigmoid", "tanh")``；
     - ``num_layers``：隐藏层个数，默认取设置（原实验为 2）；
     - ``profile`` / ``config``：规模或直接给出的 :class:`~labcode.profiles.GradientConfig`；
@@ -129,6 +165,7 @@ def run_gradient_vanishing(
     )
     names = check_activations(config.activations if activations is None else activations)
     depth = check_num_layers(config.num_layers if num_layers is None else num_layers)
+    network_cls = check_network_cls(network_cls)
     device, data, result = start_mnist_experiment(
         "gradient_vanishing",
         config,
@@ -140,9 +177,20 @@ def run_gradient_vanishing(
             f"每个网络有 {depth} 个隐藏层（共 {depth + 2} 个线性层），优化器 {config.optimizer}，lr={config.lr:g}。"
         ],
     )
+    if network_cls is not Network:
+        result.notes.append(f"网络：{network_cls.__qualname__}（{network_cls.__module__}）。")
     for name in names:
         result.runs[name] = _train_mlp(
-            name, depth, config.epochs, config, data, seed, device, "gradient_vanishing", name
+            name,
+            depth,
+            config.epochs,
+            config,
+            data,
+            seed,
+            device,
+            "gradient_vanishing",
+            name,
+            network_cls=network_cls,
         )
     result.elapsed_s = time.perf_counter() - started
     return result
@@ -156,11 +204,13 @@ def run_depth_sweep(
     device=None,
     config: GradientConfig | None = None,
     reuse: ExperimentResult | None = None,
+    inits=None,
 ) -> ExperimentResult:
     """深度扫描：对每个激活函数、每个隐藏层个数训练一个 MLP（``sweep_epochs`` 轮）。
 
     ``runs`` 的键为 ``"激活函数/depth=隐藏层个数"``（如 ``"sigmoid/depth=8"``），``params`` 中有
-    ``activation`` 和 ``num_layers``；``summary`` 中有 ``grad_ratio``（最后一个 epoch 第一层与最后一层
+    ``activation``、``num_layers`` 和 ``init``。设置中的 ``sweep_inits``（如 ``(("relu", "he"),
+    ("tanh", "xavier"))``）在每个深度再各训练一个换了初始化的网络，键为 ``"relu+he/depth=8"``；``summary`` 中有 ``grad_ratio``（最后一个 epoch 第一层与最后一层
     mean|grad| 之比）、``first_layer_grad``、``last_layer_grad``、``final_test_acc``。
 
     ``reuse``：:func:`run_gradient_vanishing` 的结果。若它与本次扫描的设置、随机种子、设备相同且
@@ -187,6 +237,7 @@ def run_depth_sweep(
             f"每个网络训练 {config.sweep_epochs} 个 epoch，优化器 {config.optimizer}，lr={config.lr:g}。"
         ],
     )
+    init_pairs = _check_inits(config.sweep_inits if inits is None else inits)
     reusable = _reusable_runs(reuse, config, seed, device, data.info)
     for name in names:
         for depth in depth_list:
@@ -197,13 +248,46 @@ def run_depth_sweep(
             result.runs[key] = _train_mlp(
                 name, depth, config.sweep_epochs, config, data, seed, device, "depth_sweep", key
             )
+    for name, scheme in init_pairs:
+        for depth in depth_list:
+            key = sweep_key(name, depth, scheme)
+            result.runs[key] = _train_mlp(
+                name,
+                depth,
+                config.sweep_epochs,
+                config,
+                data,
+                seed,
+                device,
+                "depth_sweep",
+                key,
+                init=scheme,
+            )
     result.elapsed_s = time.perf_counter() - started
     return result
 
 
-def sweep_key(activation: str, depth: int) -> str:
-    """深度扫描中一次运行的键，如 ``"sigmoid/depth=8"``。"""
-    return f"{activation}/depth={depth}"
+def sweep_key(activation: str, depth: int, init: str = "default") -> str:
+    """深度扫描中一次运行的键，如 ``"sigmoid/depth=8"``、``"relu+he/depth=8"``。"""
+    prefix = activation if init == "default" else f"{activation}+{init}"
+    return f"{prefix}/depth={depth}"
+
+
+def _check_inits(pairs) -> tuple[tuple[str, str], ...]:
+    out = []
+    for pair in pairs:
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise ValueError(
+                f"inits 的每一项应为 (激活函数名, 初始化方案)，例如 ('relu', 'he')，实际得到 {pair!r}。"
+            )
+        name, scheme = pair
+        check_activations((name,), "inits 中的激活函数")
+        if scheme not in INIT_SCHEMES or scheme == "default":
+            raise ValueError(
+                f"inits 中的初始化方案 {scheme!r} 无效：应为 {', '.join(INIT_SCHEMES[1:])}。"
+            )
+        out.append((name, scheme))
+    return tuple(out)
 
 
 def _reusable_runs(
@@ -213,5 +297,7 @@ def _reusable_runs(
     if not sweep_can_reuse(reuse, "gradient_vanishing", config, seed, device, data_info):
         return {}
     return {
-        (run.params["activation"], run.params["num_layers"]): run for run in reuse.runs.values()
+        (run.params["activation"], run.params["num_layers"]): run
+        for run in reuse.runs.values()
+        if run.params.get("init", "default") == "default"
     }

@@ -159,7 +159,9 @@ def _prepare(profile, config, seed, device, name):
     return config, data, result
 
 
-def _l2_run(config, data, lam, method, seed, experiment, epochs=None) -> RunResult:
+def _l2_run(
+    config, data, lam, method, seed, experiment, epochs=None, penalty_fn=l2_penalty
+) -> RunResult:
     key = lambda_key(lam)
     if method == "scratch":
         run = _fit_linear(
@@ -169,7 +171,7 @@ def _l2_run(config, data, lam, method, seed, experiment, epochs=None) -> RunResu
             epochs=epochs or config.epochs,
             experiment=experiment,
             run=key,
-            penalty=(lambda w: lam * l2_penalty(w)) if lam > 0 else None,
+            penalty=(lambda w: lam * penalty_fn(w)) if lam > 0 else None,
         )
     else:
         run = _fit_linear(
@@ -192,8 +194,12 @@ def run_l2(
     seed: int = 0,
     device=None,
     config: L2Config | None = None,
+    penalty=l2_penalty,
 ) -> ExperimentResult:
     """L2 正则化主实验：每个 λ 训练一个线性回归模型。
+
+    - ``penalty``：``method="scratch"`` 时加到损失上的惩罚函数 ``penalty(w)``，默认
+      :func:`labcode.regularization.l2_penalty`；可以换成你在练习 4.1 中写的；
 
     - ``lambdas``：默认取设置中的 ``(0, 3)``；必须非负；
     - ``method``：``"scratch"``（损失加上 ``λ·l2_penalty(w)``，原实验的从零实现）或
@@ -206,6 +212,8 @@ def run_l2(
     """
     started = time.perf_counter()
     _check_method(method)
+    if not callable(penalty):
+        raise TypeError(f"penalty 应是函数 penalty(w)，实际得到 {penalty!r}。")
     config, data, result = _prepare(profile, config, seed, device, "l2")
     result.notes.append(
         "实现方式："
@@ -215,7 +223,9 @@ def run_l2(
             else "SGD 的 weight_decay=λ（简洁实现）。"
         )
     )
-    return _train_each_lambda(result, config, data, lambdas, config.lambdas, method, seed, started)
+    return _train_each_lambda(
+        result, config, data, lambdas, config.lambdas, method, seed, started, penalty_fn=penalty
+    )
 
 
 def run_lambda_sweep(
@@ -242,13 +252,17 @@ def _check_method(method: str) -> None:
         )
 
 
-def _train_each_lambda(result, config, data, lambdas, default, method, seed, started):
+def _train_each_lambda(
+    result, config, data, lambdas, default, method, seed, started, penalty_fn=l2_penalty
+):
     """对每个 λ 训练一个模型，记入 ``result.runs``（键 ``"lambda=3"`` 等）。"""
     values = [_check_lambda(lam) for lam in (default if lambdas is None else lambdas)]
     if not values:
         raise ValueError("lambdas 不能为空，例如 lambdas=(0, 3)。")
     for lam in values:
-        result.runs[lambda_key(lam)] = _l2_run(config, data, lam, method, seed, result.name)
+        result.runs[lambda_key(lam)] = _l2_run(
+            config, data, lam, method, seed, result.name, penalty_fn=penalty_fn
+        )
     result.elapsed_s = time.perf_counter() - started
     return result
 

@@ -627,11 +627,12 @@ _DEAD_EXPECTED = (0.4, 0.3, 0.2)
 def _dead_unit_setup() -> tuple[Network, TensorLoader]:
     """手工设置了死亡神经元的 ReLU 网络（每层的正确答案已知）和一个最后一批不满的 loader。"""
     g = torch.Generator().manual_seed(0)
-    d = 6
-    x = torch.rand(_DEAD_N, d, generator=g) * 2 - 1
-    x[:, :2] = 0
+    d = 784  # MNIST-shaped batches (B, 1, 28, 28); only the first 6 pixels are used
+    x = torch.zeros(_DEAD_N, d)
+    x[:, 2:6] = torch.rand(_DEAD_N, 4, generator=g) * 2 - 1
     x[0, 0] = 1.0  # the first sample switches on one unit per layer
     x[-1, 1] = 1.0  # and the last sample another one
+    x = x.reshape(_DEAD_N, 1, 28, 28)
     y = torch.zeros(_DEAD_N, dtype=torch.long)
     with isolated_rng(0):
         model = Network(d, 3, "relu", num_layers=len(_DEAD_RECIPES) - 1, hidden_dim=_DEAD_WIDTH)
@@ -727,7 +728,8 @@ def check_dead_units(fn: Callable) -> CheckReport:
     参考实现是 ``labcode.metrics.count_dead_units``。
 
     检查用一个手工设置了权重的网络（死亡比例已知：0.4、0.3、0.2；另有只对第一个批次或最后一个批次中
-    某个样本活跃的神经元，以及预激活值恰好为 0 的神经元），数据共 50 个样本、批大小 16（最后一批只有 2 个）。
+    某个样本活跃的神经元，以及预激活值恰好为 0 的神经元），数据是 50 张 MNIST 形状 (1, 28, 28) 的
+    “图片”，批大小 16（最后一批只有 2 个）。
     能认出：统计的是输出为 0 的比例（原实验的指标）、按批次判断（只看最后一个批次、在某个批次中不活跃就算死亡、
     对各批次取平均）、用了 z < 0 而不是 z <= 0、返回百分数或个数、顺序颠倒、少了或多了一层。
 
