@@ -51,8 +51,15 @@ def lab_env(session: nox.Session) -> dict[str, str]:
         session.run(sys.executable, "-m", "venv", str(LAB_ENV), external=True)
     if not stamp_file.exists() or stamp_file.read_text() != _stamp():
         session.run(
-            _bin("python"), "-m", "pip", "install", "--quiet",
-            "-c", str(CONSTRAINTS), "-e", f".[{EXTRAS}]",
+            _bin("python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-c",
+            str(CONSTRAINTS),
+            "-e",
+            f".[{EXTRAS}]",
             external=True,
         )
         stamp_file.write_text(_stamp())
@@ -70,13 +77,23 @@ def ensure_chromium(session: nox.Session) -> None:
     if shutil.which("chromium") and fonts_ok:
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        session.warn("chromium/fonts-noto-cjk missing and apt-get unavailable (or not root): "
-                     "browser tests will be skipped")
+        session.warn(
+            "chromium/fonts-noto-cjk missing and apt-get unavailable (or not root): "
+            "browser tests will be skipped"
+        )
         return
     session.run("apt-get", "update", "-qq", external=True)
-    session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends",
-                "chromium", "fonts-noto-cjk", external=True,
-                env={"DEBIAN_FRONTEND": "noninteractive"})
+    session.run(
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "chromium",
+        "fonts-noto-cjk",
+        external=True,
+        env={"DEBIAN_FRONTEND": "noninteractive"},
+    )
 
 
 @nox.session(venv_backend="none")
@@ -110,8 +127,14 @@ def docs(session: nox.Session) -> None:
     for path in (fresh, old):
         shutil.rmtree(path, ignore_errors=True)
     session.run(
-        _bin("mkdocs"), "build", "--strict", "-d", str(fresh), *session.posargs,
-        env=env, external=True,
+        _bin("mkdocs"),
+        "build",
+        "--strict",
+        "-d",
+        str(fresh),
+        *session.posargs,
+        env=env,
+        external=True,
     )
     if target.exists():
         target.rename(old)
@@ -132,8 +155,17 @@ def browser(session: nox.Session) -> None:
     """Build the site and test it in Debian's Chromium (Playwright): math, search, dark mode."""
     env = lab_env(session)
     ensure_chromium(session)
-    session.run(_bin("python"), "-m", "pytest", "-m", "browser", "tests/test_browser.py",
-                *session.posargs, env=env, external=True)
+    session.run(
+        _bin("python"),
+        "-m",
+        "pytest",
+        "-m",
+        "browser",
+        "tests/test_browser.py",
+        *session.posargs,
+        env=env,
+        external=True,
+    )
 
 
 @nox.session(venv_backend="none")

@@ -49,7 +49,11 @@ EXPERIMENT_TITLES = {
     "dead": "dead ReLU (MLP)",
     "dropout": "dropout (CNN)",
 }
-EXPERIMENT_TITLES_ZH = {"grad": "梯度消失（多层感知机）", "dead": "ReLU 死亡（多层感知机）", "dropout": "Dropout（卷积网络）"}
+EXPERIMENT_TITLES_ZH = {
+    "grad": "梯度消失（多层感知机）",
+    "dead": "ReLU 死亡（多层感知机）",
+    "dropout": "Dropout（卷积网络）",
+}
 PROFILES = ("quick", "full")
 DEFAULT_ACC_TOL = 5.0  # 百分点，理由见 benchmarks/README.md 与 agreement_note()
 
@@ -103,8 +107,12 @@ def experiment_config(
     else:
         optimizer, lr = lab.optimizer, lab.lr
     if optimizer != "sgd":
-        raise ValueError(f"基准测试要求与原实验相同的 SGD 优化器，labcode 的 {profile} 设置用的是 {optimizer!r}。")
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(
+            f"基准测试要求与原实验相同的 SGD 优化器，labcode 的 {profile} 设置用的是 {optimizer!r}。"
+        )
+    if epochs is not None and (
+        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
+    ):
         raise ValueError(f"epochs 应为正整数，收到 {epochs!r}。")
     fields = {
         "name": name,
@@ -118,7 +126,9 @@ def experiment_config(
         fields["dropout"] = lab.dropout
     else:
         fields.update(num_layers=lab.num_layers, hidden_dim=lab.hidden_dim)
-    unknown = [v for v in fields["variants"] if name == "dropout" and v not in SEED_VARIANTS["dropout"]]
+    unknown = [
+        v for v in fields["variants"] if name == "dropout" and v not in SEED_VARIANTS["dropout"]
+    ]
     if unknown:
         raise ValueError(f"Dropout 实验的变体只能是 none 或 scratch，收到 {unknown}。")
     return ExperimentConfig(**fields)
@@ -153,7 +163,9 @@ def make_model(config: ExperimentConfig, variant, seed: int) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def test_accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
+def test_accuracy(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000
+) -> float:
     """模型在 (x, y) 上的准确率（百分数），eval 模式。"""
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
@@ -220,8 +232,12 @@ def run_seed_path(config: ExperimentConfig, device: torch.device, data, seed: in
             model = make_model(config, variant, seed)
             torch.manual_seed(seed)  # 原实验的 DataLoader(shuffle=True) 与 dropout 用全局随机数
             run = train(
-                model, seed_data, epochs=config.epochs, lr=config.lr,
-                batch_size=config.batch_size, device=device,
+                model,
+                seed_data,
+                epochs=config.epochs,
+                lr=config.lr,
+                batch_size=config.batch_size,
+                device=device,
             )
             seconds += run.total_s
             runs[str(variant)] = {
@@ -251,14 +267,21 @@ def run_labcode_path(config: ExperimentConfig, device: torch.device, data, seed:
     start = time.perf_counter()
     if config.name == "grad":
         lab_config = GradientConfig(
-            activations=config.variants, num_layers=config.num_layers, hidden_dim=config.hidden_dim,
-            optimizer="sgd", lr=config.lr, **common,
+            activations=config.variants,
+            num_layers=config.num_layers,
+            hidden_dim=config.hidden_dim,
+            optimizer="sgd",
+            lr=config.lr,
+            **common,
         )
         result = run_gradient_vanishing(config=lab_config, seed=seed, device=device)
     elif config.name == "dead":
         lab_config = DeadReluConfig(
-            activations=config.variants, num_layers=config.num_layers, hidden_dim=config.hidden_dim,
-            seed_setting=OptimizerSetting("sgd", config.lr), **common,
+            activations=config.variants,
+            num_layers=config.num_layers,
+            hidden_dim=config.hidden_dim,
+            seed_setting=OptimizerSetting("sgd", config.lr),
+            **common,
         )
         result = run_dead_relu(setting="seed", config=lab_config, seed=seed, device=device)
     else:
@@ -357,12 +380,18 @@ def summarize(results: list[dict], acc_tol: float) -> list[ExperimentSummary]:
     """把 run_job 的结果按实验汇总。重复多次时取每条路径 s/epoch 的中位数，并列出每次的加速比。"""
     summaries = []
     for experiment in EXPERIMENTS:
-        by_path = {p: [r for r in results if r["experiment"] == experiment and r["path"] == p] for p in PATHS}
+        by_path = {
+            p: [r for r in results if r["experiment"] == experiment and r["path"] == p]
+            for p in PATHS
+        }
         if not by_path["seed"] or not by_path["labcode"]:
             continue
         seed_t = statistics.median(r["s_per_epoch"] for r in by_path["seed"])
         lab_t = statistics.median(r["s_per_epoch"] for r in by_path["labcode"])
-        speedups = [s["s_per_epoch"] / lab["s_per_epoch"] for s, lab in zip(by_path["seed"], by_path["labcode"], strict=False)]
+        speedups = [
+            s["s_per_epoch"] / lab["s_per_epoch"]
+            for s, lab in zip(by_path["seed"], by_path["labcode"], strict=False)
+        ]
         seed_acc = _mean_acc(by_path["seed"])
         lab_acc = _mean_acc(by_path["labcode"])
         delta = max(abs(seed_acc[v] - lab_acc[v]) for v in seed_acc)
@@ -395,12 +424,20 @@ def _mean_acc(results: list[dict]) -> dict:
 def format_table(summaries: list[ExperimentSummary]) -> str:
     """纯文本表格：每个实验两行（seed、labcode）。表头用英文（对齐不受中文字宽影响），下方有中文说明。"""
     columns = (
-        ("experiment", 28, "<"), ("path", 8, "<"), ("s/epoch", 9, ">"), ("speedup", 18, ">"),
-        ("test acc % per model", 36, "<"), ("max|dAcc|", 9, ">"), ("agree", 11, "<"), ("peak RSS MiB", 12, ">"),
+        ("experiment", 28, "<"),
+        ("path", 8, "<"),
+        ("s/epoch", 9, ">"),
+        ("speedup", 18, ">"),
+        ("test acc % per model", 36, "<"),
+        ("max|dAcc|", 9, ">"),
+        ("agree", 11, "<"),
+        ("peak RSS MiB", 12, ">"),
     )
 
     def row(values) -> str:
-        return "  ".join(f"{v:{align}{width}}" for v, (_, width, align) in zip(values, columns, strict=True)).rstrip()
+        return "  ".join(
+            f"{v:{align}{width}}" for v, (_, width, align) in zip(values, columns, strict=True)
+        ).rstrip()
 
     lines = [row([c[0] for c in columns]), "-" * len(row([c[0] for c in columns]))]
     for s in summaries:
@@ -412,16 +449,20 @@ def format_table(summaries: list[ExperimentSummary]) -> str:
             ("labcode", s.labcode_s_per_epoch, s.labcode_acc, s.labcode_peak_rss_mib),
         ):
             last = path == "labcode"
-            lines.append(row([
-                s.title if not last else "",
-                path,
-                f"{t:.3f}",
-                speedup if last else "",
-                " ".join(f"{v} {a:.1f}" for v, a in acc.items()),
-                f"{s.max_abs_delta_acc:.1f}" if last else "",
-                (f"{'yes' if s.acc_agree else 'NO'} (<={s.acc_tol:g})") if last else "",
-                f"{rss:.0f}",
-            ]))
+            lines.append(
+                row(
+                    [
+                        s.title if not last else "",
+                        path,
+                        f"{t:.3f}",
+                        speedup if last else "",
+                        " ".join(f"{v} {a:.1f}" for v, a in acc.items()),
+                        f"{s.max_abs_delta_acc:.1f}" if last else "",
+                        (f"{'yes' if s.acc_agree else 'NO'} (<={s.acc_tol:g})") if last else "",
+                        f"{rss:.0f}",
+                    ]
+                )
+            )
     return "\n".join(lines)
 
 
@@ -461,8 +502,16 @@ def build_jobs(args) -> list[Job]:
             order = PATHS if repeat % 2 == 0 else PATHS[::-1]
             for path in order:
                 jobs.append(
-                    Job(experiment, path, args.profile, args.device, seed=args.seed,
-                        epochs=args.epochs, data_dir=args.data_dir, threads=args.threads)
+                    Job(
+                        experiment,
+                        path,
+                        args.profile,
+                        args.device,
+                        seed=args.seed,
+                        epochs=args.epochs,
+                        data_dir=args.data_dir,
+                        threads=args.threads,
+                    )
                 )
     return jobs
 
@@ -477,7 +526,9 @@ def run_jobs(jobs: list[Job], isolate: bool, log=print) -> list[dict]:
             log(f"    {job.experiment} / {job.path}：{results[-1]['s_per_epoch']:.3f} s/epoch")
         return results
     # 每个任务一个全新的子进程（spawn）：峰值 RSS 只属于这一条路径，缓存也不共享
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=get_context("spawn"), max_tasks_per_child=1
+    ) as pool:
         for job in jobs:
             log(f"  运行 {job.experiment} / {job.path}（子进程）…")
             results.append(pool.submit(run_job, job).result())
@@ -500,22 +551,47 @@ def parse_args(argv=None):
         description="比较原实验（seed）的训练方式与 labcode 的快速路径：同样的数据、epoch 数和模型。",
     )
     parser.add_argument("--device", default="cpu", help="cpu 或 cuda（默认 cpu）")
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="quick", help="quick（默认）或 full（原实验的设置）")
+    parser.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default="quick",
+        help="quick（默认）或 full（原实验的设置）",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="覆盖每个实验的 epoch 数")
     parser.add_argument(
-        "--experiments", default=",".join(EXPERIMENTS),
+        "--experiments",
+        default=",".join(EXPERIMENTS),
         help=f"逗号分隔，可选 {','.join(EXPERIMENTS)}（默认全部）",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="每个（实验, 路径）重复几次，取中位数（默认 1）")
-    parser.add_argument("--seed", type=int, default=0, help="模型初始化与打乱顺序的随机种子")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads（默认不改，即 PyTorch 的默认值）")
-    parser.add_argument("--data-dir", default=None, help="MNIST 数据目录（默认 LABCODE_DATA_DIR 或 ~/.cache/labcode/data）")
     parser.add_argument(
-        "--standin", action="store_true",
+        "--repeat", type=int, default=1, help="每个（实验, 路径）重复几次，取中位数（默认 1）"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="模型初始化与打乱顺序的随机种子")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads（默认不改，即 PyTorch 的默认值）",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="MNIST 数据目录（默认 LABCODE_DATA_DIR 或 ~/.cache/labcode/data）",
+    )
+    parser.add_argument(
+        "--standin",
+        action="store_true",
         help="用完整规模的计时替身（离线子集平铺到 60000/10000 张，见 benchmarks/standin.py）；只代表耗时",
     )
-    parser.add_argument("--acc-tol", type=float, default=DEFAULT_ACC_TOL, help="准确率一致的容差（百分点，默认 5）")
-    parser.add_argument("--no-isolate", dest="isolate", action="store_false", help="在本进程中运行（不分子进程；峰值 RSS 为整个进程的）")
+    parser.add_argument(
+        "--acc-tol", type=float, default=DEFAULT_ACC_TOL, help="准确率一致的容差（百分点，默认 5）"
+    )
+    parser.add_argument(
+        "--no-isolate",
+        dest="isolate",
+        action="store_false",
+        help="在本进程中运行（不分子进程；峰值 RSS 为整个进程的）",
+    )
     parser.add_argument("--json", default=None, help="把全部结果写入这个 JSON 文件")
     args = parser.parse_args(argv)
     args.experiments = split_choices(parser, args.experiments, EXPERIMENTS, "实验")
@@ -553,7 +629,9 @@ def main(argv=None) -> int:
     summaries = summarize(results, args.acc_tol)
     print()
     if args.standin:
-        print("数据：计时替身（离线子集平铺到 60000 / 10000 张，只代表耗时；准确率不代表完整 MNIST）")
+        print(
+            "数据：计时替身（离线子集平铺到 60000 / 10000 张，只代表耗时；准确率不代表完整 MNIST）"
+        )
     else:
         print(f"数据：{results[0]['data']}")
     for experiment in args.experiments:
@@ -590,7 +668,9 @@ def main(argv=None) -> int:
             "summaries": [asdict(s) for s in summaries],
             "results": results,
         }
-        Path(args.json).write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+        Path(args.json).write_text(
+            json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
         print(f"结果已写入 {args.json}")
     return 0
 

@@ -206,7 +206,9 @@ check_l2_step(l2_sgd_step)
 # 下面的从零实现用的就是**你写的** `l2_penalty`：
 
 # %%
-scratch = run_l2(method="scratch", penalty=l2_penalty)  # 从零实现：损失 + λ·l2_penalty(w)，你写的惩罚项
+scratch = run_l2(
+    method="scratch", penalty=l2_penalty
+)  # 从零实现：损失 + λ·l2_penalty(w)，你写的惩罚项
 concise = run_l2(method="weight_decay")  # 简洁实现：SGD(weight_decay=λ)
 print("设备：", scratch.device, "| 规模：", scratch.profile)
 for note in scratch.notes:

@@ -18,10 +18,10 @@ from labcode.experiments.dropout import (
     run_dropout_seeds,
     run_dropout_sweep,
 )
-from labcode.forward_signal import forward_spreads
 from labcode.experiments.gradient_vanishing import run_depth_sweep, run_gradient_vanishing
 from labcode.experiments.l2 import run_l1_vs_l2, run_l2, run_lambda_sweep
 from labcode.experiments.results import ExperimentResult, RunResult
+from labcode.forward_signal import forward_spreads
 from labcode.profiles import get_config
 
 SEEDS = (0, 1, 2)
