@@ -368,7 +368,7 @@ def plot_l1_vs_l2(result) -> LabFigure:
             label=_regularizer(name),
             **_regularizer_style(name, len(mags)),
         )
-    ax1.axhline(tol, color="black", linestyle=(0, (1.5, 1.8)), linewidth=1.5, label=f"阈值 {tol:g}")
+    ax1.axhline(tol, color="black", linestyle="--", linewidth=1.5, label=f"阈值 {tol:g}")  # "虚线"
     ax1.set_title(f"按大小排序的 |w|（小于 {floor:g} 的画在 {floor:g}）")
     ax1.set_xlabel("权重的名次（从大到小）")
     ax1.set_ylabel("|w|（对数坐标）")
