@@ -222,7 +222,7 @@ report = check_activation_function(MyReLU, MySigmoid, MyTanh)
 report
 
 # %% [markdown]
-# 对照上图检查推导：右图中 Sigmoid 的导数峰值只有 $0.25$，Tanh 的导数峰值为 1，
+# 对照上图检查推导：下方的导数图中 Sigmoid 的导数峰值只有 $0.25$，Tanh 的导数峰值为 1，
 # 二者在 $|x|$ 稍大时都迅速贴近 0；ReLU 的导数是一个从 0 跳到 1 的阶跃。
 #
 # !!! note "与原实验的不同"
@@ -342,7 +342,7 @@ print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).toli
 # $$
 #
 # 形状与 GELU 非常接近（GELU 约等于 $x\,\sigma(1.702x)$），在卷积网络（如 EfficientNet）和一些大语言模型中常用。
-# GELU 和 SiLU 在负半轴有一个小的"下凹"，并非单调函数：它们的导数在负半轴有一段为负，在正半轴则会略微超过 1（见下图右侧）。
+# GELU 和 SiLU 在负半轴有一个小的"下凹"，并非单调函数：它们的导数在负半轴有一段为负，在正半轴则会略微超过 1（见下面的导数图）。
 #
 # `labcode` 同样实现了这四个函数（`MyLeakyReLU`、`MyELU`、`MyGELU`、`MySiLU`），并通过注册表
 # `get_activation(name)` 按名字取用。下面把七个函数和它们的导数画在一起：

@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .plotstyle import layer_label
+
 #: 设为 1 时（网站构建），:func:`report` 遇到不成立的结论就抛出 :class:`LessonFailedError`。
 GATE_ENV = "LABCODE_LESSON_GATE"
 
@@ -345,7 +347,11 @@ def relu_dies_in_dying_setting(result, min_fraction: float = 0.10) -> Lesson:
     init = sum(run.summary["dead_fraction_init"]) / len(run.summary["dead_fraction_init"])
     per_layer = run.history["dead_fraction"][-1]
     passed = final >= min_fraction and final - init >= min_fraction
-    layers = "，".join(f"{n} {_pct(f)}" for n, f in zip(run.layer_names, per_layer, strict=True))
+    names = run.layer_names  # the activated layers, input -> output
+    layers = "，".join(
+        f"{layer_label(n, names)} {_pct(f)}"
+        for n, f in zip(run.layer_names, per_layer, strict=True)
+    )
     detail = (
         f"设置 {run.params['setting']!r}（{run.params['optimizer']}，lr={run.params['lr']:g}）：训练前死亡比例 {_pct(init)}，"
         f"训练后 {_pct(final)}（各层：{layers}）；要求训练后 ≥ {_pct(min_fraction)} 且比训练前多出这么多。"

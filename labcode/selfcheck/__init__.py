@@ -76,4 +76,3 @@ _fmt = _activations._fmt
 _compare = _activations._compare
 _plot = _activations._plot
 _as_numpy = _activations._as_numpy
-_show_or_release = _activations._show_or_release

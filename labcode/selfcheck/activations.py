@@ -339,49 +339,23 @@ def check_modern_activation(cls) -> CheckReport:
 
 
 def _plot(objects):
-    import matplotlib.pyplot as plt
+    """两幅上下排列的图：你实现的函数与导数（课程统一的中文图样式，不经过 pyplot，只显示一次）。"""
+    from .. import plotstyle
 
     x = torch.linspace(-10, 10, 1000)
-    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(15, 6))
-    for label, obj in objects:
-        with torch.no_grad():
-            ax_f.plot(x.numpy(), _as_numpy(obj(x)), label=label)
-            ax_d.plot(x.numpy(), _as_numpy(obj.derivative(x)), label=f"{label}'")
-    for ax, title, ylabel in (
-        (ax_f, "Activation Functions", "y"),
-        (ax_d, "Derivatives of Activation Functions", "y'"),
-    ):
-        ax.set_title(title)
-        ax.set_xlabel("x")
-        ax.set_ylabel(ylabel)
-        ax.legend()
-        ax.grid(True)
-    fig.tight_layout()
-    _show_or_release(fig)
-    return fig
+    with plotstyle.style():
+        fig, (ax_f, ax_d) = plotstyle.figure(2)
+        for i, (label, obj) in enumerate(objects):
+            st = plotstyle.line_style(i, len(x))
+            with torch.no_grad():
+                ax_f.plot(x.numpy(), _as_numpy(obj(x)), label=label, **st)
+                ax_d.plot(x.numpy(), _as_numpy(obj.derivative(x)), label=f"{label}'", **st)
+        ax_f.set(title="你实现的激活函数", xlabel="x", ylabel="f(x)")
+        ax_d.set(title="你实现的导数（derivative）", xlabel="x", ylabel="f'(x)")
+        ax_f.legend()
+        ax_d.legend()
+    return plotstyle.finish(fig)
 
 
 def _as_numpy(t):
     return t.detach().to("cpu", torch.float64).numpy()
-
-
-def _show_or_release(fig) -> None:
-    """GUI 后端：plt.show()；Agg / Jupyter inline 等：不调用 show，把 Figure 交给调用者。
-
-    Jupyter 中返回的 Figure 作为单元格的值显示一次；先关闭 pyplot 对它的管理，
-    以免 inline 后端在单元格结束时再画一遍。
-    """
-    import matplotlib
-    import matplotlib.pyplot as plt
-
-    backend = matplotlib.get_backend().lower()
-    try:
-        from matplotlib.backends import BackendFilter, backend_registry
-
-        gui = backend in backend_registry.list_builtin(BackendFilter.INTERACTIVE)
-    except ImportError:  # older matplotlib
-        gui = backend in [b.lower() for b in matplotlib.rcsetup.interactive_bk]
-    if gui:
-        plt.show()
-    else:
-        plt.close(fig)
