@@ -245,7 +245,7 @@ lessons.report(lessons.check_all(dropout=res))
 # （有 / 无 Dropout；与主实验种子相同的那一对直接复用），逐个种子列出后 1/3 个 epoch 平均的差距：
 #
 # %%
-seeds = run_dropout_seeds(reuse=res)
+seeds = run_dropout_seeds(reuse=res, model_cls=MyRegularizedNetwork)
 print(seed_table(seeds, ("loss_gap", "gap", "test_acc")))
 lessons.report(lessons.check_all(dropout_seeds=seeds))
 
@@ -279,7 +279,7 @@ lessons.report(lessons.check_all(dropout_mlp=mlp))
 
 # %%
 # p = 0 与主实验的 p 上面已经训练过（同样的网络、随机种子和 epoch 数）：reuse=res 直接复用，不重复训练
-sweep = run_dropout_sweep(reuse=res)
+sweep = run_dropout_sweep(reuse=res, model_cls=MyRegularizedNetwork)
 fig = plots.plot_dropout_sweep(sweep)
 fig
 

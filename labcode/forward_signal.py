@@ -12,7 +12,13 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["INIT_SCHEMES", "activation_spread", "init_weights"]
+__all__ = [
+    "INIT_SCHEMES",
+    "activation_spread",
+    "forward_spreads",
+    "init_weights",
+    "spread_table",
+]
 
 #: ``default``：PyTorch 的默认初始化（``nn.Linear``：U(-1/√n, 1/√n)，方差 1/(3n)）；
 #: ``xavier``：Glorot 正态初始化，方差 2/(n_in + n_out)（为 Tanh 设计）；

@@ -192,12 +192,6 @@ class GradientTracker:
         self._sum = batch if self._sum is None else self._sum + batch
         self._batches += 1
 
-    def dead_masks(self) -> list[torch.Tensor]:
-        """本 epoch 到目前为止每层的死亡神经元（布尔张量，在设备上；不清零、不同步）。"""
-        if self._alive is None:
-            raise RuntimeError("DeadUnitCounter.dead_masks()：本 epoch 还没有调用过 update()。")
-        return [~a for a in self._alive]
-
     def end_epoch(self) -> list[float]:
         """返回本 epoch 各层 mean|grad| 的批次平均（一次同步），记入 history 并清零。"""
         if self._batches == 0:

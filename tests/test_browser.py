@@ -112,10 +112,23 @@ class Traffic:
             self.failed.append(f"{response.status} {response.url}")
 
 
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 3,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+}
+
+
 @pytest.fixture
-def page(browser, base_url):
-    """A fresh context per test (the palette choice is kept in localStorage)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+def page(browser, base_url, request):
+    """A fresh context per test (the palette choice is kept in localStorage); desktop unless the
+    test is parametrized with ``viewport``."""
+    name = getattr(request, "param", None) or "desktop"
+    context = browser.new_context(**VIEWPORTS[name], locale="zh-CN")
     traffic = Traffic()
     context.route("**/*", traffic.route)
     page = context.new_page()
@@ -156,10 +169,11 @@ def _luminance(css_color: str) -> float:
 def _screenshot(page, name: str):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     height = page.evaluate("() => document.documentElement.scrollHeight")
+    width = page.viewport_size["width"]
     page.screenshot(
         path=str(SCREENSHOTS / name),
         full_page=True,
-        clip={"x": 0, "y": 0, "width": 1280, "height": min(height, 9000)},
+        clip={"x": 0, "y": 0, "width": width, "height": min(height, 9000)},
     )
 
 
@@ -282,3 +296,119 @@ def test_mathjax_accessibility_explorer_keeps_formulas(page, base_url):
     )
     assert page.locator("article mjx-container").count() > 0
     # the page fixture asserts that no local request failed (no 404 for input/mml.js, sre, ...)
+
+
+# --------------------------------------------------------------------------------------------------
+# every screen: nothing clipped, figures sized for the column, alt texts, full-width notebook cells
+# --------------------------------------------------------------------------------------------------
+
+_CLIPPED = """() => {
+  const out = [];
+  const vw = document.documentElement.clientWidth;
+  for (const el of document.querySelectorAll('article *')) {
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    if (el.closest('details:not([open])')) continue;
+    // MathJax's inner layout boxes and its screen-reader copy are not content boxes: judge the
+    // formula by its mjx-container (and the scrolling div.arithmatex around display math)
+    if (el.tagName.toLowerCase() !== 'mjx-container' && el.closest('mjx-container')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const tag = el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined
+      ? '.' + String(el.className).split(' ')[0] : '');
+    // content wider than its box, and the box does not scroll horizontally
+    if (el.scrollWidth > el.clientWidth + 2 && el.clientWidth > 0) {
+      const scrolls = ['auto', 'scroll'].includes(style.overflowX);
+      const clips = ['hidden', 'clip'].includes(style.overflowX);
+      if (clips || !scrolls) {
+        // an element that just overflows visibly into a scrolling ancestor is fine
+        let a = el.parentElement, ok = false;
+        while (a && a.tagName !== 'ARTICLE') {
+          const s = getComputedStyle(a);
+          if (['auto', 'scroll'].includes(s.overflowX) && a.scrollWidth > a.clientWidth) { ok = true; break; }
+          a = a.parentElement;
+        }
+        if (!ok) {
+          const sample = (el.textContent || '').trim().slice(0, 40);
+          out.push(`${tag}: content ${el.scrollWidth}px in a ${el.clientWidth}px box (${style.overflowX}) ${sample}`);
+        }
+      }
+    }
+    // a box past the viewport's edge (not inside a horizontally scrolling ancestor)
+    if (r.right > vw + 1 || r.left < -1) {
+      let a = el.parentElement, inside = false;
+      while (a) {
+        const s = getComputedStyle(a);
+        if (['auto', 'scroll'].includes(s.overflowX) && a.scrollWidth > a.clientWidth) { inside = true; break; }
+        a = a.parentElement;
+      }
+      if (!inside) out.push(`${tag}: box ${Math.round(r.left)}..${Math.round(r.right)} past the viewport (${vw}px)`);
+    }
+  }
+  return [...new Set(out)].slice(0, 20);
+}"""
+
+_LAYOUT = """() => {
+  const article = document.querySelector('article.md-content__inner') || document.querySelector('article');
+  const aw = article.getBoundingClientRect().width;
+  const cells = [...article.querySelectorAll('.jp-Cell .jp-InputArea-editor, .jp-Cell .jp-OutputArea-output')]
+    .map(e => e.getBoundingClientRect().width).filter(w => w > 0);
+  const text = [...article.querySelectorAll('.jp-RenderedHTMLCommon, .jp-MarkdownCell, p')]
+    .map(e => e.getBoundingClientRect().width).filter(w => w > 0);
+  const figures = [...article.querySelectorAll('.jp-RenderedImage img')].map(i => ({
+    rendered: i.getBoundingClientRect().width, natural: i.naturalWidth, alt: i.getAttribute('alt') || ''}));
+  return {article: aw, cells, text, figures, docWidth: document.documentElement.scrollWidth,
+          viewport: document.documentElement.clientWidth};
+}"""
+
+
+@pytest.mark.parametrize("page", list(VIEWPORTS), indirect=True)
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_every_screen(page, base_url, slug, request):
+    viewport = request.node.callspec.params["page"]
+    page.goto(f"{base_url}/{slug}/", wait_until="load")
+    _wait_for_mathjax(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('article img')].every(i => i.complete)"
+    )
+    # MathJax's screen-reader copy is visually hidden but absolutely positioned: take it out of the
+    # layout before measuring what a reader sees
+    page.evaluate(
+        "() => document.querySelectorAll('mjx-assistive-mml').forEach(e => e.style.setProperty('display', 'none', 'important'))"
+    )
+    layout = page.evaluate(_LAYOUT)
+    assert layout["docWidth"] <= layout["viewport"] + 1, f"page wider than the viewport: {layout}"
+    clipped = page.evaluate(_CLIPPED)
+    assert clipped == [], f"{viewport}: clipped elements: {clipped}"
+    article = layout["article"]
+    narrow = [w for w in layout["cells"] if w < 0.95 * article]
+    assert not narrow, (
+        f"{viewport}: notebook cells narrower than 95% of the article ({article:.0f}px): {narrow[:5]}"
+    )
+    assert layout["figures"], "no figure on the page"
+    for fig in layout["figures"]:
+        alt = fig["alt"]
+        assert alt and "No description" not in alt, f"figure without alt text: {fig}"
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in alt), f"alt text not Chinese: {alt!r}"
+        if viewport == "phone":  # figures use the whole column
+            assert abs(fig["rendered"] - article) <= 4, f"figure {fig} in a {article:.0f}px column"
+        else:  # not downscaled by more than the 1.5x DPI factor (plus rounding)
+            assert fig["rendered"] >= min(fig["natural"], article) - 4, fig
+            assert fig["rendered"] >= fig["natural"] / 1.6, fig
+    _screenshot(page, f"{slug}-{viewport}-light.png")
+    page.locator("form[data-md-component=palette] label").first.evaluate("l => l.click()")
+    page.wait_for_function("() => document.body.dataset.mdColorScheme === 'slate'")
+    _screenshot(page, f"{slug}-{viewport}-dark.png")
+
+
+def test_exercises_page_and_downloads(page, base_url):
+    page.goto(f"{base_url}/exercises/", wait_until="load")
+    rows = page.locator("article table tbody tr")
+    assert rows.count() >= 12
+    fetch = "href => fetch(href).then(r => r.status)"
+    for slug in CHAPTERS:
+        link = page.locator(f'article a[href$="notebooks/{slug}-exercises.ipynb"]').first
+        assert page.evaluate(fetch, link.get_attribute("href")) == 200, slug
+    bundle = page.locator('article a[href$="labcode-course.zip"]')
+    assert bundle.count() == 1
+    assert page.evaluate(fetch, bundle.get_attribute("href")) == 200

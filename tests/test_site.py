@@ -665,6 +665,53 @@ def test_site_search_and_self_contained(site):
         assert (site / page).is_file(), f"missing {page}"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_student_notebook_and_folded_answers(site, slug):
+    import exercises
+    import nbformat
+
+    student = nbformat.read(site / "notebooks" / f"{slug}-exercises.ipynb", as_version=4)
+    code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
+    assert "BEGIN SOLUTION" not in code and "NotImplementedError('练习" in code
+    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+    assert "练习版 Notebook" in student.cells[0].source
+    found = exercises.exercises(execute.read_notebook(ROOT / "docs" / f"{slug}.py"))
+    page = (site / slug / "index.html").read_text(encoding="utf-8")
+    for exercise in exercises.distinct(found):
+        assert f"参考答案（练习 {exercise.number}" in page
+    body = article(page)
+    assert body.count('<details class="success"') >= len(exercises.distinct(found))
+    assert f'href="../notebooks/{slug}-exercises.ipynb"' in page
+    assert "本页的数字与图来自一次真实的运行" in page and "规模 quick" in page
+
+
+@pytest.mark.slow
+def test_exercise_overview_and_course_bundle(site):
+    import io
+    import zipfile
+
+    page = (site / "exercises" / "index.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr>\s*<td>(\d+\.\d+)</td>", page)
+    assert len(rows) >= 12 and len(set(rows)) == len(rows), rows
+    assert "labcode.selfcheck.check_forward" in page
+    with zipfile.ZipFile(io.BytesIO((site / "downloads" / "labcode-course.zip").read_bytes())) as z:
+        names = z.namelist()
+        assert "labcode-course/README.md" in names and "labcode-course/pyproject.toml" in names
+        assert "labcode-course/labcode/selfcheck/__init__.py" in names
+        for slug in CHAPTERS:
+            assert f"labcode-course/notebooks/{slug}-exercises.ipynb" in names
+        nb = z.read("labcode-course/notebooks/activations-exercises.ipynb").decode()
+        assert "BEGIN SOLUTION" not in nb
+
+
+def test_course_bundle_is_deterministic():
+    import bundle
+
+    a = bundle.course_bundle({"x": '{"cells": []}'})
+    assert a == bundle.course_bundle({"x": '{"cells": []}'})
+
+
 def test_peak_rss_sums_the_processes_running_at_once():
     """mkdocs stays alive while its kernels run: the peak is the sum over the process tree."""
     import subprocess

@@ -171,8 +171,10 @@ def run_dropout_sweep(
     device=None,
     config: DropoutConfig | None = None,
     reuse: ExperimentResult | None = None,
+    model_cls: type = RegularizedNetwork,
 ) -> ExperimentResult:
-    """Dropout 比例扫描（手写 dropout，``RegularizedNetwork``），默认取设置中的 ``(0, 0.1, 0.3, 0.5, 0.7)``，
+    """Dropout 比例扫描（手写 dropout，默认 ``RegularizedNetwork``），默认取设置中的 ``sweep_rates``
+    （``(0, 0.1, 0.3, 0.5, 0.7, 0.9)``），
     每个比例训练 ``sweep_epochs`` 轮。``runs`` 的键为 ``"p=0.3"`` 等，内容同 :func:`run_dropout`。
 
     ``reuse``：:func:`run_dropout` 的结果。若它与本次扫描的设置、随机种子、设备相同且
@@ -183,14 +185,14 @@ def run_dropout_sweep(
     values = [check_dropout_rate(r) for r in (config.sweep_rates if rates is None else rates)]
     if not values:
         raise ValueError("rates 不能为空，例如 rates=(0, 0.3, 0.5)。")
-    reusable = _reusable_runs(reuse, config, seed, device, data.info)
+    reusable = _reusable_runs(reuse, config, seed, device, data.info, model_cls)
     for rate in values:
         key = rate_key(rate)
         if rate in reusable:
             result.runs[key] = reusable[rate]
             continue
         result.runs[key] = _train_cnn(
-            RegularizedNetwork,
+            model_cls,
             rate,
             config.sweep_epochs,
             config,
@@ -216,6 +218,7 @@ def run_dropout_seeds(
     device=None,
     config: DropoutConfig | None = None,
     reuse: ExperimentResult | None = None,
+    model_cls: type = RegularizedNetwork,
 ) -> ExperimentResult:
     """原实验的设置下，有 / 无 dropout 各在几个随机种子上训练，看差距的变化是否超出种子间的波动。
 
@@ -233,13 +236,13 @@ def run_dropout_seeds(
     for seed in seed_list:
         reusable = {}
         if reuse is not None and reuse.seed == seed:
-            reusable = _reusable_runs(reuse, config, seed, device, data.info)
+            reusable = _reusable_runs(reuse, config, seed, device, data.info, model_cls)
         for variant, p in (("none", 0.0), ("scratch", rate)):
             key = seed_key(variant, seed)
             run = reusable.get(p)
             if run is None:
                 run = _train_cnn(
-                    RegularizedNetwork,
+                    model_cls,
                     p,
                     config.epochs,
                     config,
@@ -339,14 +342,14 @@ def run_dropout_mlp(
 
 
 def _reusable_runs(
-    reuse, config: DropoutConfig, seed: int, device, data_info
+    reuse, config: DropoutConfig, seed: int, device, data_info, model_cls=RegularizedNetwork
 ) -> dict[float, RunResult]:
-    """主实验中与扫描的某个比例完全相同的运行（"none" 与 "scratch"，都是 RegularizedNetwork），
+    """主实验中与扫描的某个比例完全相同的运行（"none" 与 "scratch"，且网络类与 ``model_cls`` 相同），
     以实际训练时的 dropout 比例为键（run_dropout 的 dropout= 参数可能与设置不同）。"""
     if not sweep_can_reuse(reuse, "dropout", config, seed, device, data_info):
         return {}
     return {
         run.params["dropout"]: run
         for variant, run in reuse.runs.items()
-        if variant in ("none", "scratch")
+        if variant in ("none", "scratch") and run.params.get("model") == model_cls.__name__
     }
