@@ -121,26 +121,9 @@ def docs(session: nox.Session) -> None:
     """
     env = lab_env(session)
     session.run(_bin("python"), "docs/_build/execute.py", env=env, external=True)
-    target = ROOT / "site"
-    fresh = ROOT / ".site-building"
-    old = ROOT / ".site-previous"
-    for path in (fresh, old):
-        shutil.rmtree(path, ignore_errors=True)
     session.run(
-        _bin("mkdocs"),
-        "build",
-        "--strict",
-        "-d",
-        str(fresh),
-        *session.posargs,
-        env=env,
-        external=True,
+        _bin("python"), "docs/_build/build_site.py", *session.posargs, env=env, external=True
     )
-    if target.exists():
-        target.rename(old)
-    fresh.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-    session.log(f"site built into {target}")
 
 
 @nox.session(venv_backend="none")

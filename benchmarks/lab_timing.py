@@ -29,28 +29,63 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
-#: 每章按顺序调用的实验（与 docs/<章>.py 中的调用相同；``reuse`` 表示把上一个结果传给 reuse=）。
-CHAPTERS: dict[str, tuple[tuple[str, dict], ...]] = {
-    "gradient_vanishing": (
-        ("run_gradient_vanishing", {}),
-        ("run_depth_sweep", {"reuse": "previous"}),
-    ),
-    "dead_relu": (("run_dead_relu", {"setting": "seed"}), ("run_dead_relu", {"setting": "dying"})),
-    "l2": (
-        ("run_l2", {"method": "scratch"}),
-        ("run_l2", {"method": "weight_decay"}),
-        ("run_lambda_sweep", {}),
-        ("run_l1_vs_l2", {}),
-    ),
-    "dropout": (("run_dropout", {}), ("run_dropout_sweep", {"reuse": "previous"})),
-}
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+#: Arguments through which a chapter passes the student's own code (练习) to an experiment; for
+#: timing, labcode's reference implementations (the defaults) are used instead.
+STUDENT_ARGS = frozenset({"network_cls", "model_cls", "penalty", "dropout_fn"})
+
+
+def chapter_calls(docs: Path = DOCS) -> dict[str, tuple[tuple[str, dict], ...]]:
+    """每章按顺序调用的实验，直接从 ``docs/<章>.py`` 读出（章节顺序见 mkdocs.yml 的 nav）。
+
+    ``var = run_xxx(k=v, ...)`` 形式的调用；字面量参数照抄，``reuse=var`` 记为 ``("reuse", var)``
+    （运行时换成同一章中先前赋给 var 的结果），传入学生代码的参数（:data:`STUDENT_ARGS`）略去。
+    """
+    import ast
+
+    sys.path.insert(0, str(docs / "_build"))
+    try:
+        import execute
+    finally:
+        sys.path.pop(0)
+    calls: dict[str, tuple[tuple[str, dict], ...]] = {}
+    for chapter in execute.chapters(docs.parent / "mkdocs.yml"):
+        steps = []
+        tree = ast.parse((docs / f"{chapter}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name)
+                and node.value.func.id.startswith("run_")
+            ):
+                continue
+            kwargs: dict = {"_assign": node.targets[0].id}
+            for kw in node.value.keywords:
+                if kw.arg in STUDENT_ARGS:
+                    continue
+                if kw.arg == "reuse" and isinstance(kw.value, ast.Name):
+                    kwargs["reuse"] = ("reuse", kw.value.id)
+                else:
+                    kwargs[kw.arg] = ast.literal_eval(kw.value)
+            steps.append((node.lineno, node.value.func.id, kwargs))
+        if steps:
+            calls[chapter] = tuple((f, k) for _, f, k in sorted(steps, key=lambda t: t[0]))
+    return calls
+
+
+#: 每章按顺序调用的实验（由 :func:`chapter_calls` 从 docs/<章>.py 读出，不手抄）。
+CHAPTERS: dict[str, tuple[tuple[str, dict], ...]] = chapter_calls()
 
 
 STANDIN_NOTE = "计时替身（离线子集平铺到 60000 / 10000 张，只代表耗时，不代表准确率）"
 
 
 def _label(func: str, kwargs: dict) -> str:
-    shown = {k: v for k, v in kwargs.items() if k != "reuse"}
+    shown = {k: v for k, v in kwargs.items() if k not in ("reuse", "_assign")}
     return func + ("(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")" if shown else "()")
 
 
@@ -82,11 +117,15 @@ def run_chapter(
         if chapter != "l2":  # 与 Notebook 一样，数据读入算在本章的时间里（每个进程读一次）
             load_mnist(device=dev)
         load_s = time.perf_counter() - started
-        steps, previous = [], None
+        steps, previous, results = [], None, {}
         for func, kwargs in CHAPTERS[chapter]:
-            call = {k: (previous if v == "previous" else v) for k, v in kwargs.items()}
+            call = {
+                k: (results[v[1]] if k == "reuse" else v)
+                for k, v in kwargs.items()
+                if k != "_assign"
+            }
             t0 = time.perf_counter()
-            previous = getattr(experiments, func)(**call)
+            previous = results[kwargs["_assign"]] = getattr(experiments, func)(**call)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             steps.append({"call": _label(func, kwargs), "seconds": time.perf_counter() - t0})

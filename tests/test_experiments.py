@@ -140,7 +140,9 @@ def test_gradients_are_averaged_over_the_epochs_batches():
 
 def test_depth_sweep_structure():
     cfg = tiny_gradient_config()
-    res = run_depth_sweep(depths=(0, 2), activations=("sigmoid",), device="cpu", config=cfg)
+    res = run_depth_sweep(
+        depths=(0, 2), activations=("sigmoid",), device="cpu", config=cfg, inits=()
+    )
     assert res.name == "depth_sweep"
     assert res.run_names == ["sigmoid/depth=0", "sigmoid/depth=2"]
     deep = res["sigmoid/depth=2"]
@@ -686,3 +688,110 @@ def test_result_accessors_give_clear_errors():
         json.loads(json.dumps(res.to_dict(), allow_nan=False))["runs"]["relu"]["summary"]["bad"]
         is None
     )
+
+
+# ---------------------------------------------------------------------------
+# students' code in the experiments, initialisation, revival, seeds, small-data MLP
+
+
+def test_depth_sweep_with_initialisations():
+    cfg = tiny_gradient_config()
+    res = run_depth_sweep(
+        depths=(2,), activations=("relu",), device="cpu", config=cfg, inits=(("relu", "he"),)
+    )
+    assert res.run_names == ["relu/depth=2", "relu+he/depth=2"]
+    he, default = res["relu+he/depth=2"], res["relu/depth=2"]
+    assert he.params["init"] == "he" and default.params["init"] == "default"
+    assert he.history["grad_mean"] != default.history["grad_mean"]  # different initial weights
+    with pytest.raises(ValueError, match="初始化方案"):
+        run_depth_sweep(depths=(1,), device="cpu", config=cfg, inits=(("relu", "lecun"),))
+    with pytest.raises(ValueError, match="激活函数"):
+        run_depth_sweep(depths=(1,), device="cpu", config=cfg, inits=(("swish", "he"),))
+
+
+def test_gradient_experiment_runs_the_students_network():
+    calls = []
+
+    class StudentNetwork(Network):
+        def forward(self, x):
+            calls.append(x.shape)
+            x = x.flatten(1)
+            x = self.activation(self.input_layer(x))
+            for layer in self.layers:
+                x = self.activation(layer(x))
+            return self.output_layer(x)
+
+    cfg = tiny_gradient_config(epochs=1)
+    mine = run_gradient_vanishing(("relu",), device="cpu", config=cfg, network_cls=StudentNetwork)
+    ref = run_gradient_vanishing(("relu",), device="cpu", config=cfg)
+    assert calls, "the student's forward was not used"
+    assert mine["relu"].params["network"].endswith("StudentNetwork")
+    assert mine["relu"].history["test_acc"] == pytest.approx(ref["relu"].history["test_acc"])
+    with pytest.raises(TypeError, match="network_cls"):
+        run_gradient_vanishing(("relu",), device="cpu", config=cfg, network_cls=nn.Linear)
+
+
+def test_dead_relu_tracks_revived_units():
+    cfg = replace(get_config("dead_relu", "quick"), n_train=512, epochs=2)
+    res = run_dead_relu(("relu",), setting="dying", device="cpu", config=cfg)
+    revived = res["relu"].history["revived_fraction"]
+    assert len(revived) == 2 and all(len(epoch) == cfg.num_layers + 1 for epoch in revived)
+    assert all(0.0 <= v <= 1.0 for epoch in revived for v in epoch)
+
+
+def test_l2_scratch_uses_the_given_penalty():
+    cfg = replace(get_config("l2", "quick"), epochs=3)
+    seen = []
+
+    def penalty(w):
+        seen.append(w.shape)
+        return (w**2).sum() / 2
+
+    mine = run_l2(lambdas=(3.0,), device="cpu", config=cfg, penalty=penalty)
+    ref = run_l2(lambdas=(3.0,), device="cpu", config=cfg)
+    assert seen and mine["lambda=3"].arrays["weights"] == pytest.approx(
+        ref["lambda=3"].arrays["weights"]
+    )
+    doubled = run_l2(lambdas=(3.0,), device="cpu", config=cfg, penalty=lambda w: (w**2).sum())
+    assert doubled["lambda=3"].summary["w_norm"] < ref["lambda=3"].summary["w_norm"]
+    with pytest.raises(TypeError, match="penalty"):
+        run_l2(lambdas=(3.0,), device="cpu", config=cfg, penalty=3)
+
+
+def test_dropout_seeds_reuses_only_the_same_network_class():
+    from labcode.experiments.dropout import run_dropout_seeds
+    from labcode.models import RegularizedNetwork
+
+    class Mine(RegularizedNetwork):
+        pass
+
+    cfg = tiny_dropout_config(seeds=(0, 1))
+    main = run_dropout(variants=("none", "scratch"), device="cpu", config=cfg, model_cls=Mine)
+    assert main["scratch"].params["model"] == "Mine"
+    seeds = run_dropout_seeds(device="cpu", config=cfg, reuse=main)  # RegularizedNetwork: no reuse
+    assert seeds.run_names == ["none/seed=0", "scratch/seed=0", "none/seed=1", "scratch/seed=1"]
+    assert seeds["scratch/seed=0"].params["model"] == "RegularizedNetwork"
+    reused = run_dropout_seeds(device="cpu", config=cfg, reuse=main, model_cls=Mine)
+    assert reused["scratch/seed=0"].history == main["scratch"].history
+    assert reused["scratch/seed=0"].params["seed"] == 0
+    with pytest.raises(ValueError, match="至少两个"):
+        run_dropout_seeds(seeds=(0,), device="cpu", config=cfg)
+
+
+def test_dropout_mlp_uses_the_given_dropout_function():
+    from labcode.experiments.dropout import run_dropout_mlp
+    from labcode.profiles import DropoutMLPConfig
+
+    used = []
+
+    def my_dropout(x, p):
+        used.append(p)
+        return x * (torch.rand_like(x) > p) / (1 - p)
+
+    cfg = DropoutMLPConfig(n_train=128, hidden_dim=32, epochs=2, seeds=(0,))
+    res = run_dropout_mlp(device="cpu", config=cfg, dropout_fn=my_dropout)
+    assert res.run_names == ["none/seed=0", "dropout/seed=0"]
+    assert set(used) == {0.2, 0.5}  # input 0.2, hidden 0.5; never called for the p=0 network
+    assert res["dropout/seed=0"].params["hidden_dropout"] == (0.5, 0.5)
+    with pytest.raises(ValueError, match="dropout"):
+        DropoutMLPConfig(input_dropout=1.0)

@@ -80,6 +80,104 @@ def test_report_expected_failures(capsys):
 
 
 # ---------------------------------------------------------------------------
+# fast: the lessons added with the teaching fixes, on hand-made results (each must be able to fail)
+
+
+def _spreads(per_layer, logits_sig=0.001, logits_tanh=0.06):
+    rows = [{"layer": f"第 {i} 层", "spread": 0.1 * per_layer**i, "mean": 0.5} for i in range(3)]
+    return {
+        "sigmoid": [*rows, {"layer": "输出层", "spread": logits_sig, "mean": 0.0}],
+        "tanh": [*rows, {"layer": "输出层", "spread": logits_tanh, "mean": 0.0}],
+    }
+
+
+def test_forward_signal_lesson():
+    assert lessons.sigmoid_forward_signal_collapses(_spreads(0.14)).passed
+    assert not lessons.sigmoid_forward_signal_collapses(_spreads(0.6)).passed
+    assert not lessons.sigmoid_forward_signal_collapses(_spreads(0.14, logits_sig=0.05)).passed
+
+
+def _sweep(acc):
+    res = ExperimentResult("depth_sweep", None, None, "cpu", 0, "quick")
+    for (act, init, depth), a in acc.items():
+        res.runs[f"{act}+{init}/depth={depth}"] = RunResult(
+            "x",
+            params={"activation": act, "init": init, "num_layers": depth},
+            summary={"final_test_acc": a, "grad_ratio": 1.0},
+        )
+    return res
+
+
+def test_initialisation_lesson():
+    good = {("relu", "default", 8): 0.1, ("relu", "he", 8): 0.85, ("relu", "default", 1): 0.9}
+    assert lessons.initialisation_rescues_depth(_sweep(good)).passed
+    assert not lessons.initialisation_rescues_depth(_sweep({**good, ("relu", "he", 8): 0.3})).passed
+    with pytest.raises(ValueError, match="sweep_inits"):
+        lessons.initialisation_rescues_depth(_sweep({("relu", "default", 8): 0.1}))
+
+
+def _dead(revived):
+    res = ExperimentResult("dead_relu", None, None, "cpu", 0, "quick")
+    res.runs["relu"] = RunResult("relu", history={"revived_fraction": revived})
+    return res
+
+
+def test_revival_lesson():
+    assert lessons.dead_units_partly_revive(_dead([[0, 0, 0], [0, 0.07, 0.01]])).passed
+    assert not lessons.dead_units_partly_revive(_dead([[0, 0, 0], [0, 0.01, 0.0]])).passed
+
+
+def _rates(test, train):
+    res = ExperimentResult("dropout_sweep", None, None, "cpu", 0, "quick")
+    for p, (t, tr) in zip((0.0, 0.5, 0.9), zip(test, train, strict=True), strict=True):
+        res.runs[f"p={p:g}"] = RunResult(
+            "x", params={"dropout": p}, history={"test_acc": [t] * 3, "train_acc_eval": [tr] * 3}
+        )
+    return res
+
+
+def test_high_dropout_lesson():
+    assert lessons.high_dropout_underfits(_rates((0.94, 0.95, 0.93), (0.98, 0.97, 0.95))).passed
+    assert not lessons.high_dropout_underfits(
+        _rates((0.94, 0.95, 0.949), (0.98, 0.97, 0.95))
+    ).passed
+    assert not lessons.high_dropout_underfits(_rates((0.94, 0.95, 0.93), (0.98, 0.97, 0.99))).passed
+
+
+def _paired(name, variants, values, key):
+    res = ExperimentResult(name, None, None, "cpu", 0, "quick")
+    for seed, pair in enumerate(values):
+        for variant, v in zip(variants, pair, strict=True):
+            hist = {key: [v] * 3, "test_acc": [0.9] * 3, "gap": [0.03] * 3, "test_loss": [0.5] * 3}
+            hist[key] = [v] * 3
+            res.runs[f"{variant}/seed={seed}"] = RunResult(
+                "x", params={"variant": variant, "seed": seed}, history=hist
+            )
+    return res
+
+
+def test_dropout_over_seeds_lessons():
+    gaps = [(0.115, 0.102), (0.127, 0.114), (0.111, 0.099)]
+    assert lessons.dropout_gap_over_seeds(
+        _paired("dropout_seeds", ("none", "scratch"), gaps, "loss_gap")
+    ).passed
+    one_worse = [*gaps[:2], (0.111, 0.112)]
+    res = _paired("dropout_seeds", ("none", "scratch"), one_worse, "loss_gap")
+    assert not lessons.dropout_gap_over_seeds(res).passed
+    accs = [(0.855, 0.873), (0.861, 0.881), (0.857, 0.878)]
+    mlp = _paired("dropout_mlp", ("none", "dropout"), accs, "test_acc")
+    for run in mlp.runs.values():  # lower test loss with dropout in every seed
+        run.history["test_loss"] = [0.54 if run.params["variant"] == "none" else 0.50] * 3
+    assert lessons.dropout_helps_small_data_mlp(mlp).passed
+    noisy = _paired(
+        "dropout_mlp", ("none", "dropout"), [(0.85, 0.86), (0.88, 0.885), (0.86, 0.865)], "test_acc"
+    )
+    for run in noisy.runs.values():
+        run.history["test_loss"] = [0.54 if run.params["variant"] == "none" else 0.50] * 3
+    assert not lessons.dropout_helps_small_data_mlp(noisy).passed  # gain below the seed noise
+
+
+# ---------------------------------------------------------------------------
 # fast: lesson functions on hand-made results
 
 

@@ -555,6 +555,32 @@ def _fixture_build(tmp_path, notebooks, name="site", **env):
 
 
 @pytest.mark.slow
+def test_a_failed_build_keeps_the_previous_site(tmp_path):
+    import subprocess
+
+    config = sitetools.fixture_project(tmp_path, {"failing": FIXTURES / "failing.py"})
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("previous site", encoding="utf-8")
+    env = {
+        **os.environ,
+        "LABCODE_NOTEBOOK_CACHE": str(tmp_path / "cache"),
+        "NO_MKDOCS_2_WARNING": "1",
+    }
+    script = ROOT / "docs" / "_build" / "build_site.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "-d", str(site), "-f", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert (site / "index.html").read_text(encoding="utf-8") == "previous site"
+    assert "保持不变" in proc.stderr
+    assert not list(tmp_path.glob(".site.*")), "temporary build folders left behind"
+
+
+@pytest.mark.slow
 def test_failing_lesson_fails_the_build(tmp_path):
     result = _fixture_build(tmp_path, {"lesson": FIXTURES / "failing_lesson.py"})
     assert result.returncode != 0, "a lesson that does not hold must fail the build"

@@ -1,0 +1,278 @@
+"""交互图的共同部分：:class:`InteractiveFigure`、Bokeh 的导入、课程样式（字体、字号、配色、线型）。
+
+一张交互图是一个 Bokeh 文档（``bokeh.embed.json_item``）加上它所画的数据。控件（滑块、下拉框、
+复选框）的 ``CustomJS`` 回调只在 Python 预先算好的数据之间切换；唯一的例外是激活函数图，浏览器按
+闭式公式计算函数值。Bokeh 只在调用这些函数时才导入：``import labcode`` 不会导入它。
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..experiments.results import to_jsonable
+from ..plotstyle import COLORS
+
+__all__ = [
+    "MIME_TYPE",
+    "InteractiveFigure",
+    "index_slider",
+    "line_glyphs",
+    "new_plot",
+    "require_bokeh",
+]
+
+MIME_TYPE = "application/vnd.labcode.bokeh+json"
+"""交互图输出的 MIME 类型：值为 ``json_item`` 字典；输出的 metadata 中有图的编号和数据。"""
+
+FONT = "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif"
+TITLE_PX = "15px"
+LABEL_PX = "14px"
+TICK_PX = "13px"
+LEGEND_PX = "13px"
+PLOT_HEIGHT = 330
+"""每幅图的高度（CSS 像素）；宽度随正文栏伸缩（手机上约 358 像素）。"""
+
+DASHES: tuple[Any, ...] = ("solid", "dashed", "dotdash", "dotted", [10, 3], "dashdot", [3, 2])
+MARKERS = ("circle", "square", "triangle", "diamond", "inverted_triangle", "plus", "x")
+
+# the widgets live in Bokeh's shadow roots: larger text, and a focus ring that shows on a white card
+WIDGET_CSS = """
+:host { --font-size: 14px; font-size: 14px; }
+.bk-input, select, .bk-btn, label { font-size: 14px; }
+.noUi-handle:focus-visible, select:focus-visible, input:focus-visible, .bk-btn:focus-visible {
+  outline: 3px solid #0072B2; outline-offset: 2px;
+}
+"""
+
+
+def require_bokeh():
+    """导入 Bokeh；没有安装时给出中文说明。"""
+    try:
+        import bokeh
+    except ImportError as exc:
+        raise ImportError(
+            "交互图需要 Bokeh：请执行 python3 -m pip install 'bokeh>=3.4'（网站构建用的版本见 "
+            "requirements/constraints.txt）。静态图（labcode.plots）不需要 Bokeh。"
+        ) from exc
+    return bokeh
+
+
+class InteractiveFigure:
+    """一张交互图：``figure_id``（稳定的编号，如 ``"gradient-explorer"``）、``item``（Bokeh 的
+    ``json_item`` 字典）、``data``（图中所画的数据，JSON 友好）与中文替代文字 ``alt_text``。
+
+    在 Jupyter 中作为单元格的值显示：输出的 MIME 类型 :data:`MIME_TYPE` 的值是 ``item``，
+    metadata 中记录 ``figure_id`` 与 ``data``；普通的 Jupyter 不认识这个类型，只显示 ``text/plain``
+    中的说明文字（图的静态版本就在上方）。课程网站的构建把它换成可交互的图，并把 ``data`` 写成
+    本页旁边的 ``results/<figure_id>.json``。
+    """
+
+    def __init__(self, figure_id: str, layout, data: dict[str, Any], alt_text: str):
+        from bokeh.embed import json_item
+
+        self.figure_id = figure_id
+        self.data = to_jsonable(data)
+        self.alt_text = alt_text
+        self.item = json.loads(json.dumps(json_item(layout)))  # plain JSON types only
+        self.layout = layout
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {MIME_TYPE: self.item, "text/plain": self.alt_text}
+        if include:
+            bundle = {k: v for k, v in bundle.items() if k in include}
+        if exclude:
+            bundle = {k: v for k, v in bundle.items() if k not in exclude}
+        metadata = {MIME_TYPE: {"figure_id": self.figure_id, "data": self.data}}
+        return bundle, metadata
+
+    def __repr__(self) -> str:
+        return f"<InteractiveFigure {self.figure_id}: {self.alt_text}>"
+
+
+def check_result(result, names: Sequence[str], what: str) -> None:
+    if getattr(result, "name", None) not in names:
+        got = getattr(result, "name", type(result).__name__)
+        raise ValueError(f"{what} 需要 {' 或 '.join(names)} 实验的结果，实际得到 {got!r}。")
+    if not getattr(result, "runs", None):
+        raise ValueError(f"{what}：实验结果 {result.name!r} 中没有任何运行。")
+
+
+def _style_widget(widget) -> None:
+    from bokeh.models import InlineStyleSheet
+
+    widget.stylesheets = [InlineStyleSheet(css=WIDGET_CSS)]
+
+
+def style_widget(widget, name: str):
+    """课程样式的控件：伸满宽度、较大的字、看得见的键盘焦点；``name`` 供测试和脚本查找。"""
+    widget.name = name
+    widget.sizing_mode = "stretch_width"
+    _style_widget(widget)
+    return widget
+
+
+def index_slider(title: str, labels: Sequence[str], value: int, name: str):
+    """在一组扫描点之间移动的滑块：值是扫描点的序号，显示的是 ``labels[序号]``。
+
+    少于两个扫描点时返回 ``None``（没有可切换的）。
+    """
+    from bokeh.models import CustomJSTickFormatter, Slider
+
+    if len(labels) < 2:
+        return None
+    formatter = CustomJSTickFormatter(
+        args={"labels": list(labels)},
+        code="const i = Math.round(tick); return i in labels ? labels[i] : String(tick);",
+    )
+    slider = Slider(
+        title=title,
+        start=0,
+        end=len(labels) - 1,
+        step=1,
+        value=value,
+        format=formatter,
+        show_value=True,
+        bar_color=COLORS[0],
+    )
+    return style_widget(slider, name)
+
+
+def new_plot(
+    title: str,
+    x_label: str,
+    y_label: str,
+    *,
+    name: str,
+    y_log: bool = False,
+    height: int = PLOT_HEIGHT,
+    **kwargs,
+):
+    """一幅课程样式的图：白色背景、中文标题与坐标轴、字号 ≥ 13 像素、宽度随栏伸缩，没有工具栏
+    （手机上拖动页面不会被图截获）；悬停或轻触数据点显示数值（见 :func:`add_hover`）。"""
+    from bokeh.plotting import figure
+
+    p = figure(
+        title=title,
+        height=height,
+        sizing_mode="stretch_width",
+        y_axis_type="log" if y_log else "linear",
+        tools="",
+        toolbar_location=None,
+        background_fill_color="white",
+        border_fill_color="white",
+        min_border_left=8,
+        min_border_right=16,
+        name=name,
+        **kwargs,
+    )
+    p.toolbar.logo = None
+    p.title.text_font = FONT
+    p.title.text_font_size = TITLE_PX
+    p.title.text_font_style = "bold"
+    p.xaxis.axis_label = x_label
+    p.yaxis.axis_label = y_label
+    for axis in (*p.xaxis, *p.yaxis):
+        style_axis(axis)
+    p.grid.grid_line_color = "#D9D9D9"
+    return p
+
+
+def style_axis(axis) -> None:
+    axis.axis_label_text_font = FONT
+    axis.axis_label_text_font_size = LABEL_PX
+    axis.axis_label_text_font_style = "normal"
+    axis.major_label_text_font = FONT
+    axis.major_label_text_font_size = TICK_PX
+    axis.axis_label_text_color = "#222222"
+    axis.major_label_text_color = "#222222"
+
+
+def line_glyphs(p, source, x: str, y: str, i: int, *, markers: bool = True, y_range_name=None):
+    """第 ``i`` 条线：Okabe–Ito 颜色、不同的虚线样式和标记（与静态图的线型对应）。"""
+    extra = {} if y_range_name is None else {"y_range_name": y_range_name}
+    color = COLORS[i % len(COLORS)]
+    renderers = [
+        p.line(
+            x,
+            y,
+            source=source,
+            line_color=color,
+            line_width=2.5,
+            line_dash=DASHES[i % len(DASHES)],
+            **extra,
+        )
+    ]
+    if markers:
+        renderers.append(
+            p.scatter(
+                x,
+                y,
+                source=source,
+                marker=MARKERS[i % len(MARKERS)],
+                size=8,
+                line_color=color,
+                fill_color=color if MARKERS[i % len(MARKERS)] not in ("plus", "x") else None,
+                line_width=1.5,
+                **extra,
+            )
+        )
+    return renderers
+
+
+def add_legend(p, items: Sequence[tuple[str, list]], *, ncols: int = 2) -> None:
+    """图例放在图的下方（不遮挡曲线），每行 ``ncols`` 项，手机上也放得下。"""
+    from bokeh.models import Legend, LegendItem
+
+    legend = Legend(
+        items=[LegendItem(label=label, renderers=renderers) for label, renderers in items],
+        orientation="horizontal",
+        ncols=ncols,
+        label_text_font=FONT,
+        label_text_font_size=LEGEND_PX,
+        label_text_color="#222222",
+        spacing=12,
+        padding=4,
+        margin=4,
+        border_line_color=None,
+        background_fill_alpha=0.0,
+        click_policy="none",
+    )
+    p.add_layout(legend, "below")
+
+
+def add_hover(
+    p, renderers: list, tooltips: list[tuple[str, str]], formatters=None, mode: str = "mouse"
+) -> None:
+    """悬停（触屏上轻触）数据点时显示数值。"""
+    from bokeh.models import HoverTool
+
+    p.add_tools(
+        HoverTool(
+            renderers=renderers,
+            tooltips=tooltips,
+            formatters=formatters or {},
+            mode=mode,
+        )
+    )
+
+
+def column_layout(*children, name: str):
+    """上下排列控件与图，宽度随正文栏伸缩。"""
+    from bokeh.layouts import column
+
+    return column(
+        *[c for c in children if c is not None],
+        sizing_mode="stretch_width",
+        name=name,
+    )
+
+
+def summary_div(text: str, name: str):
+    """图上方的一行说明（随控件切换，内容由 Python 预先写好）。"""
+    from bokeh.models import Div
+
+    div = Div(text=text, sizing_mode="stretch_width", name=name)
+    div.styles = {"font-size": "14px", "line-height": "1.5", "color": "#222222"}
+    return div

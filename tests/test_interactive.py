@@ -1,0 +1,410 @@
+"""labcode.interactive: each chapter's interactive figure on small hand-made results (no browser).
+
+The browser side (figures render, controls change what is drawn, the page's result JSON matches
+what is shown) is in tests/test_browser.py (``-k interactive``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+
+import pytest
+
+from labcode import interactive
+from labcode.activations import MyELU, MyLeakyReLU
+from labcode.experiments.results import ExperimentResult, RunResult
+from labcode.profiles import get_config
+
+pytest.importorskip("bokeh")
+
+MIME = interactive.MIME_TYPE
+
+
+# --------------------------------------------------------------------------------------------------
+# hand-made results (shapes as the experiments produce them)
+# --------------------------------------------------------------------------------------------------
+
+
+def gradient_sweep() -> ExperimentResult:
+    res = ExperimentResult("depth_sweep", None, None, "cpu", 0, "quick")
+    for depth in (2, 6):
+        names = ["input_layer", *[f"layers.{i}" for i in range(depth)], "output_layer"]
+        for activation, init, scale in (
+            ("relu", "default", 1.0),
+            ("sigmoid", "default", 0.1),
+            ("relu", "he", 2.0),
+            ("tanh", "xavier", 0.5),
+        ):
+            prefix = activation if init == "default" else f"{activation}+{init}"
+            key = f"{prefix}/depth={depth}"
+            grads = [
+                scale * 10.0 ** (-(len(names) - i)) * (1 + depth / 100) for i in range(len(names))
+            ]
+            res.runs[key] = RunResult(
+                key,
+                params={"activation": activation, "num_layers": depth, "init": init},
+                history={"grad_mean": [[g * 3 for g in grads], grads]},
+                summary={"grad_ratio": grads[0] / grads[-1], "final_test_acc": 0.5},
+                layer_names=names,
+            )
+    return res
+
+
+def dead_result(setting: str, optimizer: str, lr: float, base: float) -> ExperimentResult:
+    res = ExperimentResult("dead_relu", None, None, "cpu", 0, "quick")
+    names = ["input_layer", "layers.0", "layers.1"]
+    for j, activation in enumerate(("relu", "leaky_relu", "tanh")):
+        per_epoch = [[base * (e + 1) * (k + 1) / (j + 1) for k in range(3)] for e in range(3)]
+        res.runs[activation] = RunResult(
+            activation,
+            params={"activation": activation, "setting": setting, "optimizer": optimizer, "lr": lr},
+            history={"dead_fraction": per_epoch, "test_acc": [0.8, 0.85, 0.9]},
+            summary={
+                "dead_fraction_init": [0.0, 0.01, 0.02],
+                "final_test_acc": 0.9,
+            },
+            layer_names=names,
+        )
+    return res
+
+
+def lambda_sweep() -> ExperimentResult:
+    res = ExperimentResult("lambda_sweep", get_config("l2", "quick"), None, "cpu", 0, "quick")
+    for lam in (3.0, 0.0, 0.3):  # out of order on purpose: the slider sorts by λ
+        weights = [0.01 + 0.002 * math.sin(i + lam) / (1 + lam) for i in range(20)]
+        res.runs[f"lambda={lam:g}"] = RunResult(
+            f"lambda={lam:g}",
+            params={"lambda": lam, "method": "scratch", "penalty": "l2"},
+            history={
+                "train_loss": [1e-3 / (e + 1) + lam * 1e-4 for e in range(5)],
+                "test_loss": [2e-2 / (e + 1) + 1e-3 for e in range(5)],
+            },
+            summary={"w_norm": 0.1 / (1 + lam)},
+            arrays={"weights": weights},
+        )
+    return res
+
+
+def dropout_sweep() -> ExperimentResult:
+    res = ExperimentResult("dropout_sweep", None, None, "cpu", 0, "quick")
+    for rate in (0.0, 0.3, 0.9):
+        train = [0.9 + 0.02 * e - 0.05 * rate for e in range(4)]
+        test = [0.88 + 0.01 * e for e in range(4)]
+        key = f"p={rate:g}"
+        res.runs[key] = RunResult(
+            key,
+            params={"dropout": rate, "model": "RegularizedNetwork"},
+            history={
+                "train_acc_eval": train,
+                "test_acc": test,
+                "gap": [a - b for a, b in zip(train, test, strict=True)],
+                "loss_gap": [0.1 - 0.05 * rate + 0.01 * e for e in range(4)],
+            },
+        )
+    return res
+
+
+def all_figures():
+    mild = dead_result("seed", "sgd", 0.015, 0.01)
+    dying = dead_result("dying", "adam", 0.01, 0.1)
+    return {
+        "activation-explorer": interactive.activation_explorer(),
+        "gradient-explorer": interactive.gradient_explorer(gradient_sweep()),
+        "dead-units-explorer": interactive.dead_units_explorer(mild, dying),
+        "lambda-explorer": interactive.lambda_explorer(lambda_sweep()),
+        "dropout-explorer": interactive.dropout_explorer(dropout_sweep()),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers: read the Bokeh document in a json_item
+# --------------------------------------------------------------------------------------------------
+
+
+def _objects(node):
+    """every serialized Bokeh model in a json_item (depth first)"""
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "id" in node:
+            yield node
+        for value in node.values():
+            yield from _objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _objects(value)
+
+
+def _plain(node):
+    """Bokeh's serialized maps ({"type": "map", "entries": [...]}) as dicts"""
+    if isinstance(node, dict):
+        if node.get("type") == "map":
+            return {_plain(k): _plain(v) for k, v in node.get("entries", [])}
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _named(item, name):
+    found = [o for o in _objects(item) if o.get("attributes", {}).get("name") == name]
+    assert len(found) == 1, f"{name}: {len(found)} models"
+    return found[0]
+
+
+def _source_data(item, name) -> dict:
+    return _plain(_named(item, name)["attributes"]["data"])
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _texts(item) -> list[str]:
+    """titles, axis labels, legend labels and widget titles/labels in the document"""
+    out = []
+    for obj in _objects(item):
+        attrs = obj.get("attributes", {})
+        for key in ("axis_label", "title", "text", "label", "labels"):
+            value = _plain(attrs.get(key))
+            if isinstance(value, dict):
+                value = value.get("value")
+            if isinstance(value, str):
+                out.append(value)
+            elif isinstance(value, list):
+                out += [v for v in value if isinstance(v, str)]
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# tests
+# --------------------------------------------------------------------------------------------------
+
+
+def test_import_labcode_does_not_import_bokeh():
+    code = (
+        "import sys, labcode, labcode.interactive; "
+        "print('bokeh' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("figure_id", list(all_figures()))
+def test_mime_bundle(figure_id):
+    fig = all_figures()[figure_id]
+    bundle, metadata = fig._repr_mimebundle_()
+    assert set(bundle) == {MIME, "text/plain"}
+    item = bundle[MIME]
+    assert {"doc", "root_id", "version"} <= set(item)
+    assert metadata[MIME]["figure_id"] == figure_id == fig.figure_id
+    assert metadata[MIME]["data"] == fig.data
+    # the plain-Jupyter fallback is a Chinese sentence that points to the static figure
+    assert _has_chinese(bundle["text/plain"]) and "静态图见上" in bundle["text/plain"]
+    # JSON-safe, no CDN or any other URL, nothing fetched from elsewhere
+    text = json.dumps(bundle, ensure_ascii=False) + json.dumps(metadata, ensure_ascii=False)
+    assert "cdn" not in text.lower()
+    assert not re.search(r"https?:|//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), text[:200]
+    # include/exclude as IPython passes them
+    assert set(fig._repr_mimebundle_(include=["text/plain"])[0]) == {"text/plain"}
+    assert set(fig._repr_mimebundle_(exclude=["text/plain"])[0]) == {MIME}
+
+
+@pytest.mark.parametrize("figure_id", list(all_figures()))
+def test_labels_are_chinese_and_readable(figure_id):
+    item = all_figures()[figure_id].item
+    texts = [t for t in _texts(item) if t]
+    assert sum(_has_chinese(t) for t in texts) >= 3, texts
+    sizes, plots = [], []
+    for obj in _objects(item):
+        attrs = obj.get("attributes", {})
+        for key, value in attrs.items():
+            if key.endswith("font_size") and isinstance(value, str) and value.endswith("px"):
+                sizes.append(float(value[:-2]))
+        if obj["name"] == "Figure":
+            plots.append(attrs)
+    assert sizes and min(sizes) >= 12, sizes
+    assert plots
+    for attrs in plots:  # one column on a phone: full width, 250-400 px high, white background
+        assert attrs["sizing_mode"] == "stretch_width"
+        assert 250 <= attrs["height"] <= 400
+        assert attrs["background_fill_color"] == "white"
+
+
+def _controls(item, figure_id):
+    prefix = f"{figure_id}/control/"
+    return {
+        o["attributes"]["name"][len(prefix) :]: o
+        for o in _objects(item)
+        if str(o.get("attributes", {}).get("name", "")).startswith(prefix)
+    }
+
+
+def test_activation_explorer_values_come_from_labcode():
+    import torch
+
+    fig = interactive.activation_explorer()
+    data = fig.data
+    x = torch.tensor(data["x"], dtype=torch.float64)
+    assert data["x"][0] == -4.0 and data["x"][-1] == 4.0 and 0.0 in data["x"]
+    leaky = data["functions"]["leaky_relu"]
+    assert leaky["default"] == 0.01 and leaky["parameter"] == "negative_slope"
+    for sample in leaky["samples"]:
+        act = MyLeakyReLU(negative_slope=sample["alpha"])
+        assert sample["f"] == act.f(x).tolist()
+        assert sample["derivative"] == act.derivative(x).tolist()
+    elu = data["functions"]["elu"]
+    assert elu["default"] == 1.0 and {s["alpha"] for s in elu["samples"]} >= {1.0, 0.5}
+    for sample in elu["samples"]:
+        act = MyELU(alpha=sample["alpha"])
+        assert sample["f"] == act.f(x).tolist()
+    shown = _source_data(fig.item, "activation-explorer/source/curve")
+    assert shown["x"] == data["x"]
+    assert (
+        shown["f"] == leaky["samples"][0]["f"] and shown["d"] == leaky["samples"][0]["derivative"]
+    )
+    controls = _controls(fig.item, "activation-explorer")
+    assert set(controls) == {"activation", "alpha"}
+    assert (
+        controls["alpha"]["name"] == "Slider"
+        and controls["alpha"]["attributes"]["title"] == "参数 α"
+    )
+    assert controls["activation"]["name"] == "Select"
+    # the browser's formulas: the same closed forms as labcode (checked against its values)
+    code = json.dumps(fig.item)
+    assert "Math.expm1" in code and "Math.exp" in code
+    with pytest.raises(ValueError, match="只支持"):
+        interactive.activation_explorer(names=("relu",))
+
+
+def test_gradient_explorer_data_equals_results():
+    sweep = gradient_sweep()
+    fig = interactive.gradient_explorer(sweep)
+    data = fig.data
+    assert data["depths"] == [2, 6]
+    assert [v["key"] for v in data["variants"]] == ["relu", "sigmoid", "relu+he", "tanh+xavier"]
+    assert [v["label"] for v in data["variants"]][2:] == [
+        "ReLU + He 初始化",
+        "Tanh + Xavier 初始化",
+    ]
+    for key, run in sweep.runs.items():
+        assert data["runs"][key]["grad_mean"] == run.history["grad_mean"][-1]
+        assert data["runs"][key]["layer_names"] == run.layer_names
+    assert data["runs"]["relu/depth=6"]["layers"][0] == "第 1 层"
+    assert data["runs"]["relu/depth=6"]["layers"][-1] == "输出层"
+    # shown at first: the shallowest depth; the callback's table holds every depth
+    shown = _source_data(fig.item, "gradient-explorer/source/relu+he")
+    assert shown["y"] == sweep["relu+he/depth=2"].history["grad_mean"][-1]
+    assert shown["x"] == [1, 2, 3, 4]
+    controls = _controls(fig.item, "gradient-explorer")
+    assert set(controls) == {"depth", "variants"}
+    slider = controls["depth"]["attributes"]
+    assert (slider["start"], slider["end"], slider.get("step", 1), slider["value"]) == (0, 1, 1, 0)
+    assert slider["title"] == "隐藏层个数"
+    assert _plain(controls["variants"]["attributes"]["labels"])[0] == "ReLU"
+    table = _plain(
+        next(
+            o["attributes"]["args"]
+            for o in _objects(fig.item)
+            if o["name"] == "CustomJS" and "table" in str(o["attributes"].get("args"))
+        )
+    )["table"]
+    assert table["6"]["relu"]["y"] == sweep["relu/depth=6"].history["grad_mean"][-1]
+    # a later depth can be shown first
+    later = interactive.gradient_explorer(sweep, depth=6)
+    assert (
+        _source_data(later.item, "gradient-explorer/source/relu")["y"]
+        == sweep["relu/depth=6"].history["grad_mean"][-1]
+    )
+    with pytest.raises(ValueError, match="depth=3"):
+        interactive.gradient_explorer(sweep, depth=3)
+    with pytest.raises(ValueError, match="depth_sweep"):
+        interactive.gradient_explorer(dropout_sweep())
+
+
+def test_dead_units_explorer_data_equals_results():
+    mild = dead_result("seed", "sgd", 0.015, 0.01)
+    dying = dead_result("dying", "adam", 0.01, 0.1)
+    fig = interactive.dead_units_explorer(mild, dying)
+    data = fig.data
+    assert [s["key"] for s in data["settings"]] == ["seed", "dying"]
+    assert "SGD" in data["settings"][0]["label"] and "Adam" in data["settings"][1]["label"]
+    run = data["runs"]["dying/relu"]
+    assert run["dead_fraction"] == dying["relu"].history["dead_fraction"]
+    assert run["dead_fraction_init"] == dying["relu"].summary["dead_fraction_init"]
+    assert run["epochs"] == [0, 1, 2, 3]
+    # first shown: the first setting and activation; one line per layer, epoch 0 = before training
+    shown = _source_data(fig.item, "dead-units-explorer/source/1")
+    history = mild["relu"].history["dead_fraction"]
+    assert shown["x"] == [0, 1, 2, 3]
+    assert shown["y"] == [mild["relu"].summary["dead_fraction_init"][1]] + [e[1] for e in history]
+    controls = _controls(fig.item, "dead-units-explorer")
+    assert set(controls) == {"setting", "activation"}
+    assert all(c["name"] == "Select" for c in controls.values())
+    options = _plain(controls["activation"]["attributes"]["options"])
+    assert [o[1] for o in options] == ["ReLU", "LeakyReLU", "Tanh"]
+    with pytest.raises(ValueError, match="两次"):
+        interactive.dead_units_explorer(mild, mild)
+    with pytest.raises(ValueError, match="至少"):
+        interactive.dead_units_explorer()
+
+
+def test_lambda_explorer_data_equals_results():
+    sweep = lambda_sweep()
+    fig = interactive.lambda_explorer(sweep)
+    data = fig.data
+    assert data["lambdas"] == [0.0, 0.3, 3.0]
+    assert data["true_w"] == sweep.config.true_w
+    for key, run in sweep.runs.items():
+        assert data["runs"][key]["weights"] == run.arrays["weights"]
+        assert data["runs"][key]["train_loss"] == run.history["train_loss"]
+        assert data["runs"][key]["test_loss"] == run.history["test_loss"]
+        assert sum(data["runs"][key]["counts"]) == len(run.arrays["weights"])
+    edges = data["bin_edges"]
+    assert len(edges) == 31 and edges[0] <= min(sweep["lambda=0"].arrays["weights"])
+    shown = _source_data(fig.item, "lambda-explorer/source/loss")
+    assert shown["test"] == sweep["lambda=0"].history["test_loss"]
+    hist = _source_data(fig.item, "lambda-explorer/source/hist")
+    assert hist["top"] == data["runs"]["lambda=0"]["counts"] and hist["left"] == edges[:-1]
+    controls = _controls(fig.item, "lambda-explorer")
+    assert set(controls) == {"lambda"}
+    assert controls["lambda"]["attributes"]["end"] == 2
+    assert _has_chinese(controls["lambda"]["attributes"]["title"])
+    third = interactive.lambda_explorer(sweep, lam=3)
+    assert (
+        _source_data(third.item, "lambda-explorer/source/loss")["train"]
+        == sweep["lambda=3"].history["train_loss"]
+    )
+
+
+def test_dropout_explorer_data_equals_results():
+    sweep = dropout_sweep()
+    fig = interactive.dropout_explorer(sweep)
+    data = fig.data
+    assert data["rates"] == [0.0, 0.3, 0.9]
+    for key, run in sweep.runs.items():
+        for metric in ("train_acc_eval", "test_acc", "gap", "loss_gap"):
+            assert data["runs"][key][metric] == run.history[metric]
+        assert data["runs"][key]["dropout"] == run.params["dropout"]
+    shown = _source_data(fig.item, "dropout-explorer/source/curves")
+    assert shown["test_acc"] == sweep["p=0"].history["test_acc"]
+    assert shown["gap"] == sweep["p=0"].history["gap"]
+    assert shown["x"] == [1, 2, 3, 4]
+    controls = _controls(fig.item, "dropout-explorer")
+    assert set(controls) == {"p"}
+    assert controls["p"]["attributes"]["title"] == "丢弃概率 p"
+    with pytest.raises(ValueError, match="0.5"):
+        interactive.dropout_explorer(sweep, p=0.5)
+
+
+def test_single_sweep_point_has_no_slider():
+    sweep = dropout_sweep()
+    sweep.runs = {"p=0.3": sweep.runs["p=0.3"]}
+    fig = interactive.dropout_explorer(sweep)
+    assert _controls(fig.item, "dropout-explorer") == {}
+    assert (
+        _source_data(fig.item, "dropout-explorer/source/curves")["test_acc"]
+        == (sweep["p=0.3"].history["test_acc"])
+    )
