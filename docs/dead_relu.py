@@ -195,6 +195,20 @@ fig
 lessons.report(lessons.check_all(dead_seed=mild))
 
 # %% [markdown]
+# ## 还没训练，深层网络里就有死亡神经元
+#
+# 死亡不一定是训练造成的。回忆[梯度消失](gradient_vanishing.py)一章的表：默认初始化下，ReLU 网络中随输入变化的前向信号每层约缩小到 0.3–0.4 倍。
+# 到了很深的层，预激活值 $z_j = \mathbf{w}_j^\top\mathbf{h} + b_j$ 中随输入变化的部分已经很小，几乎只剩下偏置 $b_j$：
+# 偏置为负的神经元对**所有**样本都输出 0——还没开始训练就已经死了。He 初始化让前向信号不再逐层缩小（偏置取 0），这种"先天死亡"就少得多。
+# 下面建两个 8 个隐藏层的 ReLU 网络（默认初始化与 He 初始化），不训练，直接在整个训练集上按定义统计：
+
+# %%
+from labcode.experiments import run_dead_at_init
+
+newborn = run_dead_at_init(depth=8)
+lessons.report(lessons.check_all(dead_at_init=newborn))
+
+# %% [markdown]
 # ## 实验二：让 ReLU 死亡
 #
 # 换成前面分析过的危险设置：Adam，学习率为默认值的 10 倍。网络结构、初始权重和数据都不变。

@@ -38,6 +38,7 @@ __all__ = [
     "report",
     "check_all",
     "dead_units_partly_revive",
+    "deep_default_init_starts_dead",
     "depth_makes_sigmoid_vanish",
     "dropout_gap_over_seeds",
     "dropout_helps_small_data_mlp",
@@ -336,6 +337,29 @@ def dead_units_partly_revive(result, min_fraction: float = 0.02) -> Lesson:
         + "。"
     )
     return Lesson(name, passed, detail, {"epoch": best_epoch, "layer": best_layer, "revived": best})
+
+
+def deep_default_init_starts_dead(result, min_dead: float = 0.25, he_factor: float = 0.5) -> Lesson:
+    """还没训练的深层 ReLU 网络：默认初始化下，最深 3 层的死亡比例平均不低于 ``min_dead``；
+    He 初始化下不到它的 ``he_factor`` 倍。"""
+    name = "deep_default_init_starts_dead"
+    _require(result, ("dead_at_init",), ("default", "he"), name)
+    d, h = result["default"].summary, result["he"].summary
+    passed = (
+        d["deep_dead_fraction"] >= min_dead
+        and h["deep_dead_fraction"] <= he_factor * d["deep_dead_fraction"]
+    )
+    names = result["default"].layer_names
+    per_layer = "，".join(
+        f"{layer_label(n, names)} {_pct(a)}/{_pct(b)}"
+        for n, a, b in zip(names, d["dead_fraction"], h["dead_fraction"], strict=True)
+    )
+    detail = (
+        f"未训练的网络，各层死亡比例（默认初始化/He 初始化）：{per_layer}。最深 3 层平均：默认 "
+        f"{_pct(d['deep_dead_fraction'])}（要求 ≥ {_pct(min_dead)}），He {_pct(h['deep_dead_fraction'])}"
+        f"（要求不到默认的 {he_factor:g} 倍）。"
+    )
+    return Lesson(name, passed, detail, {"default": d["dead_fraction"], "he": h["dead_fraction"]})
 
 
 def relu_dies_in_dying_setting(result, min_fraction: float = 0.10) -> Lesson:
@@ -733,6 +757,7 @@ def check_all(
     dropout_sweep=None,
     dropout_seeds=None,
     dropout_mlp=None,
+    dead_at_init=None,
 ) -> list[Lesson]:
     """对给出的结果检查所有相关结论（没给的结果跳过），返回 :class:`Lesson` 列表。"""
     out: list[Lesson] = []
@@ -751,6 +776,8 @@ def check_all(
             out.append(leaky_relu_does_not_die(dead_dying))
         if "tanh" in dead_dying:
             out.append(tanh_has_no_dead_units(dead_dying))
+    if dead_at_init is not None:
+        out.append(deep_default_init_starts_dead(dead_at_init))
     if l2 is not None:
         out += [unregularized_model_overfits(l2), l2_shrinks_weights(l2), l2_reduces_test_loss(l2)]
         if l2_weight_decay is not None:

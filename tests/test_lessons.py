@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from labcode import lessons
-from labcode.experiments.dead_relu import run_dead_relu
+from labcode.experiments.dead_relu import run_dead_at_init, run_dead_relu
 from labcode.experiments.dropout import (
     run_dropout,
     run_dropout_mlp,
@@ -120,6 +120,22 @@ def _dead(revived):
     res = ExperimentResult("dead_relu", None, None, "cpu", 0, "quick")
     res.runs["relu"] = RunResult("relu", history={"revived_fraction": revived})
     return res
+
+
+def test_dead_at_init_lesson():
+    def newborn(default, he):
+        res = ExperimentResult("dead_at_init", None, None, "cpu", 0, "quick")
+        for init, deep in (("default", default), ("he", he)):
+            res.runs[init] = RunResult(
+                init,
+                summary={"dead_fraction": [0.0, deep], "deep_dead_fraction": deep},
+                layer_names=["input_layer", "layers.0"],
+            )
+        return res
+
+    assert lessons.deep_default_init_starts_dead(newborn(0.5, 0.08)).passed
+    assert not lessons.deep_default_init_starts_dead(newborn(0.1, 0.02)).passed
+    assert not lessons.deep_default_init_starts_dead(newborn(0.5, 0.4)).passed
 
 
 def test_revival_lesson():
@@ -381,6 +397,7 @@ def test_dead_relu_lessons(seed):
     _holds(lessons.leaky_relu_does_not_die(dying))
     _holds(lessons.tanh_has_no_dead_units(dying))
     _holds(lessons.dead_units_partly_revive(dying))
+    _holds(lessons.deep_default_init_starts_dead(run_dead_at_init(profile="quick", seed=seed)))
     seed_setting = dead(seed, "seed")
     _holds(lessons.naive_zero_fraction_is_not_death(seed_setting))
     _holds(lessons.leaky_relu_does_not_die(seed_setting))
@@ -439,9 +456,10 @@ def test_check_all_on_the_quick_profile():
         "dropout_sweep": dropout_sweep(0),
         "dropout_seeds": dropout_seeds(0),
         "dropout_mlp": dropout_mlp(0),
+        "dead_at_init": run_dead_at_init(profile="quick"),
     }
     checked = lessons.check_all(**results)
-    assert len(checked) == 22
+    assert len(checked) == 23
     failed = [str(lesson) for lesson in checked if not lesson.passed]
     assert not failed, "\n".join(failed)
     assert results["dropout_sweep"].run_names == [

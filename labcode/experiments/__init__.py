@@ -8,7 +8,7 @@
 各实验的设置见 :mod:`labcode.profiles`；结论检查见 :mod:`labcode.lessons`；画图见 :mod:`labcode.plots`。
 """
 
-from .dead_relu import run_dead_relu
+from .dead_relu import run_dead_at_init, run_dead_relu
 from .dropout import run_dropout, run_dropout_mlp, run_dropout_seeds, run_dropout_sweep
 from .gradient_vanishing import run_depth_sweep, run_gradient_vanishing
 from .l2 import run_l1_vs_l2, run_l2, run_lambda_sweep
@@ -19,6 +19,7 @@ __all__ = [
     "ExperimentResult",
     "RunResult",
     "TrainingDivergedError",
+    "run_dead_at_init",
     "run_dead_relu",
     "run_depth_sweep",
     "run_dropout",

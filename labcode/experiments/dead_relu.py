@@ -165,3 +165,52 @@ def run_dead_relu(
         )
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def run_dead_at_init(
+    depth: int = 8,
+    inits=("default", "he"),
+    profile: str | None = None,
+    seed: int = 0,
+    device=None,
+    config: DeadReluConfig | None = None,
+) -> ExperimentResult:
+    """还没训练的深层 ReLU 网络里有多少死亡神经元：每种初始化建一个 ``depth`` 个隐藏层的网络，
+    在整个训练集上按定义统计每层的死亡比例（不训练）。
+
+    ``runs`` 以初始化方案为键（``"default"``：PyTorch 默认；``"he"``：He 初始化），``summary`` 有
+    ``dead_fraction``（每个带激活的层一个比例，从输入层起）与 ``deep_dead_fraction``（最深 3 层的平均）。
+    """
+    from ..forward_signal import INIT_SCHEMES
+    from ..models import check_num_layers
+    from .gradient_vanishing import seeded_mlp
+
+    started = time.perf_counter()
+    depth = check_num_layers(depth)
+    if depth < 3:
+        raise ValueError(f"depth 应至少为 3（要看最深的 3 层），实际得到 {depth}。")
+    inits = tuple(inits)
+    unknown = [i for i in inits if i not in INIT_SCHEMES]
+    if unknown or not inits:
+        raise ValueError(f"未知的初始化方案 {unknown or inits}。可选：{', '.join(INIT_SCHEMES)}。")
+    config, profile_name = resolve_profile_config("dead_relu", profile, config, DeadReluConfig)
+    device, data, result = start_mnist_experiment(
+        "dead_at_init",
+        config,
+        config.n_train,
+        device,
+        seed,
+        profile_name,
+        notes=[f"{depth} 个隐藏层的 ReLU 网络，未训练；在整个训练集上统计。"],
+    )
+    for init in inits:
+        model = seeded_mlp("relu", depth, config.hidden_dim, seed, device, init=init)
+        dead = dead_unit_stats(model, data.train_x, config.eval_batch_size)["dead_fraction"]
+        result.runs[init] = RunResult(
+            init,
+            params={"init": init, "num_layers": depth},
+            summary={"dead_fraction": dead, "deep_dead_fraction": sum(dead[-3:]) / 3},
+            layer_names=model.activated_layer_names(),
+        )
+    result.elapsed_s = time.perf_counter() - started
+    return result

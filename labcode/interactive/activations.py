@@ -26,7 +26,12 @@ FIGURE_ID = "activation-explorer"
 #: activations whose closed form the browser evaluates: constructor argument, slider range and step,
 #: and extra values of α at which labcode's own values are recorded for checking
 PARAMETERS = {
-    "leaky_relu": {"parameter": "negative_slope", "range": (0.0, 1.0), "step": 0.01, "extra": (0.2,)},
+    "leaky_relu": {
+        "parameter": "negative_slope",
+        "range": (0.0, 1.0),
+        "step": 0.01,
+        "extra": (0.2,),
+    },
     "elu": {"parameter": "alpha", "range": (0.0, 2.0), "step": 0.05, "extra": (0.5,)},
 }
 
@@ -84,7 +89,9 @@ def activation_explorer(
             f"activation_explorer 只支持带参数 α 的 {', '.join(PARAMETERS)}，实际得到 {names!r}。"
         )
     if not (lo < 0 < hi) or points < 3:
-        raise ValueError(f"需要 lo < 0 < hi 且 points ≥ 3，实际得到 lo={lo}, hi={hi}, points={points}。")
+        raise ValueError(
+            f"需要 lo < 0 < hi 且 points ≥ 3，实际得到 lo={lo}, hi={hi}, points={points}。"
+        )
     step = (hi - lo) / (points - 1)
     xs = [round(lo + i * step, 10) + 0.0 for i in range(points)]
     relu_f, relu_d = _values(MyReLU(), xs)

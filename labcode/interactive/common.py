@@ -41,6 +41,7 @@ MARKERS = ("circle", "square", "triangle", "diamond", "inverted_triangle", "plus
 WIDGET_CSS = """
 :host { --font-size: 14px; font-size: 14px; }
 .bk-input, select, .bk-btn, label { font-size: 14px; }
+.bk-input-group.bk-inline { flex-wrap: wrap; row-gap: 4px; }
 .noUi-handle:focus-visible, select:focus-visible, input:focus-visible, .bk-btn:focus-visible {
   outline: 3px solid #0072B2; outline-offset: 2px;
 }

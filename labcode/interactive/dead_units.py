@@ -45,7 +45,9 @@ def dead_units_explorer(*results, setting: str | None = None, activation: str | 
     from bokeh.models import ColumnDataSource, CustomJS, NumeralTickFormatter, Range1d, Select
 
     if not results:
-        raise ValueError("dead_units_explorer 需要至少一个 run_dead_relu 的结果，例如 (mild, dying)。")
+        raise ValueError(
+            "dead_units_explorer 需要至少一个 run_dead_relu 的结果，例如 (mild, dying)。"
+        )
     settings: dict[str, str] = {}
     runs: dict[str, dict] = {}
     activations: dict[str, str] = {}
@@ -84,9 +86,9 @@ def dead_units_explorer(*results, setting: str | None = None, activation: str | 
 
     def series(run: dict) -> dict[str, dict]:
         """one line per layer: x = epoch, y = dead fraction of that layer"""
-        per_epoch = ([run["dead_fraction_init"]] if run["dead_fraction_init"] is not None else []) + run[
-            "dead_fraction"
-        ]
+        per_epoch = (
+            [run["dead_fraction_init"]] if run["dead_fraction_init"] is not None else []
+        ) + run["dead_fraction"]
         out = {}
         for i in range(n_slots):
             if i < len(run["layers"]):

@@ -69,13 +69,18 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
 
     acc = new_plot("准确率", "轮次（epoch）", "准确率", name=f"{FIGURE_ID}/plot/accuracy")
     acc.yaxis[0].formatter = NumeralTickFormatter(format="0.0%")
+    acc.xaxis[0].ticker.min_interval = 1
     train = line_glyphs(acc, source, "x", "train_acc_eval", 0)
     test = line_glyphs(acc, source, "x", "test_acc", 1)
     add_legend(acc, [("训练（评估模式）", train), ("测试", test)], ncols=2)
     add_hover(
         acc,
         [test[-1]],
-        [("epoch", "@x"), ("训练（评估模式）", "@train_acc_eval{0.00%}"), ("测试", "@test_acc{0.00%}")],
+        [
+            ("epoch", "@x"),
+            ("训练（评估模式）", "@train_acc_eval{0.00%}"),
+            ("测试", "@test_acc{0.00%}"),
+        ],
         mode="vline",
     )
 
@@ -86,6 +91,7 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
         name=f"{FIGURE_ID}/plot/gap",
     )
     gap.yaxis[0].formatter = NumeralTickFormatter(format="0.0%")
+    gap.xaxis[0].ticker.min_interval = 1
     acc_gap = line_glyphs(gap, source, "x", "gap", 0)
     gap.y_range = DataRange1d(renderers=acc_gap)
     gap.extra_y_ranges = {"loss": DataRange1d()}

@@ -92,7 +92,9 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
         x_range=Range1d(edges[0] - 0.02 * (high - low), edges[-1] + 0.02 * (high - low)),
     )
     hist.y_range.start = 0
-    hist_source = ColumnDataSource(data=dict(table[current]["hist"]), name=f"{FIGURE_ID}/source/hist")
+    hist_source = ColumnDataSource(
+        data=dict(table[current]["hist"]), name=f"{FIGURE_ID}/source/hist"
+    )
     bars = hist.quad(
         left="left",
         right="right",
@@ -118,7 +120,10 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
         name=f"{FIGURE_ID}/plot/loss",
         y_log=True,
     )
-    loss_source = ColumnDataSource(data=dict(table[current]["loss"]), name=f"{FIGURE_ID}/source/loss")
+    loss.xaxis[0].ticker.min_interval = 1
+    loss_source = ColumnDataSource(
+        data=dict(table[current]["loss"]), name=f"{FIGURE_ID}/source/loss"
+    )
     long = len(table[current]["loss"]["x"]) > 25
     train_glyphs = line_glyphs(loss, loss_source, "x", "train", 0, markers=not long)
     test_glyphs = line_glyphs(loss, loss_source, "x", "test", 1, markers=not long)
@@ -132,9 +137,7 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
     )
 
     summary = summary_div(texts[current], f"{FIGURE_ID}/summary")
-    slider = index_slider(
-        "正则化强度 λ", keys, lambdas.index(lam), f"{FIGURE_ID}/control/lambda"
-    )
+    slider = index_slider("正则化强度 λ", keys, lambdas.index(lam), f"{FIGURE_ID}/control/lambda")
     if slider is not None:
         slider.js_on_change(
             "value",
