@@ -344,8 +344,12 @@ def test_lab_timing_runs_what_the_chapters_run():
         ("run_gradient_vanishing", {}),
         ("run_depth_sweep", {"reuse": ("reuse", "res")}),
     ]
-    dead = [kw.get("setting") for f, kw in CHAPTERS["dead_relu"]]
-    assert dead == ["seed", "dying"]
+    dead = [(f, kw.get("setting")) for f, kw in CHAPTERS["dead_relu"]]
+    assert dead == [
+        ("run_dead_relu", "seed"),
+        ("run_dead_at_init", None),
+        ("run_dead_relu", "dying"),
+    ]
     funcs = [f for f, _ in CHAPTERS["dropout"]]
     assert funcs == ["run_dropout", "run_dropout_seeds", "run_dropout_mlp", "run_dropout_sweep"]
     for steps in CHAPTERS.values():

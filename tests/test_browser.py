@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import threading
 from pathlib import Path
@@ -412,3 +413,311 @@ def test_exercises_page_and_downloads(page, base_url):
     bundle = page.locator('article a[href$="labcode-course.zip"]')
     assert bundle.count() == 1
     assert page.evaluate(fetch, bundle.get_attribute("href")) == 200
+
+
+# --------------------------------------------------------------------------------------------------
+# interactive figures (labcode.interactive): BokehJS served by the site, controls that change what
+# is drawn (model API and keyboard), the numbers shown equal the page's result file
+# --------------------------------------------------------------------------------------------------
+
+#: chapter -> figure id of its interactive figure
+INTERACTIVE = {
+    "activations": "activation-explorer",
+    "gradient_vanishing": "gradient-explorer",
+    "dead_relu": "dead-units-explorer",
+    "l2": "lambda-explorer",
+    "dropout": "dropout-explorer",
+}
+
+# helpers installed in the page: find a Bokeh model by name, read a data source as plain arrays,
+# collect elements inside the figure's (nested, open) shadow roots
+_HELPERS = """() => {
+  window.__labModel = (name) => {
+    for (const doc of Bokeh.documents) {
+      const m = doc.get_model_by_name(name);
+      if (m) return m;
+    }
+    throw new Error('no Bokeh model named ' + name);
+  };
+  window.__labData = (name) => Object.fromEntries(
+    Object.entries(__labModel(name).data).map(([k, v]) => [k, Array.from(v)]));
+  window.__labDeep = (root, selector) => {
+    const out = [];
+    (function walk(r) {
+      r.querySelectorAll(selector).forEach(e => out.push(e));
+      r.querySelectorAll('*').forEach(e => { if (e.shadowRoot) walk(e.shadowRoot); });
+    })(root);
+    return out;
+  };
+}"""
+
+# the canvases of a figure (each plot has one it draws on and an overlay for hover marks), with
+# the number of colours sampled on each: more than two when something is drawn
+_CANVASES = """(id) => __labDeep(document.getElementById(id), 'canvas')
+  .filter(c => c.width > 100 && c.height > 100)
+  .map(c => {
+    const ctx = c.getContext('2d');
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set();
+    for (let i = 0; i < px.length; i += 4 * 97) colours.add(px[i] << 16 | px[i + 1] << 8 | px[i + 2]);
+    const r = c.getBoundingClientRect();
+    return {colours: colours.size, left: r.left, right: r.right, width: r.width};
+  })"""
+
+
+# every data source of a figure, as JSON text (to see whether anything drawn changed)
+_SOURCES = """(id) => Bokeh.documents.flatMap(d => [...d.all_models])
+  .filter(m => (m.name || '').startsWith(id + '/source/'))
+  .map(m => m.name + JSON.stringify(__labData(m.name)))
+  .sort()"""
+
+
+def _open_interactive(page, base_url, slug):
+    figure_id = INTERACTIVE[slug]
+    page.goto(f"{base_url}/{slug}/", wait_until="load")
+    page.wait_for_function(
+        f"() => document.getElementById('lab-{figure_id}')?.dataset.embedded === 'done'",
+        timeout=30_000,
+    )
+    page.evaluate(_HELPERS)
+    result = page.evaluate("(url) => fetch(url).then(r => r.json())", f"results/{figure_id}.json")
+    assert result["figure_id"] == figure_id and result["chapter"] == slug
+    return figure_id, result["data"]
+
+
+def _drawn(page, figure_id) -> list[dict]:
+    """The canvases a figure's plots are drawn on: at least one per plot, each with a drawing."""
+    canvases = page.evaluate(_CANVASES, f"lab-{figure_id}")
+    plots = page.evaluate(
+        """(id) => Bokeh.documents.flatMap(d => [...d.all_models])
+             .filter(m => (m.name || '').startsWith(id + '/plot')).length""",
+        figure_id,
+    )
+    drawn = [c for c in canvases if c["colours"] > 2]
+    assert plots >= 1 and len(drawn) >= plots, (plots, canvases)
+    return drawn
+
+
+def _source(page, name):
+    return page.evaluate("(name) => __labData(name)", name)
+
+
+def _set(page, name, attr, value):
+    page.evaluate(
+        "([name, attr, value]) => { __labModel(name)[attr] = value; }", [name, attr, value]
+    )
+
+
+def _close(a, b, tol=1e-12):
+    return len(a) == len(b) and all(
+        abs(x - y) <= tol * max(1.0, abs(y)) for x, y in zip(a, b, strict=True)
+    )
+
+
+def _check_activation(page, fid, data):
+    src = f"{fid}/source/curve"
+    leaky, elu = data["functions"]["leaky_relu"], data["functions"]["elu"]
+    shown = _source(page, src)
+    assert shown["x"] == data["x"]
+    assert shown["f"] == leaky["samples"][0]["f"]  # labcode's values, drawn as they are
+    # the browser's closed form at another α equals labcode's values there
+    sample = leaky["samples"][1]
+    _set(page, f"{fid}/control/alpha", "value", sample["alpha"])
+    moved = _source(page, src)
+    assert moved["f"] != shown["f"]
+    assert _close(moved["f"], sample["f"]) and _close(moved["d"], sample["derivative"])
+    _set(page, f"{fid}/control/activation", "value", "elu")
+    assert page.evaluate(f"() => __labModel('{fid}/control/alpha').value") == elu["default"]
+    assert _close(_source(page, src)["f"], elu["samples"][0]["f"])
+    for sample in elu["samples"]:
+        _set(page, f"{fid}/control/alpha", "value", sample["alpha"])
+        assert _close(_source(page, src)["d"], sample["derivative"])
+    return "alpha"
+
+
+def _check_gradient(page, fid, data):
+    depths = data["depths"]
+    keys = [v["key"] for v in data["variants"]]
+    assert any("+he" in k for k in keys) and any("+xavier" in k for k in keys), keys
+
+    def shown_is(depth):
+        for key in keys:
+            run = data["runs"].get(f"{key}/depth={depth}")
+            shown = _source(page, f"{fid}/source/{key}")
+            assert shown["y"] == (run["grad_mean"] if run else []), (key, depth)
+            assert shown["layer"] == (run["layers"] if run else [])
+
+    shown_is(depths[0])
+    _set(page, f"{fid}/control/depth", "value", len(depths) - 1)
+    shown_is(depths[-1])
+    # a line switched off is hidden, switched on again shown
+    visible = f"() => __labModel('{fid}/plot').renderers.filter(r => r.visible).length"
+    before = page.evaluate(visible)
+    _set(page, f"{fid}/control/variants", "active", [0])
+    assert page.evaluate(visible) < before
+    _set(page, f"{fid}/control/variants", "active", list(range(len(keys))))
+    assert page.evaluate(visible) == before
+    _set(page, f"{fid}/control/depth", "value", 0)
+    shown_is(depths[0])
+    return "depth"
+
+
+def _check_dead_units(page, fid, data):
+    def shown_is(key):
+        run = data["runs"][key]
+        per_epoch = [run["dead_fraction_init"], *run["dead_fraction"]]
+        for i in range(len(run["layers"])):
+            shown = _source(page, f"{fid}/source/{i}")
+            assert shown["x"] == run["epochs"]
+            assert shown["y"] == [epoch[i] for epoch in per_epoch], (key, i)
+
+    settings = [s["key"] for s in data["settings"]]
+    assert settings == ["seed", "dying"]
+    shown_is("seed/relu")
+    _set(page, f"{fid}/control/setting", "value", "dying")
+    shown_is("dying/relu")
+    assert data["runs"]["dying/relu"]["dead_fraction"] != data["runs"]["seed/relu"]["dead_fraction"]
+    # keyboard: the activation select, one step down
+    select = page.locator(f"#lab-{fid} select").nth(1)
+    select.focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function(
+        f"() => __labModel('{fid}/control/activation').value !== 'relu'", timeout=5_000
+    )
+    activation = page.evaluate(f"() => __labModel('{fid}/control/activation').value")
+    shown_is(f"dying/{activation}")
+    return None
+
+
+def _check_lambda(page, fid, data):
+    lambdas = data["lambdas"]
+    by_lambda = {run["lambda"]: run for run in data["runs"].values()}
+
+    def shown_is(lam):
+        run = by_lambda[lam]
+        loss = _source(page, f"{fid}/source/loss")
+        assert loss["train"] == run["train_loss"] and loss["test"] == run["test_loss"]
+        hist = _source(page, f"{fid}/source/hist")
+        assert hist["top"] == run["counts"] and hist["left"] == data["bin_edges"][:-1]
+        assert sum(hist["top"]) == len(run["weights"])
+
+    shown_is(lambdas[0])
+    _set(page, f"{fid}/control/lambda", "value", len(lambdas) - 1)
+    shown_is(lambdas[-1])
+    assert by_lambda[lambdas[0]]["counts"] != by_lambda[lambdas[-1]]["counts"]
+    _set(page, f"{fid}/control/lambda", "value", 0)
+    return "lambda"
+
+
+def _check_dropout(page, fid, data):
+    rates = data["rates"]
+    by_rate = {run["dropout"]: run for run in data["runs"].values()}
+
+    def shown_is(rate):
+        shown = _source(page, f"{fid}/source/curves")
+        for metric in ("train_acc_eval", "test_acc", "gap", "loss_gap"):
+            assert shown[metric] == by_rate[rate][metric], (rate, metric)
+
+    shown_is(rates[0])
+    _set(page, f"{fid}/control/p", "value", len(rates) - 1)
+    shown_is(rates[-1])
+    _set(page, f"{fid}/control/p", "value", 0)
+    return "p"
+
+
+_CHECKS = {
+    "activations": _check_activation,
+    "gradient_vanishing": _check_gradient,
+    "dead_relu": _check_dead_units,
+    "l2": _check_lambda,
+    "dropout": _check_dropout,
+}
+
+
+@pytest.mark.parametrize("slug", list(INTERACTIVE))
+def test_interactive_figure(page, base_url, site_dir, slug):
+    figure_id, data = _open_interactive(page, base_url, slug)
+    root = f"#lab-{figure_id}"
+    figure = page.locator(root)
+    assert figure.get_attribute("role") == "figure"
+    label = figure.get_attribute("aria-label")
+    assert label and any("\u4e00" <= ch <= "\u9fff" for ch in label)
+    # BokehJS from the site itself, once; the figure drawn on canvases
+    scripts = page.evaluate(
+        "() => [...document.scripts].map(s => s.src).filter(s => s.includes('bokeh'))"
+    )
+    assert sorted(scripts) == [
+        f"{base_url}/assets/bokeh/bokeh-widgets.min.js",
+        f"{base_url}/assets/bokeh/bokeh.min.js",
+    ], scripts
+    _drawn(page, figure_id)
+    # the data link under the figure is the result file, served next to the page
+    link = page.locator(f'{root} ~ .lab-interactive__data a[href$="/results/{figure_id}.json"]')
+    assert link.get_attribute("href") == f"{base_url}/{slug}/results/{figure_id}.json"
+    assert (site_dir / slug / "results" / f"{figure_id}.json").is_file()
+
+    # the values shown for each sweep point are the result file's; the controls change them
+    slider = _CHECKS[slug](page, figure_id, data)
+
+    # keyboard: the slider's handle is focusable, labelled, the arrow keys move it
+    if slider is not None:
+        handle = page.locator(f"{root} .noUi-handle").first
+        title = page.evaluate(f"() => __labModel('{figure_id}/control/{slider}').title")
+        assert handle.get_attribute("aria-label") == title
+        assert handle.get_attribute("tabindex") == "0"
+        name = f"{figure_id}/control/{slider}"
+        before = page.evaluate(f"() => __labModel('{name}').value")
+        sources = page.evaluate(_SOURCES, figure_id)
+        handle.focus()
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => __labModel('{name}').value !== {json.dumps(before)}")
+        after = page.evaluate(_SOURCES, figure_id)
+        assert after != sources, "moving the slider with the keyboard did not change the plot"
+        assert handle.get_attribute("aria-valuetext")
+
+
+@pytest.mark.parametrize("page", ["phone"], indirect=True)
+@pytest.mark.parametrize("slug", list(INTERACTIVE))
+def test_interactive_figure_on_a_phone_and_in_dark_mode(page, base_url, slug):
+    figure_id, _ = _open_interactive(page, base_url, slug)
+    width = page.evaluate("() => document.documentElement.clientWidth")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width + 1
+    box = page.locator(f"#lab-{figure_id}").bounding_box()
+    article = page.locator("article").bounding_box()
+    assert box["width"] >= 0.95 * article["width"] - 20
+    for c in _drawn(page, figure_id):  # plots use the column and stay inside the screen
+        assert c["left"] >= -1 and c["right"] <= width + 1, c
+        assert c["width"] >= 0.8 * box["width"], c
+    page.locator("form[data-md-component=palette] label").first.evaluate("l => l.click()")
+    page.wait_for_function("() => document.body.dataset.mdColorScheme === 'slate'")
+    card = page.evaluate(
+        f"() => getComputedStyle(document.getElementById('lab-{figure_id}')).backgroundColor"
+    )
+    assert _luminance(card) > 0.8, card
+    text = page.evaluate(
+        f"() => getComputedStyle(document.getElementById('lab-{figure_id}')).color"
+    )
+    assert _luminance(text) < 0.3, text
+    _screenshot(page, f"{slug}-interactive-phone-dark.png")
+
+
+def test_interactive_instant_navigation_and_pages_without_figures(page, base_url):
+    """Material's instant navigation re-runs the page's scripts: the figure must still render,
+    BokehJS load once; pages without a figure never load it."""
+    page.goto(f"{base_url}/", wait_until="load")
+    _wait_for_mathjax(page)
+    loaded = "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/assets/bokeh/')).length"
+    assert page.evaluate(loaded) == 0
+    assert page.evaluate("() => typeof window.Bokeh") == "undefined"
+    slugs = list(INTERACTIVE)
+    for slug in slugs[:2]:
+        page.locator(f'nav.md-nav--primary a[href$="{slug}/"]').first.click()
+        page.wait_for_url(f"**/{slug}/")
+        page.wait_for_function(
+            f"() => document.getElementById('lab-{INTERACTIVE[slug]}')?.dataset.embedded === 'done'",
+            timeout=30_000,
+        )
+    assert page.evaluate(loaded) == 2  # bokeh.min.js and bokeh-widgets.min.js, once
+    page.evaluate(_HELPERS)
+    _drawn(page, INTERACTIVE[slugs[1]])

@@ -408,3 +408,84 @@ def test_single_sweep_point_has_no_slider():
         _source_data(fig.item, "dropout-explorer/source/curves")["test_acc"]
         == (sweep["p=0.3"].history["test_acc"])
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# the site's side (docs/_build/interactive.py): the output becomes HTML, the data a result file
+# --------------------------------------------------------------------------------------------------
+
+
+def _notebook(*figs):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    for i, fig in enumerate(figs):
+        bundle, metadata = fig._repr_mimebundle_()
+        cell = nbformat.v4.new_code_cell(f"interactive.x({i})", execution_count=i + 1)
+        cell.outputs = [
+            nbformat.v4.new_output(
+                "execute_result", data=bundle, metadata=metadata, execution_count=i + 1
+            )
+        ]
+        nb.cells.append(cell)
+    return nbformat.from_dict(json.loads(nbformat.writes(nb)))  # as read back from the cache
+
+
+def test_site_embeds_figures_without_external_requests():
+    import html as htmlmod
+
+    import hooks  # docs/_build (conftest puts it on sys.path)
+    import interactive as site
+
+    assert site.MIME == MIME
+    figs = [interactive.dropout_explorer(dropout_sweep()), interactive.activation_explorer()]
+    nb = _notebook(*figs)
+    found = site.figures(nb, "x.py")
+    assert [f.figure_id for f in found] == ["dropout-explorer", "activation-explorer"]
+    assert found[0].data == figs[0].data and found[0].item == figs[0].item
+    assert found[0].alt == figs[0].alt_text
+    result = json.loads(site.result_file(found[0], "dropout", {"profile": "quick"}))
+    assert result["data"] == figs[0].data and result["build"] == {"profile": "quick"}
+    assert (
+        site.result_path("dropout", "dropout-explorer") == "dropout/results/dropout-explorer.json"
+    )
+
+    urls = {f.figure_id: f"results/{f.figure_id}.json" for f in found}
+    page = site.embed_outputs(nb, urls, "../assets/bokeh/")
+    assert MIME in nb.cells[0].outputs[0]["data"]  # the executed notebook (download) keeps it
+    html = ""
+    for cell in page.cells:
+        (output,) = cell.outputs
+        assert set(output["data"]) == {"text/html"}
+        html += output["data"]["text/html"]
+    assert html.count('class="lab-interactive"') == 2
+    assert html.count("<script>") == 1 and html.rstrip().endswith("</script>")  # the loader, last
+    assert 'src="' not in html and "../assets/bokeh/" in html
+    assert hooks.EXTERNAL.search(html) is None
+    assert not re.search(r"https?:", html)
+    # the Bokeh document sits in a <template> (never a script: Material re-runs scripts)
+    template = re.search(
+        r'<template class="lab-interactive__item" id="lab-dropout-explorer-item">(.*?)</template>',
+        html,
+        re.S,
+    )
+    assert json.loads(htmlmod.unescape(template.group(1))) == figs[0].item
+    assert f'aria-label="{htmlmod.escape(figs[0].alt_text, quote=True)}"' in html
+    assert 'href="results/dropout-explorer.json"' in html
+
+    # broken outputs fail the build with the reason
+    with pytest.raises(site.InteractiveError, match="used twice"):
+        site.figures(_notebook(figs[0], figs[0]), "x.py")
+    stale = _notebook(figs[0])
+    stale.cells[0].outputs[0]["data"][MIME]["version"] = "0.0.1"
+    with pytest.raises(site.InteractiveError, match="Bokeh 0.0.1"):
+        site.figures(stale, "x.py")
+    assert site.figures(_notebook(), "x.py") == []
+
+
+def test_site_serves_bokehjs_from_the_wheel():
+    import interactive as site
+
+    files = dict(site.asset_files())
+    assert set(files) == {"assets/bokeh/bokeh.min.js", "assets/bokeh/bokeh-widgets.min.js"}
+    assert all(path.is_file() and path.stat().st_size > 100_000 for path in files.values())

@@ -9,6 +9,7 @@ from labcode import profiles
 from labcode.profiles import (
     DeadReluConfig,
     DropoutConfig,
+    DropoutMLPConfig,
     GradientConfig,
     L2Config,
     OptimizerSetting,
@@ -21,6 +22,7 @@ TYPES = {
     "dead_relu": DeadReluConfig,
     "l2": L2Config,
     "dropout": DropoutConfig,
+    "dropout_mlp": DropoutMLPConfig,
 }
 
 
@@ -89,7 +91,9 @@ def test_full_profile_has_the_extra_experiments():
     l2 = get_config("l2", "full")
     assert len(l2.sweep_lambdas) >= 4 and 0 in l2.sweep_lambdas and l2.l1_lambda > 0
     dr = get_config("dropout", "full")
-    assert dr.sweep_rates == (0.0, 0.1, 0.3, 0.5, 0.7)
+    assert dr.sweep_rates == (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)  # up to 0.9: where dropout underfits
+    assert len(dr.seeds) >= 3 and len(get_config("dropout_mlp", "full").seeds) >= 3
+    assert ("relu", "he") in g.sweep_inits
 
 
 def test_quick_profile_is_smaller_than_full():
