@@ -354,6 +354,15 @@ fig = plots.plot_activations()
 fig
 
 # %% [markdown]
+# 下面的图可以交互：在下拉框中选择 LeakyReLU 或 ELU，拖动滑块（也可以用 Tab 键选中滑块，再按方向键）改变参数 $\alpha$，
+# 函数和导数按上面的公式即时重画；$\alpha = 0$ 时两者都退化为 ReLU。静态图见上。
+
+# %%
+from labcode import interactive
+
+interactive.activation_explorer()
+
+# %% [markdown]
 # !!! tip "实践中怎么选"
 #     - 隐藏层默认用 ReLU；担心神经元死亡时换 LeakyReLU 或 ELU。
 #     - Transformer 类模型用 GELU，现代卷积网络常用 SiLU。

@@ -221,6 +221,14 @@ fig = plots.plot_dead_units(dying)
 fig
 
 # %% [markdown]
+# 下面的图可以交互：用下拉框在两种优化器设置（实验一与实验二）和三种激活函数之间切换，看各层死亡神经元的比例怎样随 epoch 变化；静态图见上。
+
+# %%
+from labcode import interactive
+
+interactive.dead_units_explorer(mild, dying)
+
+# %% [markdown]
 # 这一次 ReLU 网络中出现了大量死亡神经元，而同样设置下的 LeakyReLU 和 Tanh 网络中一个也没有（见下面的核对）。
 # 对照 ReLU 的子图想一想：死亡主要发生在训练的什么阶段？死亡比例的曲线不一定只升不降：
 # 一部分死亡的神经元会"复活"。下面的结论检查给出了逐层复活的比例：对照前面的分析，看看复活发生在哪些层，

@@ -284,6 +284,14 @@ fig = plots.plot_dropout_sweep(sweep)
 fig
 
 # %% [markdown]
+# 下面的图可以交互：拖动滑块选择丢弃概率 $p$，看每个 epoch 的训练、测试准确率和泛化差距；静态图见上。
+
+# %%
+from labcode import interactive
+
+interactive.dropout_explorer(sweep)
+
+# %% [markdown]
 # 上图是在最后三分之一的 epoch 上取平均的训练准确率（评估模式）与测试准确率，下图是损失差距（左纵轴）与准确率差距（右纵轴）。
 # 注意各图纵轴的范围：变化幅度可能只有零点几到一两个百分点。
 #

@@ -289,6 +289,14 @@ for note in sweep.notes:
 fig = plots.plot_depth_sweep(sweep)
 fig
 
+# %% [markdown]
+# 下面的图可以交互：拖动滑块选择隐藏层个数，勾选要比较的激活函数与初始化，看最后一个 epoch 各层的平均 |grad| 怎样随深度变化；静态图见上。
+
+# %%
+from labcode import interactive
+
+interactive.gradient_explorer(sweep)
+
 # %%
 lessons.report(lessons.check_all(depth_sweep=sweep))
 

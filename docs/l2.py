@@ -268,6 +268,14 @@ sweep = run_lambda_sweep()
 fig = plots.plot_lambda_sweep(sweep)
 fig
 
+# %% [markdown]
+# 下面的图可以交互：拖动滑块选择 $\lambda$，看最终权重的分布（虚线是真实权重）和训练、测试损失曲线怎样随之变化；静态图见上。
+
+# %%
+from labcode import interactive
+
+interactive.lambda_explorer(sweep)
+
 # %%
 lessons.report(lessons.check_all(lambda_sweep=sweep))
 

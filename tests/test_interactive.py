@@ -207,6 +207,8 @@ def test_mime_bundle(figure_id):
     text = json.dumps(bundle, ensure_ascii=False) + json.dumps(metadata, ensure_ascii=False)
     assert "cdn" not in text.lower()
     assert not re.search(r"https?:|//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), text[:200]
+    # nothing a page checker (or MathJax) could take for inline TeX, e.g. a JS template literal
+    assert not re.search(r"\$[^\s$][^$\n]{0,80}\$", json.dumps(item, ensure_ascii=False))
     # include/exclude as IPython passes them
     assert set(fig._repr_mimebundle_(include=["text/plain"])[0]) == {"text/plain"}
     assert set(fig._repr_mimebundle_(exclude=["text/plain"])[0]) == {MIME}

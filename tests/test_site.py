@@ -30,7 +30,7 @@ CHAPTERS = list(execute.chapters())
 # page checks (shared by the real chapters and the fixture site)
 # --------------------------------------------------------------------------------------------------
 
-_INVISIBLE = re.compile(r"<(script|style|pre|code|svg)\b.*?</\1\s*>", re.S | re.I)
+_INVISIBLE = re.compile(r"<(script|style|pre|code|svg|template)\b.*?</\1\s*>", re.S | re.I)
 _ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">.*?</\1>', re.S)
 _TAG = re.compile(r"<[^>]+>")
 _EXTERNAL = re.compile(

@@ -231,6 +231,8 @@ def cache_key(
         versions = {
             "torch": _version("torch"),
             "labcode": _version("labcode"),
+            # interactive figures embed Bokeh documents that must match the BokehJS the site serves
+            "bokeh": _version("bokeh"),
             "executor": EXECUTOR_VERSION,
             "python": "{}.{}".format(*sys.version_info[:2]),
         }

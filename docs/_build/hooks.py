@@ -9,12 +9,16 @@ Pipeline for a chapter ``docs/<slug>.py`` (a jupytext percent notebook without o
    unchanged; Markdown is always taken fresh from the source). A cell
    error fails the build. The executed ``.ipynb`` is added to the site as ``notebooks/<slug>.ipynb``
    (the download). MathJax 3 (PyPI ``django-static-mathjax``) is added as ``assets/mathjax/``.
+   Interactive figures (``labcode.interactive`` outputs, see :mod:`interactive`): their data is
+   written as ``<slug>/results/<figure-id>.json`` and BokehJS is added as ``assets/bokeh/``.
 2. ``on_pre_page`` (after mkdocs-jupyter's): the page's ``render`` is replaced. All Markdown cells are
    joined (with a split marker between cells) and rendered by MkDocs' own ``Page.render`` -- same
    ``markdown_extensions`` (admonition, details, arithmatex, ...), same link rewriting/validation,
    same TOC -- and split back per cell. Each Markdown cell becomes a raw ``text/html`` cell, which
-   nbconvert passes through untouched, and mkdocs-jupyter's ``nb2html`` renders the notebook
-   (code cells + executed outputs) with ``execute=False``.
+   nbconvert passes through untouched, each interactive output becomes HTML (the figure's
+   ``<div>``, its Bokeh document, a link to its data; once per page the BokehJS loader), and
+   mkdocs-jupyter's ``nb2html`` renders the notebook (code cells + executed outputs) with
+   ``execute=False``.
 3. ``on_page_content``: mkdocs-jupyter's MathJax 2 loader is removed, output areas and the hidden
    clipboard copies are marked ``data-search-exclude`` (no outputs in the search index) and a
    download bar is inserted under the title.
@@ -41,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bundle  # noqa: E402  (docs/_build/bundle.py)
 import execute  # noqa: E402  (docs/_build/execute.py)
 import exercises  # noqa: E402  (docs/_build/exercises.py)
+import interactive  # noqa: E402  (docs/_build/interactive.py)
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
 
@@ -163,6 +168,7 @@ def on_config(config):
     except (ValueError, RuntimeError) as exc:
         raise PluginError(str(exc)) from None
     _state["results"] = {}
+    _state["figures"] = {}
     _state["student"] = {}
     _state["executed"] = 0
     log.info(
@@ -183,6 +189,7 @@ def on_files(files: Files, config):
             raise PluginError(str(exc)) from None
         _state["results"][file.src_uri] = result
         _state["executed"] += int(result.executed)
+        add_interactive_results(files, config, result, file.src_uri)
         files.append(
             File.generated(
                 config, f"{NOTEBOOK_DEST}/{result.slug}.ipynb", content=download_copy(result)
@@ -212,7 +219,32 @@ def on_files(files: Files, config):
     root = mathjax_root()
     for rel in mathjax_files(root):
         files.append(File.generated(config, f"{MATHJAX_DEST}/{rel}", abs_src_path=str(root / rel)))
+    if any(_state["figures"].values()):  # BokehJS, served by the site itself (no CDN)
+        try:
+            assets = interactive.asset_files()
+        except interactive.InteractiveError as exc:
+            raise PluginError(str(exc)) from None
+        for dest, src in assets:
+            files.append(File.generated(config, dest, abs_src_path=str(src)))
     return files
+
+
+def add_interactive_results(files: Files, config, result, name: str) -> None:
+    """Each interactive figure's data as ``<slug>/results/<figure-id>.json`` next to the page."""
+    try:
+        found = interactive.figures(result.notebook, name)
+    except interactive.InteractiveError as exc:
+        raise PluginError(str(exc)) from None
+    _state["figures"][name] = found
+    build = result.notebook.metadata.get("labcode_build", {})
+    for fig in found:
+        files.append(
+            File.generated(
+                config,
+                interactive.result_path(result.slug, fig.figure_id),
+                content=interactive.result_file(fig, result.slug, build),
+            )
+        )
 
 
 @event_priority(-100)  # after mkdocs-jupyter replaced page.render
@@ -243,6 +275,15 @@ def render_notebook(page: Page, result, jupyter_config, config, files) -> None:
     # Markdown fresh from the source, outputs from the cache; exercise cells show the task (stubs)
     # with the reference solution folded away right after it
     nb = exercises.page_cells(execute.merged_notebook(result), result.source.name)
+    # interactive figures (an unknown MIME type to nbconvert) become HTML + the BokehJS loader
+    urls = {
+        fig.figure_id: get_relative_url(
+            interactive.result_path(result.slug, fig.figure_id), page.url
+        )
+        for fig in _state["figures"].get(page.file.src_uri, [])
+    }
+    bokeh_js = get_relative_url(f"{interactive.ASSET_DEST}/{interactive.BOKEH_FILES[0]}", page.url)
+    nb = interactive.embed_outputs(nb, urls, bokeh_js.rsplit("/", 1)[0] + "/")
     md_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"]
     # 1. all Markdown cells through MkDocs' own renderer (extensions, links, TOC, title)
     page.markdown = f"\n\n{SPLIT}\n\n".join(nb.cells[i].source for i in md_cells)

@@ -53,7 +53,7 @@ for (let i = 0; i < x.length; i++) {
   else { f[i] = a * Math.expm1(v); d[i] = a * Math.exp(v); }
 }
 source.data = {x: x, f: f, d: d, relu_f: source.data.relu_f, relu_d: source.data.relu_d};
-const title = `${spec.label}（α = ${Number(a.toFixed(3))}）`;
+const title = spec.label + "（α = " + Number(a.toFixed(3)) + "）";
 top.title.text = "函数 " + title;
 bottom.title.text = "导数 " + title;
 """

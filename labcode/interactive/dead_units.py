@@ -154,7 +154,7 @@ def dead_units_explorer(*results, setting: str | None = None, activation: str | 
             "activation": select_activation,
         },
         code="""
-const key = `${setting.value}/${activation.value}`;
+const key = setting.value + "/" + activation.value;
 const row = table[key];
 if (row === undefined) return;
 for (const [slot, source] of Object.entries(sources)) {

@@ -101,7 +101,7 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
     style_axis(right)
     gap.add_layout(right, "right")
     gap.add_layout(Span(location=0, dimension="width", line_color="#7F7F7F", line_width=1))
-    add_legend(gap, [("准确率差距（左轴）", acc_gap), ("损失差距（右轴）", loss_gap)], ncols=2)
+    add_legend(gap, [("准确率差距（左轴）", acc_gap), ("损失差距（右轴）", loss_gap)], ncols=1)
     add_hover(
         gap,
         [acc_gap[-1]],

@@ -93,7 +93,7 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
         for d in depth_list
     }
     p = new_plot(
-        "各层权重的平均 |grad|（最后一个 epoch）",
+        "各层的平均 |grad|（最后一个 epoch）",
         "层（1 = 第 1 层，最右 = 输出层）",
         "平均 |grad|（对数坐标）",
         name=f"{FIGURE_ID}/plot",
@@ -117,7 +117,7 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
         [("", "$name"), ("层", "@layer"), ("平均 |grad|", "@y{%.3e}")],
         formatters={"@y": "printf"},
     )
-    for (key, info), glyphs in zip(variants.items(), renderers, strict=True):
+    for info, glyphs in zip(variants.values(), renderers, strict=True):
         for g in glyphs:
             g.name = info["label"]
     slider = index_slider(

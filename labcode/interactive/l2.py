@@ -79,7 +79,7 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
         norm = run.summary.get("w_norm")
         texts[key] = escape(
             f"λ = {lam_i:g}：最终训练损失 {train[-1]:.2e}，测试损失 {test[-1]:.2e}"
-            + (f"，‖w‖₂ = {norm:.3f}。" if norm is not None else "。")
+            + (f"，权重的 L2 范数 {norm:.3f}。" if norm is not None else "。")
         )
     keys = [f"{v:g}" for v in lambdas]
     current = f"{lam:g}"
@@ -92,6 +92,7 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
         x_range=Range1d(edges[0] - 0.02 * (high - low), edges[-1] + 0.02 * (high - low)),
     )
     hist.y_range.start = 0
+    hist.xaxis[0].ticker.desired_num_ticks = 5  # readable on a phone
     hist_source = ColumnDataSource(
         data=dict(table[current]["hist"]), name=f"{FIGURE_ID}/source/hist"
     )
