@@ -263,8 +263,7 @@ lessons.report(lessons.check_all(gradient=res))
 # %%
 from labcode.forward_signal import forward_spreads, spread_table
 
-spreads = forward_spreads(res)
-print("各层输出随输入变化的幅度（初始化时，1000 张测试图）：")
+spreads = forward_spreads(res)  # 初始化时，1000 张测试图
 print(spread_table(spreads))
 lessons.report([lessons.sigmoid_forward_signal_collapses(spreads)])
 

@@ -180,17 +180,22 @@ def test_dropout_over_seeds_lessons():
     one_worse = [*gaps[:2], (0.111, 0.112)]
     res = _paired("dropout_seeds", ("none", "scratch"), one_worse, "loss_gap")
     assert not lessons.dropout_gap_over_seeds(res).passed
-    accs = [(0.855, 0.873), (0.861, 0.881), (0.857, 0.878)]
-    mlp = _paired("dropout_mlp", ("none", "dropout"), accs, "test_acc")
-    for run in mlp.runs.values():  # lower test loss with dropout in every seed
-        run.history["test_loss"] = [0.54 if run.params["variant"] == "none" else 0.50] * 3
-    assert lessons.dropout_helps_small_data_mlp(mlp).passed
-    noisy = _paired(
-        "dropout_mlp", ("none", "dropout"), [(0.85, 0.86), (0.88, 0.885), (0.86, 0.865)], "test_acc"
-    )
-    for run in noisy.runs.values():
-        run.history["test_loss"] = [0.54 if run.params["variant"] == "none" else 0.50] * 3
-    assert not lessons.dropout_helps_small_data_mlp(noisy).passed  # gain below the seed noise
+
+    def mlp(losses, accs=((0.86, 0.87),) * 3):
+        res = _paired("dropout_mlp", ("none", "dropout"), accs, "test_acc")
+        for run in res.runs.values():
+            pair = losses[run.params["seed"]]
+            run.history["test_loss"] = [pair[0] if run.params["variant"] == "none" else pair[1]] * 3
+        return res
+
+    clear = [(0.548, 0.506), (0.533, 0.495), (0.539, 0.500)]
+    assert lessons.dropout_helps_small_data_mlp(mlp(clear)).passed
+    noisy = [(0.55, 0.54), (0.50, 0.495), (0.60, 0.59)]  # lower each time, but within the noise
+    assert not lessons.dropout_helps_small_data_mlp(mlp(noisy)).passed
+    one_worse = [*clear[:2], (0.50, 0.51)]
+    assert not lessons.dropout_helps_small_data_mlp(mlp(one_worse)).passed
+    worse_acc = ((0.88, 0.86),) * 3  # lower loss but clearly lower accuracy
+    assert not lessons.dropout_helps_small_data_mlp(mlp(clear, worse_acc)).passed
 
 
 # ---------------------------------------------------------------------------
