@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 from labcode import interactive
@@ -197,8 +198,13 @@ def test_mime_bundle(figure_id):
     fig = all_figures()[figure_id]
     bundle, metadata = fig._repr_mimebundle_()
     assert set(bundle) == {MIME, "text/plain"}
-    item = bundle[MIME]
+    item = json.loads(bundle[MIME])
     assert {"doc", "root_id", "version"} <= set(item)
+    # the item survives the notebook cache (nbformat sorts JSON-typed outputs) in Bokeh's order
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("fig")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data=bundle, metadata=metadata)]
+    again = nbformat.reads(nbformat.writes(nb), as_version=4).cells[0].outputs[0]["data"][MIME]
+    assert json.dumps(json.loads("".join(again)), ensure_ascii=False) == bundle[MIME]
     assert metadata[MIME]["figure_id"] == figure_id == fig.figure_id
     assert metadata[MIME]["data"] == fig.data
     # the plain-Jupyter fallback is a Chinese sentence that points to the static figure
@@ -479,7 +485,8 @@ def test_site_embeds_figures_without_external_requests():
     with pytest.raises(site.InteractiveError, match="used twice"):
         site.figures(_notebook(figs[0], figs[0]), "x.py")
     stale = _notebook(figs[0])
-    stale.cells[0].outputs[0]["data"][MIME]["version"] = "0.0.1"
+    data = stale.cells[0].outputs[0]["data"]
+    data[MIME] = json.dumps({**json.loads(data[MIME]), "version": "0.0.1"})
     with pytest.raises(site.InteractiveError, match="Bokeh 0.0.1"):
         site.figures(stale, "x.py")
     assert site.figures(_notebook(), "x.py") == []

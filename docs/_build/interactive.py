@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-MIME = "application/vnd.labcode.bokeh+json"  # labcode.interactive.MIME_TYPE
+MIME = "application/vnd.labcode.bokeh.v1"  # labcode.interactive.MIME_TYPE (a JSON string)
 ASSET_DEST = "assets/bokeh"
 BOKEH_FILES = ("bokeh.min.js", "bokeh-widgets.min.js")
 
@@ -95,8 +95,10 @@ def figures(nb, name: str) -> list[Figure]:
             if "data" not in meta:
                 raise InteractiveError(f"{name}: interactive figure {figure_id} carries no data")
             item = data[MIME]
+            if isinstance(item, list):  # nbformat may store a string as a list of lines
+                item = "".join(item)
             if isinstance(item, str):
-                item = json.loads(item)
+                item = json.loads(item)  # keeps Bokeh's order (see labcode.interactive.MIME_TYPE)
             alt = _text(data.get("text/plain")).strip()
             if not alt:
                 raise InteractiveError(f"{name}: interactive figure {figure_id} has no description")

@@ -23,7 +23,10 @@ __all__ = [
     "require_bokeh",
 ]
 
-MIME_TYPE = "application/vnd.labcode.bokeh+json"
+#: The value is the Bokeh ``json_item`` as a JSON **string**: nbformat writes JSON-typed outputs with
+#: sorted keys, and BokehJS needs the item's original order (a model must be defined before a later
+#: reference is resolved), so the item must survive the notebook cache byte for byte.
+MIME_TYPE = "application/vnd.labcode.bokeh.v1"
 """交互图输出的 MIME 类型：值为 ``json_item`` 字典；输出的 metadata 中有图的编号和数据。"""
 
 FONT = "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif"
@@ -80,7 +83,7 @@ class InteractiveFigure:
         self.layout = layout
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {MIME_TYPE: self.item, "text/plain": self.alt_text}
+        bundle = {MIME_TYPE: json.dumps(self.item, ensure_ascii=False), "text/plain": self.alt_text}
         if include:
             bundle = {k: v for k, v in bundle.items() if k in include}
         if exclude:
