@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .plotstyle import layer_label
+from .stats import mean_sd, tail_mean
 
 #: 设为 1 时（网站构建），:func:`report` 遇到不成立的结论就抛出 :class:`LessonFailedError`。
 GATE_ENV = "LABCODE_LESSON_GATE"
@@ -555,11 +556,6 @@ def l1_is_sparser_than_l2(result, min_difference: float = 0.4) -> Lesson:
 # Dropout
 
 
-def _tail_mean(values: list[float], n: int) -> float:
-    tail = values[-n:]
-    return sum(tail) / len(tail)
-
-
 def _tail_len(run) -> int:
     return max(1, len(run.history["test_acc"]) // 3)
 
@@ -570,7 +566,7 @@ def dropout_implementations_agree(result, tol: float = 0.03) -> Lesson:
     _require(result, ("dropout",), ("scratch", "torch"), name)
     a, b = result["scratch"], result["torch"]
     n = _tail_len(a)
-    acc_a, acc_b = _tail_mean(a.history["test_acc"], n), _tail_mean(b.history["test_acc"], n)
+    acc_a, acc_b = tail_mean(a.history["test_acc"], n), tail_mean(b.history["test_acc"], n)
     passed = abs(acc_a - acc_b) <= tol
     detail = (
         f"最后 {n} 个 epoch 的平均测试准确率：手写 dropout {_pct(acc_a)}，nn.Dropout {_pct(acc_b)}"
@@ -587,8 +583,8 @@ def dropout_narrows_loss_gap(
     _require(result, ("dropout", "dropout_sweep"), (baseline, regularized), name)
     base, reg = result[baseline], result[regularized]
     n = _tail_len(base)
-    g0, g1 = _tail_mean(base.history["loss_gap"], n), _tail_mean(reg.history["loss_gap"], n)
-    a0, a1 = _tail_mean(base.history["gap"], n), _tail_mean(reg.history["gap"], n)
+    g0, g1 = tail_mean(base.history["loss_gap"], n), tail_mean(reg.history["loss_gap"], n)
+    a0, a1 = tail_mean(base.history["gap"], n), tail_mean(reg.history["gap"], n)
     passed = g1 < g0
     detail = (
         f"最后 {n} 个 epoch 平均的损失差距（测试 − 训练，均为 eval 模式）：{baseline} {g0:.3f}，{regularized} {g1:.3f}"
@@ -613,7 +609,7 @@ def dropout_reduces_overfitting_at_high_rate(result, high: float | None = None) 
     high = max(by_rate) if high is None else high
     base, reg = by_rate[0.0], by_rate[high]
     n = _tail_len(base)
-    g0, g1 = _tail_mean(base.history["loss_gap"], n), _tail_mean(reg.history["loss_gap"], n)
+    g0, g1 = tail_mean(base.history["loss_gap"], n), tail_mean(reg.history["loss_gap"], n)
     passed = g1 < g0
     detail = f"最后 {n} 个 epoch 平均的损失差距（测试 − 训练）：p=0 时 {g0:.3f}，p={high:g} 时 {g1:.3f}（要求后者更小）。"
     return Lesson(name, passed, detail, {"loss_gap_p0": g0, "loss_gap_high": g1, "high": high})
@@ -628,8 +624,8 @@ def high_dropout_underfits(result, margin: float = 0.005) -> Lesson:
     if 0.0 not in by_rate or len(by_rate) < 3:
         raise ValueError(f"结论 {name} 需要 p=0 和至少两个 p>0 的运行。")
     n = _tail_len(by_rate[0.0])
-    test = {p: _tail_mean(r.history["test_acc"], n) for p, r in by_rate.items()}
-    train = {p: _tail_mean(r.history["train_acc_eval"], n) for p, r in by_rate.items()}
+    test = {p: tail_mean(r.history["test_acc"], n) for p, r in by_rate.items()}
+    train = {p: tail_mean(r.history["train_acc_eval"], n) for p, r in by_rate.items()}
     high, best = max(by_rate), max(test, key=test.get)
     passed = test[best] - test[high] >= margin and train[high] < train[0.0]
     detail = (
@@ -652,11 +648,11 @@ def seed_train_accuracy_understates_with_dropout(result, margin: float = 0.01) -
     n = _tail_len(by_rate[0.0])
 
     def bias(run):
-        return _tail_mean(run.history["gap"], n) - _tail_mean(run.history["gap_seed_style"], n)
+        return tail_mean(run.history["gap"], n) - tail_mean(run.history["gap_seed_style"], n)
 
     b0, b1 = bias(by_rate[0.0]), bias(by_rate[high])
-    seed_gap = _tail_mean(by_rate[high].history["gap_seed_style"], n)
-    honest_gap = _tail_mean(by_rate[high].history["gap"], n)
+    seed_gap = tail_mean(by_rate[high].history["gap_seed_style"], n)
+    honest_gap = tail_mean(by_rate[high].history["gap"], n)
     passed = b1 - b0 >= margin
     detail = (
         f"p={high:g} 时，按原实验方式（训练中、dropout 开着）算的训练–测试差距为 {_pct(seed_gap)}，"
@@ -677,12 +673,6 @@ def _by_variant(result, variants: tuple[str, str]) -> dict[str, dict[int, object
     return runs, seeds
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
-    return mean, var**0.5
-
-
 def dropout_gap_over_seeds(result, min_seeds: int = 3) -> Lesson:
     """原实验的设置，跨随机种子：每个种子上，有 dropout 时的损失差距（test_loss − train_loss_eval，
     后 1/3 个 epoch 的平均）都比没有时小。细节中给出两者的均值 ± 标准差与准确率差距，供读者判断幅度。"""
@@ -694,14 +684,14 @@ def dropout_gap_over_seeds(result, min_seeds: int = 3) -> Lesson:
     n = _tail_len(runs["none"][seeds[0]])
 
     def tail(variant, key):
-        return [_tail_mean(runs[variant][s].history[key], n) for s in seeds]
+        return [tail_mean(runs[variant][s].history[key], n) for s in seeds]
 
     loss = {v: tail(v, "loss_gap") for v in ("none", "scratch")}
     acc = {v: tail(v, "gap") for v in ("none", "scratch")}
     diffs = [a - b for a, b in zip(loss["none"], loss["scratch"], strict=True)]
     passed = all(d > 0 for d in diffs)
-    (l0, s0), (l1, s1) = _mean_sd(loss["none"]), _mean_sd(loss["scratch"])
-    (a0, t0), (a1, t1) = _mean_sd(acc["none"]), _mean_sd(acc["scratch"])
+    (l0, s0), (l1, s1) = mean_sd(loss["none"]), mean_sd(loss["scratch"])
+    (a0, t0), (a1, t1) = mean_sd(acc["none"]), mean_sd(acc["scratch"])
     detail = (
         f"{len(seeds)} 个种子，最后 {n} 个 epoch 平均。损失差距：无 dropout {l0:.3f} ± {s0:.3f}，"
         f"有 dropout {l1:.3f} ± {s1:.3f}；每个种子上都变小（降幅 {min(diffs):.3f}–{max(diffs):.3f}，要求都大于 0）。"
@@ -725,13 +715,13 @@ def dropout_helps_small_data_mlp(result, max_acc_loss: float = 0.005) -> Lesson:
     if len(seeds) < 2:
         raise ValueError(f"结论 {name} 需要至少 2 个种子上的 none 与 dropout 运行。")
     n = _tail_len(runs["none"][seeds[0]])
-    acc = {v: [_tail_mean(runs[v][s].history["test_acc"], n) for s in seeds] for v in runs}
-    loss = {v: [_tail_mean(runs[v][s].history["test_loss"], n) for s in seeds] for v in runs}
+    acc = {v: [tail_mean(runs[v][s].history["test_acc"], n) for s in seeds] for v in runs}
+    loss = {v: [tail_mean(runs[v][s].history["test_loss"], n) for s in seeds] for v in runs}
     drops = [a - b for a, b in zip(loss["none"], loss["dropout"], strict=True)]
     gains = [b - a for a, b in zip(acc["none"], acc["dropout"], strict=True)]
     mean_drop, mean_gain = sum(drops) / len(drops), sum(gains) / len(gains)
-    (l0, t0), (l1, t1) = _mean_sd(loss["none"]), _mean_sd(loss["dropout"])
-    (m0, s0), (m1, s1) = _mean_sd(acc["none"]), _mean_sd(acc["dropout"])
+    (l0, t0), (l1, t1) = mean_sd(loss["none"]), mean_sd(loss["dropout"])
+    (m0, s0), (m1, s1) = mean_sd(acc["none"]), mean_sd(acc["dropout"])
     passed = all(d > 0 for d in drops) and mean_gain >= -max_acc_loss
     detail = (
         f"{len(seeds)} 个种子，最后 {n} 个 epoch 平均。测试损失：无 dropout {l0:.3f} ± {t0:.3f}，"

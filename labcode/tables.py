@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .stats import mean_sd, tail_mean
+
 __all__ = ["METRICS", "seed_table"]
 
 #: 指标名 → (表头, 是否为比例：按百分数显示)
@@ -12,11 +14,6 @@ METRICS = {
     "test_loss": ("测试损失", False),
     "train_acc_eval": ("训练准确率(eval)", True),
 }
-
-
-def _tail(values: list[float]) -> float:
-    n = max(1, len(values) // 3)
-    return sum(values[-n:]) / n
 
 
 def seed_table(result, metrics=("loss_gap", "gap", "test_acc")) -> str:
@@ -50,7 +47,7 @@ def seed_table(result, metrics=("loss_gap", "gap", "test_acc")) -> str:
                 if run is None:
                     row.append("—")
                     continue
-                value = _tail(run.history[m])
+                value = tail_mean(run.history[m])
                 columns.setdefault((m, v), []).append(value)
                 row.append(fmt(value, METRICS[m][1]))
         rows.append(row)
@@ -61,12 +58,7 @@ def seed_table(result, metrics=("loss_gap", "gap", "test_acc")) -> str:
             if not values:
                 summary.append("—")
                 continue
-            mean = sum(values) / len(values)
-            sd = (
-                (sum((x - mean) ** 2 for x in values) / (len(values) - 1)) ** 0.5
-                if len(values) > 1
-                else 0.0
-            )
+            mean, sd = mean_sd(values)
             pct = METRICS[m][1]
             summary.append(f"{100 * mean:.1f}±{100 * sd:.1f}%" if pct else f"{mean:.3f}±{sd:.3f}")
     rows.append(summary)

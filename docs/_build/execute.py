@@ -519,7 +519,8 @@ def executed_notebook(
     cache_dir = Path(cache_dir or CACHE_DIR)
     source = Path(source)
     slug = source.stem
-    key = cache_key(read_notebook(source), settings, labcode_dir=labcode_dir)
+    data = data_fingerprint()  # once: part of the key and of the executed notebook's metadata
+    key = cache_key(read_notebook(source), settings, labcode_dir=labcode_dir, data=data)
     path = _cache_path(slug, settings, key, cache_dir)
     if not force and (nb := _read_entry(path)) is not None:
         return Result(slug, source, path, key, executed=False, seconds=0.0, notebook=nb)
@@ -537,7 +538,7 @@ def executed_notebook(
             "device": settings.device,
             "cache_key": key,
             "seconds": round(seconds, 2),
-            "data": data_fingerprint(),
+            "data": data,
             "executed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"
             ),

@@ -26,6 +26,7 @@ Pipeline for a chapter ``docs/<slug>.py`` (a jupytext percent notebook without o
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from html import escape as htmlescape
@@ -420,7 +421,9 @@ def provenance(result) -> str:
     )
 
 
+@functools.cache
 def _git_commit() -> str:
+    """The repository's short commit (asked once per build, not once per page); "" without git."""
     import subprocess
 
     try:

@@ -50,6 +50,17 @@ def rate_key(rate: float) -> str:
     return f"p={rate:g}"
 
 
+def add_gaps(history: dict[str, list]) -> None:
+    """在 ``history`` 中加上每个 epoch 的泛化差距（都用 eval 模式）：``gap`` = 训练准确率 − 测试准确率，
+    ``loss_gap`` = 测试损失 − 训练损失。"""
+    history["gap"] = [
+        a - b for a, b in zip(history["train_acc_eval"], history["test_acc"], strict=True)
+    ]
+    history["loss_gap"] = [
+        a - b for a, b in zip(history["test_loss"], history["train_loss_eval"], strict=True)
+    ]
+
+
 def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, run) -> RunResult:
     settings.seed_everything(seed)  # 同一种子：各变体的初始权重相同（两种网络的参数创建顺序一致）
     model = model_cls(dropout_rate=rate).to(device)
@@ -72,14 +83,9 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
         eval_train=True,
         train_eval_size=config.train_eval_size,
     )
-    history["gap"] = [
-        a - b for a, b in zip(history["train_acc_eval"], history["test_acc"], strict=True)
-    ]
+    add_gaps(history)
     history["gap_seed_style"] = [
         a - b for a, b in zip(history["train_acc"], history["test_acc"], strict=True)
-    ]
-    history["loss_gap"] = [
-        a - b for a, b in zip(history["test_loss"], history["train_loss_eval"], strict=True)
     ]
     summary = {
         key: history[src][-1]
@@ -316,12 +322,7 @@ def run_dropout_mlp(
                 eval_batch_size=config.eval_batch_size,
                 eval_train=True,
             )
-            history["gap"] = [
-                a - b for a, b in zip(history["train_acc_eval"], history["test_acc"], strict=True)
-            ]
-            history["loss_gap"] = [
-                a - b for a, b in zip(history["test_loss"], history["train_loss_eval"], strict=True)
-            ]
+            add_gaps(history)
             summary = {
                 "final_test_acc": history["test_acc"][-1],
                 "final_test_loss": history["test_loss"][-1],
