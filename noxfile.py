@@ -1,4 +1,4 @@
-"""nox sessions for the lab: tests, lint, docs, serve, browser, bench.
+"""nox sessions for the lab: tests (fast loop), tests_all, lint, docs, serve, browser, bench.
 
 All sessions that need torch share ONE virtual environment (``.nox/lab``): torch alone is
 about 5.5 GB and two minutes to install, so it is installed once and only reinstalled when
@@ -96,9 +96,22 @@ def ensure_chromium(session: nox.Session) -> None:
     )
 
 
+#: The fast loop leaves these out (they train over seed sets, build the site or drive Chromium).
+FAST = "not slow and not browser"
+
+
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """Run the whole test suite (unit, training lessons over seeds, site build, browser)."""
+    """The fast loop: every test except ``slow`` and ``browser`` (about a minute on 2 cores)."""
+    env = lab_env(session)
+    session.run(
+        _bin("python"), "-m", "pytest", "-m", FAST, *session.posargs, env=env, external=True
+    )
+
+
+@nox.session(venv_backend="none")
+def tests_all(session: nox.Session) -> None:
+    """The complete suite (README, CI): unit, lessons over seeds, site build, browser."""
     env = lab_env(session)
     ensure_chromium(session)
     session.run(_bin("python"), "-m", "pytest", *session.posargs, env=env, external=True)

@@ -17,6 +17,31 @@ def offline(monkeypatch):
     monkeypatch.setenv("LABCODE_PROGRESS", "0")
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for tests of small tensors: extra threads only add overhead, and on a shared
+    machine they oversubscribe the cores (a check then runs ~30x slower).
+
+    Use it for a whole module with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch  # here, not at the top: the browser job parses this file without torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def rng_untouched():
+    """The code under test leaves torch's global random state exactly as it found it."""
+    import torch
+
+    state = torch.get_rng_state()
+    yield
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 # --------------------------------------------------------------------------------------------------
 # the real site, built once per test session (test_site.py and test_browser.py)
 # --------------------------------------------------------------------------------------------------

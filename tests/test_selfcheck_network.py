@@ -20,22 +20,8 @@ from labcode.selfcheck import (
 STUB = "练习 2.1：请实现 Network.forward（检查：check_forward）"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The checks use small tensors: extra threads only add overhead, and on a shared machine they
-    oversubscribe the cores (a check then runs ~30x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def rng_untouched():
-    """The check leaves torch's global random state exactly as it found it."""
-    state = torch.get_rng_state()
-    yield
-    assert torch.equal(torch.get_rng_state(), state)
+# one torch thread for every test here; ``rng_untouched`` too comes from conftest.py
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --------------------------------------------------------------------------------------------------
