@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -119,10 +120,32 @@ def tests_all(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
-    """Lint and format-check every Python file with ruff (docs/_build included)."""
+    """Lint every Python file with ruff (docs/_build included) and the workflows under .github.
+
+    The workflows: actionlint (with shellcheck on the ``run:`` scripts) and zizmor's security audit
+    (offline, strictest persona, accepted findings in .github/zizmor.yml). Any finding fails.
+    """
     env = lab_env(session)
     session.run(_bin("ruff"), "check", ".", env=env, external=True)
     session.run(_bin("ruff"), "format", "--check", ".", env=env, external=True)
+    # explicit tools, so that every machine checks the same (not whatever shellcheck is on PATH)
+    session.run(
+        _bin("actionlint"),
+        f"-shellcheck={_bin('shellcheck')}",
+        "-pyflakes=",
+        env=env,
+        external=True,
+    )
+    session.run(
+        _bin("zizmor"),
+        "--offline",
+        "--persona=auditor",
+        "--config",
+        ".github/zizmor.yml",
+        ".github/",
+        env=env,
+        external=True,
+    )
 
 
 @nox.session(venv_backend="none")
@@ -146,18 +169,74 @@ def serve(session: nox.Session) -> None:
     session.run(_bin("mkdocs"), "serve", *session.posargs, env=env, external=True)
 
 
+BROWSER_ENV = ROOT / ".nox" / "browser"
+#: What the browser test modules (and tests/conftest.py, docs/_build/execute.py) import at module
+#: level, distribution -> module: all ``.nox/browser`` holds, pinned by requirements/constraints.txt.
+#: tests/test_workflows.py fails when those modules import anything else (torch, labcode, ...).
+BROWSER_REQUIREMENTS = {"pytest": "pytest", "playwright": "playwright", "PyYAML": "yaml"}
+#: A test module with this line holds browser tests (``nox -s browser`` collects only those).
+BROWSER_MARK = r"^(pytestmark\s*=.*\bpytest\.mark\.browser\b|@pytest\.mark\.browser\b)"
+
+
+def browser_test_files() -> list[str]:
+    """The test modules with browser tests, so that no other module is imported without torch."""
+    return sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tests").glob("test_*.py")
+        if re.search(BROWSER_MARK, path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    )
+
+
+def browser_env(session: nox.Session) -> tuple[str, dict[str, str]]:
+    """Create or reuse ``.nox/browser`` (pytest, playwright, PyYAML; no torch): (python, env vars)."""
+    sub = "Scripts" if sys.platform == "win32" else "bin"
+    python = BROWSER_ENV / sub / ("python.exe" if sys.platform == "win32" else "python")
+    stamp_file = BROWSER_ENV / ".labcode-stamp"
+    digest = hashlib.sha256(CONSTRAINTS.read_bytes())
+    digest.update(" ".join(sorted(BROWSER_REQUIREMENTS)).encode())
+    if not python.exists():
+        session.run(sys.executable, "-m", "venv", str(BROWSER_ENV), external=True)
+    if not stamp_file.exists() or stamp_file.read_text() != digest.hexdigest():
+        session.run(
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-c",
+            str(CONSTRAINTS),
+            *sorted(BROWSER_REQUIREMENTS),
+            external=True,
+        )
+        stamp_file.write_text(digest.hexdigest())
+    else:
+        session.log("environment .nox/browser is up to date; nothing installed")
+    env = dict(BASE_ENV)
+    env["PATH"] = str(python.parent) + os.pathsep + os.environ.get("PATH", "")
+    env["VIRTUAL_ENV"] = str(BROWSER_ENV)
+    return str(python), env
+
+
 @nox.session(venv_backend="none")
 def browser(session: nox.Session) -> None:
-    """Build the site and test it in Debian's Chromium (Playwright): math, search, dark mode."""
-    env = lab_env(session)
+    """Test the site in Debian's Chromium (Playwright): the ``browser`` tests.
+
+    Without ``LABCODE_SITE_DIR`` the tests build the site themselves (shared ``.nox/lab``). With it
+    (CI's browser job: the site the build job made) they run from ``.nox/browser``, a small
+    environment without torch (:func:`browser_env`).
+    """
     ensure_chromium(session)
+    if os.environ.get("LABCODE_SITE_DIR"):
+        python, env = browser_env(session)
+    else:
+        python, env = _bin("python"), lab_env(session)
     session.run(
-        _bin("python"),
+        python,
         "-m",
         "pytest",
         "-m",
         "browser",
-        "tests/test_browser.py",
+        *browser_test_files(),
         *session.posargs,
         env=env,
         external=True,
