@@ -13,6 +13,7 @@ import re
 import execute  # docs/_build, on sys.path via conftest.py
 import exercises
 import nbformat
+import nbmarkdown
 import pytest
 
 import labcode.selfcheck
@@ -188,3 +189,165 @@ def test_student_notebook_stops_at_its_first_exercise(slug, tmp_path):
     assert executed_after == [], "cells after the failing one ran"
     traceback = "\n".join(error["traceback"])
     assert "site-packages/torch" not in traceback, "the stop comes from deep inside torch"
+
+
+# --------------------------------------------------------------------------------------------------
+# the downloaded notebooks' Markdown, written for Jupyter (docs/_build/nbmarkdown.py)
+# --------------------------------------------------------------------------------------------------
+
+SITE = "https://example.org/lab/"
+
+
+def _render(markdown: str) -> str:
+    """Markdown as a CommonMark client (JupyterLab's marked, VS Code's markdown-it) renders it."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(markdown)
+
+
+def _outside_details(html: str) -> str:
+    """The HTML with every (nested) <details>...</details> element removed."""
+    out, depth = [], 0
+    for part in re.split(r"(<details(?: open)?>|</details>)", html):
+        if part.startswith("<details"):
+            depth += 1
+        elif part == "</details>":
+            depth -= 1
+        elif depth == 0:
+            out.append(part)
+    assert depth == 0, "unbalanced <details>"
+    return "".join(out)
+
+
+BOX = """\
+前文。
+!!! example "练习 3.1：`dead_fraction(model, loader)`"
+    第一段，含 **粗体** 和 $x^2$。
+
+    第二段在空行之后（MkDocs 里仍在框内）。
+
+    $$
+    a = b
+    \\\\
+    c = d
+    $$
+
+    ??? tip "提示"
+        - 提示一
+        - 提示二
+
+    ??? success "参考答案"
+        答案正文 $\\sigma'(x)$。
+
+        ```python
+        def f(x):
+            return x  # !!! note "not an admonition"
+        ```
+后文。
+"""
+
+
+def test_admonition_becomes_a_blockquote_with_a_bold_title():
+    out = nbmarkdown.to_jupyter(BOX)
+    lines = out.split("\n")
+    assert lines[:3] == ["前文。", "", "> **✍️ 练习 3.1：`dead_fraction(model, loader)`**"]
+    assert "> 第二段在空行之后（MkDocs 里仍在框内）。" in lines
+    html = _render(out)
+    quote = html[html.index("<blockquote>") : html.index("</blockquote>")]
+    assert "<strong>✍️ 练习 3.1：<code>dead_fraction(model, loader)</code></strong>" in quote
+    assert "<p>第二段在空行之后" in quote  # a paragraph, not an indented code block
+    assert "<strong>粗体</strong>" in quote and "<pre>" not in quote.split("<details>")[0]
+    assert html.rstrip().endswith("<p>后文。</p>")
+
+
+def test_folded_blocks_become_closed_details_with_markdown_inside():
+    out = nbmarkdown.to_jupyter(BOX)
+    assert "> <details>\n> <summary>💡 提示</summary>\n>\n> - 提示一" in out
+    assert "> 答案正文 $\\sigma'(x)$。\n>\n> ```python\n> def f(x):\n>     return x" in out
+    assert out.count("<details>") == out.count("</details>") == 2
+    assert "<details open>" not in out
+    html = _render(out)
+    assert "<summary>✅ 参考答案</summary>" in html
+    inside = html[html.index("<summary>✅ 参考答案</summary>") :]
+    assert "<p>答案正文" in inside  # Markdown inside <details> is rendered...
+    assert '<code class="language-python">def f(x):\n    return x' in inside  # ...code keeps indent
+    assert "<li>提示一</li>" in html
+    assert "答案正文" not in _outside_details(html) and "提示一" not in _outside_details(html)
+    # the admonition-looking line inside the code fence is left alone
+    assert '# !!! note "not an admonition"' in out
+
+
+def test_display_math_is_one_line_inside_a_blockquote_and_untouched_elsewhere():
+    out = nbmarkdown.to_jupyter(BOX)
+    assert "> $$ a = b \\\\ c = d $$" in out.split("\n")
+    plain = '正文\n\n??? info "定义"\n    $$\n    a = b\n    $$\n\n后文\n'
+    converted = nbmarkdown.to_jupyter(plain)
+    assert "\n$$\na = b\n$$\n" in converted
+    assert converted.startswith("正文\n\n<details>\n<summary>ℹ️ 定义</summary>\n\n$$")
+    assert converted.endswith("$$\n\n</details>\n\n后文\n")
+    with pytest.raises(nbmarkdown.MarkdownConversionError, match="never closed"):
+        nbmarkdown.to_jupyter('!!! note "x"\n    $$\n    a = b\n')
+
+
+def test_open_untitled_and_nested_folded_blocks():
+    out = nbmarkdown.to_jupyter('???+ note\n    外层\n\n    ??? question ""\n        内层\n')
+    assert out.startswith("<details open>\n<summary>📝 注意</summary>\n\n外层")
+    assert "<details>\n<summary>❓</summary>\n\n内层\n\n</details>\n\n</details>" in out
+    html = _render(out)
+    assert html.count("<details") == 2 and "<p>内层</p>" in html
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "expected"),
+    [
+        ("exercises", "dead_relu.py", "dead_relu-exercises.ipynb"),
+        ("answers", "dead_relu.py", "dead_relu.ipynb"),
+        ("exercises", "dead_relu.py#relu", SITE + "dead_relu/#relu"),
+        ("answers", "index.md", SITE),
+        ("exercises", "reference.md#labcode", SITE + "reference/#labcode"),
+        ("exercises", "https://pytorch.org/x.py", "https://pytorch.org/x.py"),
+        ("exercises", "#section", "#section"),
+        ("exercises", "figure.png", "figure.png"),
+    ],
+)
+def test_links_point_to_notebooks_or_to_the_site(kind, target, expected):
+    rewrite = nbmarkdown.link_rewriter(kind, SITE)
+    out = nbmarkdown.to_jupyter(f"见[那一章]({target})。", rewrite)
+    assert out == f"见[那一章]({expected})。"
+
+
+def test_link_rewriter_rejects_an_unknown_notebook_kind():
+    with pytest.raises(ValueError, match="exercises"):
+        nbmarkdown.link_rewriter("student", SITE)
+
+
+def test_leftovers_finds_mkdocs_markup_outside_code():
+    assert nbmarkdown.leftovers('!!! note "x"\n    y\n') != []
+    assert nbmarkdown.leftovers("> ??? tip\n") != []
+    assert nbmarkdown.leftovers("[a](b.py)") != [] and nbmarkdown.leftovers("[a](b.py#c)") != []
+    assert nbmarkdown.leftovers("```\n!!! note\n```\n[a](b.ipynb)") == []
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_downloaded_notebooks_have_no_mkdocs_markup(slug):
+    import hooks
+
+    student = nbformat.reads(hooks.exercises_copy(execute.DOCS / f"{slug}.py", SITE), 4)
+    answers = nbmarkdown.notebook_for_jupyter(_chapter(slug), "answers", SITE)
+    source_md = "\n".join(c.source for c in _chapter(slug).cells if c.cell_type == "markdown")
+    folded = len(re.findall(r"^\s*\?\?\?", source_md, re.M))
+    assert folded > 0
+    for nb in (student, answers):
+        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert nbmarkdown.leftovers(markdown) == []
+        assert not re.search(r"\]\([^)\s]*\.py[)#]", markdown)
+        html = _render(markdown)
+        assert html.count("<details>") == html.count("</details>") == folded
+        # every reference answer (参考答案/参考思路) is inside a closed <details>
+        outside = _outside_details(html)
+        for answer in re.findall(r"\?\?\? success \"[^\"]*\"\n((?:\s*\n|    .*\n)+)", source_md):
+            words = max(re.findall(r"[\u4e00-\u9fff，、]+", answer), key=len)
+            assert len(words) >= 4 and words not in outside, f"{slug}: answer in view: {words}"
+    code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
+    assert "BEGIN SOLUTION" not in code
+    assert "download.pytorch.org/whl/cpu" in student.cells[0].source

@@ -1,7 +1,8 @@
 """The course bundle: one zip a student can work from offline (maintainer-facing).
 
 ``downloads/labcode-course.zip`` holds the ``labcode`` package, ``pyproject.toml``, the pinned
-constraints, a short Chinese README and every chapter's exercise notebook. It is written with fixed
+constraints, a short Chinese README and every chapter's exercise notebook and answers notebook
+(executed, with the build's outputs). It is written with fixed
 timestamps, so the same inputs give the same bytes.
 """
 
@@ -21,17 +22,24 @@ README = """# 正则化和激活函数探索：课程包
 这个压缩包里有做实验所需的一切：
 
 - `labcode/`：课程的 Python 包（激活函数、网络、实验、检查函数）；
-- `notebooks/*-exercises.ipynb`：每章的练习版 Notebook；
+- `notebooks/*-exercises.ipynb`：每章的练习版 Notebook（参考答案换成了待完成的练习）；
+- `notebooks/*.ipynb`（不带 `-exercises`）：每章的答案版 Notebook，含网站构建时的运行结果；
 - `pyproject.toml`、`requirements/constraints.txt`：依赖。
 
 ## 安装（Python 3.10–3.13）
+
+没有 GPU 时，可以先装 CPU 版 PyTorch（可选，体积小得多；Linux 上默认装带 CUDA 的版本，环境约 6 GB）：
+
+```bash
+python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+```
+
+然后安装课程包：
 
 ```bash
 python3 -m pip install -e .
 ```
 
-没有 GPU 时，可以先装 CPU 版 PyTorch（体积小得多）：
-`python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`，再执行上面的命令。
 想与课程网站的构建完全相同（Python 3.11）：`python3 -m pip install -c requirements/constraints.txt -e .`。
 
 ## 开始
@@ -59,8 +67,14 @@ def bundle_files(root: Path = ROOT) -> list[Path]:
     return [*package, root / "pyproject.toml", root / "requirements" / "constraints.txt"]
 
 
-def course_bundle(student_notebooks: dict[str, str], root: Path = ROOT) -> bytes:
-    """The zip's bytes: labcode, pyproject, constraints, README.md and the exercise notebooks."""
+def course_bundle(
+    student_notebooks: dict[str, str],
+    root: Path = ROOT,
+    *,
+    answers: dict[str, str] | None = None,
+) -> bytes:
+    """The zip's bytes: labcode, pyproject, constraints, README.md, the exercise notebooks
+    (``notebooks/<slug>-exercises.ipynb``) and the answers notebooks (``notebooks/<slug>.ipynb``)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in bundle_files(root):
@@ -72,4 +86,6 @@ def course_bundle(student_notebooks: dict[str, str], root: Path = ROOT) -> bytes
                 f"notebooks/{slug}-exercises.ipynb",
                 student_notebooks[slug].encode("utf-8"),
             )
+        for slug in sorted(answers or {}):
+            _add(archive, f"notebooks/{slug}.ipynb", answers[slug].encode("utf-8"))
     return buffer.getvalue()

@@ -47,6 +47,7 @@ import bundle  # noqa: E402  (docs/_build/bundle.py)
 import execute  # noqa: E402  (docs/_build/execute.py)
 import exercises  # noqa: E402  (docs/_build/exercises.py)
 import interactive  # noqa: E402  (docs/_build/interactive.py)
+import nbmarkdown  # noqa: E402  (docs/_build/nbmarkdown.py)
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
 
@@ -120,16 +121,19 @@ def split_rendered(html: str, expected: int, name: str) -> list[str]:
 
 
 RUN_LOCALLY = """> **在本地运行这个 Notebook**：它只依赖 `labcode` 包。在课程仓库根目录执行
-> `python3 -m pip install -e .`（Python 3.10–3.13，CPU 版 PyTorch 即可）；想要与网站构建完全相同的版本，
+> `python3 -m pip install -e .`（Python 3.10–3.13，CPU 版 PyTorch 即可）；没有 GPU 时可以先执行（可选）
+> `python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`，
+> 装小得多的 CPU 版 PyTorch。想要与网站构建完全相同的版本，
 > 在 Python 3.11 上改用 `python3 -m pip install -c requirements/constraints.txt -e .`。然后用 Jupyter 打开本文件。
 > 默认在 CPU 上使用 quick 规模；设 `LABCODE_PROFILE=full` 运行原实验的完整设置。
 > 下面保存的输出来自网站构建时的运行。"""
 
 
-def download_copy(result) -> str:
-    """The downloadable .ipynb: the executed notebook (fresh Markdown) with a first cell saying how
-    to run it."""
-    nb = json.loads(nbformat.writes(execute.merged_notebook(result)))
+def download_copy(result, site_url: str = "") -> str:
+    """The downloadable .ipynb: the executed notebook (fresh Markdown, written for Jupyter by
+    :mod:`nbmarkdown`) with a first cell saying how to run it."""
+    merged = nbmarkdown.notebook_for_jupyter(execute.merged_notebook(result), "answers", site_url)
+    nb = json.loads(nbformat.writes(merged))
     cell = {"cell_type": "markdown", "id": "run-locally", "metadata": {}, "source": RUN_LOCALLY}
     nb["cells"].insert(0, cell)
     return json.dumps(nb, ensure_ascii=False, indent=1)
@@ -140,12 +144,17 @@ EXERCISES_FIRST = """> **练习版 Notebook**：每个练习的参考答案都�
 > 它会指出哪里不对。全部完成后，后面的实验就用**你自己的代码**得出本章的结果。
 >
 > 安装 `labcode`（Python 3.10–3.13）：在课程仓库或课程包（网站上的"课程包"下载）的根目录执行
-> `python3 -m pip install -e .`，然后用 Jupyter 打开本文件。参考答案见网站上本章的页面（折叠的"参考答案"）。"""
+> `python3 -m pip install -e .`，然后用 Jupyter 打开本文件。没有 GPU 时可以先执行（可选）
+> `python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`：
+> CPU 版 PyTorch 小得多（否则 Linux 上默认装带 CUDA 的版本，环境约 6 GB）。
+> 参考答案见网站上本章的页面（折叠的"参考答案"）和答案版 Notebook。"""
 
 
-def exercises_copy(source: Path) -> str:
-    """The student notebook: solutions replaced by stubs, no outputs, a first cell on how to use it."""
+def exercises_copy(source: Path, site_url: str = "") -> str:
+    """The student notebook: solutions replaced by stubs, no outputs, Markdown written for Jupyter
+    (:mod:`nbmarkdown`), a first cell on how to use it."""
     nb = exercises.student_notebook(execute.read_notebook(source), source.name)
+    nbmarkdown.notebook_for_jupyter(nb, "exercises", site_url)
     cell = nbformat.v4.new_markdown_cell(EXERCISES_FIRST)
     cell.id = "how-to-use"
     nb.cells.insert(0, cell)
@@ -191,12 +200,12 @@ def on_files(files: Files, config):
         _state["results"][file.src_uri] = result
         _state["executed"] += int(result.executed)
         add_interactive_results(files, config, result, file.src_uri)
+        answers = download_copy(result, config["site_url"] or "")
+        _state.setdefault("answers", {})[result.slug] = answers  # also in the course bundle
         files.append(
-            File.generated(
-                config, f"{NOTEBOOK_DEST}/{result.slug}.ipynb", content=download_copy(result)
-            )
+            File.generated(config, f"{NOTEBOOK_DEST}/{result.slug}.ipynb", content=answers)
         )
-        student = exercises_copy(result.source)
+        student = exercises_copy(result.source, config["site_url"] or "")
         _state["student"][result.slug] = student
         files.append(
             File.generated(
@@ -213,7 +222,8 @@ def on_files(files: Files, config):
                 config,
                 bundle.BUNDLE_PATH,
                 content=bundle.course_bundle(
-                    {slug: text for slug, text in _state["student"].items()}
+                    {slug: text for slug, text in _state["student"].items()},
+                    answers=_state.get("answers", {}),
                 ),
             )
         )
@@ -468,7 +478,7 @@ def on_page_content(html: str, page: Page, config, files):
         f'<a href="{page.bundle_url}" download class="md-button md-button--small">'
         "课程包（.zip）</a>"
         '<span class="nb-download__note">练习版把参考答案换成了待完成的练习；课程包含 <code>labcode</code>、'
-        "全部练习版 Notebook 和依赖清单，离线也能用。</span>"
+        "全部练习版和答案版 Notebook、依赖清单，离线也能用。</span>"
         "</div>"
     )
     html, n = _H1_END.subn("</h1>" + bar, html, count=1)
@@ -505,8 +515,12 @@ def exercises_page(results, config) -> str:
             "每个练习后面紧跟一个检查单元格，调用表中的检查函数：通过时给出一句报告，不通过时用中文指出哪里不对、可能的原因。"
             "全部完成后，章节后面的实验就用你自己的代码得出结果。",
             "",
-            f"离线或在防火墙后学习：下载[课程包]({bundle.BUNDLE_PATH})（`labcode`、全部练习版 Notebook 和依赖清单），"
+            f"离线或在防火墙后学习：下载[课程包]({bundle.BUNDLE_PATH})（`labcode`、全部练习版和答案版 Notebook、依赖清单），"
             "解压后在其根目录执行 `python3 -m pip install -e .`（Python 3.10–3.13）。",
+            "",
+            "没有 GPU？可以先执行（可选）"
+            "`python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`"
+            "，装 CPU 版 PyTorch（Linux 上默认的带 CUDA 的版本会让环境大到约 6 GB），再执行上面的安装命令。",
             "",
             "| 练习 | 章节 | 要写什么 | 检查 | 下载 |",
             "| --- | --- | --- | --- | --- |",
