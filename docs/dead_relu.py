@@ -192,7 +192,7 @@ fig
 # LeakyReLU 和 Tanh 的输出几乎不会恰好为 0，按原实验的指标它们的"死亡率"永远是 0，这个对照并不能说明什么。
 
 # %%
-lessons.report(lessons.check_all(dead_seed=mild))
+lessons.report(lessons.check_all(mild))
 
 # %% [markdown]
 # ## 还没训练，深层网络里就有死亡神经元
@@ -206,7 +206,7 @@ lessons.report(lessons.check_all(dead_seed=mild))
 from labcode.experiments import run_dead_at_init
 
 newborn = run_dead_at_init(depth=8)
-lessons.report(lessons.check_all(dead_at_init=newborn))
+lessons.report(lessons.check_all(newborn))
 
 # %% [markdown]
 # ## 实验二：让 ReLU 死亡
@@ -235,7 +235,7 @@ interactive.dead_units_explorer(mild, dying)
 # 第一层（输入固定）是否也有复活。
 
 # %%
-lessons.report(lessons.check_all(dead_dying=dying))
+lessons.report(lessons.check_all(dying))
 
 # %% [markdown]
 # 死了这么多神经元，网络的准确率如何？

@@ -229,7 +229,7 @@ fig
 # 下面由 `lessons` 按实测数字核对结论：
 
 # %%
-lessons.report(lessons.check_all(dropout=res))
+lessons.report(lessons.check_all(res))
 
 # %% [markdown]
 # !!! note "与原实验的不同"
@@ -247,7 +247,7 @@ lessons.report(lessons.check_all(dropout=res))
 # %%
 seeds = run_dropout_seeds(reuse=res, model_cls=MyRegularizedNetwork)
 print(seed_table(seeds, ("loss_gap", "gap", "test_acc")))
-lessons.report(lessons.check_all(dropout_seeds=seeds))
+lessons.report(lessons.check_all(seeds))
 
 # %% [markdown]
 # 表中每一行是一个种子，最后一行是均值 ± 标准差。上面的核对要求损失差距在**每个**种子上都变小；
@@ -266,7 +266,7 @@ mlp = run_dropout_mlp(dropout_fn=dropout_layer)  # 你写的 dropout_layer
 for note in mlp.notes:
     print(note)
 print(seed_table(mlp, ("test_acc", "test_loss", "train_acc_eval")))
-lessons.report(lessons.check_all(dropout_mlp=mlp))
+lessons.report(lessons.check_all(mlp))
 
 # %% [markdown]
 # 在这个设置下，不带 Dropout 的网络把 512 张训练图几乎全部记住（表中 eval 模式的训练准确率）。同一个种子（同样的初始权重和批次顺序）
@@ -304,7 +304,7 @@ interactive.dropout_explorer(sweep)
 # 扫描一直延伸到 $p = 0.9$：每一步只有十分之一的特征通过，下面的核对会告诉你这时测试准确率和训练准确率发生了什么。
 
 # %%
-lessons.report(lessons.check_all(dropout_sweep=sweep))
+lessons.report(lessons.check_all(sweep))
 
 # %% [markdown]
 # ## 训练模式与评估模式

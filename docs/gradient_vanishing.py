@@ -250,7 +250,7 @@ fig
 # 下面让 `lessons` 模块用本次构建的实测数字核对本章的结论（每条结论都是对结果的一个检验，并附带实测值）：
 
 # %%
-lessons.report(lessons.check_all(gradient=res))
+lessons.report(lessons.check_all(res))
 
 # %% [markdown]
 # ## 前向信号：Sigmoid 网络的输出几乎与输入无关
@@ -297,7 +297,7 @@ from labcode import interactive
 interactive.gradient_explorer(sweep)
 
 # %%
-lessons.report(lessons.check_all(depth_sweep=sweep))
+lessons.report(lessons.check_all(sweep))
 
 # %% [markdown]
 # 上图中 Sigmoid 的折线随深度近似一条直线下降，这正是指数衰减；ReLU 与 Tanh 的比值则平缓得多。

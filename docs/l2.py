@@ -250,7 +250,8 @@ fig
 # - 再回看损失曲线：$\lambda = 3$ 时测试损失在训练结束时仍在下降，因为零空间分量还在继续衰减；训练更久，测试损失还会更低。
 
 # %%
-lessons.report(lessons.check_all(l2=scratch, l2_weight_decay=concise))
+same = lessons.weight_decay_matches_scratch(scratch, concise)
+lessons.report(lessons.check_all(scratch) + [same])
 
 # %% [markdown]
 # !!! note "与原实验的不同"
@@ -277,7 +278,7 @@ from labcode import interactive
 interactive.lambda_explorer(sweep)
 
 # %%
-lessons.report(lessons.check_all(lambda_sweep=sweep))
+lessons.report(lessons.check_all(sweep))
 
 # %% [markdown]
 # 随着 $\lambda$ 增大，权重范数单调变小，训练损失单调变大——模型被允许"记住"训练集的程度越来越低；
@@ -332,7 +333,7 @@ fig
 # L2 的权重则整体变小，但几乎没有恰好为 0 的。
 
 # %%
-lessons.report(lessons.check_all(l1_vs_l2=l1l2))
+lessons.report(lessons.check_all(l1l2))
 
 # %% [markdown]
 # 注意，这个数据集的真实权重 $\mathbf{w}^* = 0.01\cdot\mathbf{1}$ 是**稠密**的：200 个特征都同样有用。

@@ -655,7 +655,7 @@ def test_labcode_change_re_executes(tmp_path, labcode_copy):
     first = execute.executed_notebook(
         FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache, labcode_dir=labcode_copy
     )
-    module = labcode_copy / "lessons.py"
+    module = labcode_copy / "lessons" / "__init__.py"
     module.write_text(module.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
     again = execute.executed_notebook(
         FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache, labcode_dir=labcode_copy
