@@ -82,12 +82,16 @@ def test_seed_relu_and_sigmoid_pass(capsys):
     check_activation_function(SeedReLU, SeedSigmoid, MyTanh, show_plot=False)
 
 
-def test_relu_derivative_at_zero_is_not_judged():
+def test_relu_derivative_at_zero_must_be_zero_as_in_pytorch():
     class ReLUGe(SeedReLU):
         def derivative(self, x):
             return (x >= 0).to(x.dtype)
 
-    check_activation_function(ReLUGe, MySigmoid, MyTanh, show_plot=False)
+    with pytest.raises(
+        ActivationCheckError, match=r"x = 0 处的导数取了 1.*与 PyTorch 一致取 0"
+    ) as info:
+        check_activation_function(ReLUGe, MySigmoid, MyTanh, show_plot=False)
+    assert "2 个不对" in str(info.value)  # only ±0 are wrong
 
 
 def test_seed_naive_tanh_fails_with_nan_and_inputs():
@@ -361,3 +365,124 @@ def test_check_modern_activation_catches_in_place_and_stubs():
         check_modern_activation(Stub)
     with pytest.raises(ActivationCheckError, match="缺少导数方法"):
         check_modern_activation(PlainLeakyReLU.__call__)
+
+
+# --------------------------------------------------------------------------------------------------
+# derivatives: worst points first and the usual mistakes named; dtype, device, exit, time limit
+# --------------------------------------------------------------------------------------------------
+
+
+def _with_derivative(base, derivative):
+    return type(f"Wrong{base.__name__}", (base,), {"derivative": lambda self, x: derivative(x)})
+
+
+def _sig(x):
+    return torch.sigmoid(x)
+
+
+@pytest.mark.parametrize(
+    ("slot", "derivative", "phrase"),
+    [
+        (0, lambda x: x.clone(), r"ReLU 的导数返回了 x 本身"),
+        (0, lambda x: x.clamp(min=0), r"返回的是函数值 f\(x\) 本身"),
+        (1, lambda x: _sig(x) * (1 + _sig(x)), r"σ\(x\)\(1 \+ σ\(x\)\)：应为 σ\(x\)\(1 - σ\(x\)\)"),
+        (1, lambda x: -_sig(x) * (1 - _sig(x)), r"符号反了"),
+        (1, lambda x: 1 - _sig(x), r"写成了 1 - σ\(x\)"),
+        (2, lambda x: 1 + torch.tanh(x) ** 2, r"写成了 1 \+ tanh²\(x\)"),
+        (2, lambda x: 1 - torch.tanh(x), r"写成了 1 - tanh\(x\)：应为 1 - tanh²\(x\)，tanh 要平方"),
+    ],
+)
+def test_wrong_derivative_names_the_likely_cause(slot, derivative, phrase):
+    classes = [MyReLU, MySigmoid, MyTanh]
+    classes[slot] = _with_derivative(classes[slot], derivative)
+    with pytest.raises(ActivationCheckError, match=re.compile(phrase, re.DOTALL)) as info:
+        check_activation_function(*classes, show_plot=False)
+    assert "可能的原因" in str(info.value)
+
+
+def test_wrong_derivative_lists_the_worst_points_first():
+    wrong = _with_derivative(MySigmoid, lambda x: -_sig(x) * (1 - _sig(x)))
+    with pytest.raises(ActivationCheckError) as info:
+        check_activation_function(MyReLU, wrong, MyTanh, show_plot=False)
+    shown = re.findall(r"x = +(\S+) +期望 +(\S+) +实际 (\S+)", str(info.value))
+    errors = [abs(float(want) - float(got)) for _, want, got in shown]
+    assert errors == sorted(errors, reverse=True) and errors[0] == pytest.approx(0.5)
+    assert float(shown[0][0]) == pytest.approx(0.0, abs=1e-6)  # x = 0 is the worst point
+
+
+def test_float64_output_for_float32_input_is_rejected():
+    class Float64Sigmoid(SeedSigmoid):
+        def __call__(self, x):
+            return torch.sigmoid(x.double())
+
+    with pytest.raises(ActivationCheckError, match=r"类型应与输入相同（float32），实际为 float64"):
+        check_activation_function(MyReLU, Float64Sigmoid, MyTanh, show_plot=False)
+
+
+def test_output_on_another_device_is_a_clear_failure():
+    class MetaDerivative(MyTanh):
+        def derivative(self, x):
+            return torch.zeros(x.shape, device="meta")
+
+    with pytest.raises(ActivationCheckError, match=r"Tanh 的导数 的输出在设备 meta 上.*device"):
+        check_activation_function(MyReLU, MySigmoid, MetaDerivative, show_plot=False)
+
+
+def test_sys_exit_in_student_code_is_a_clear_failure():
+    class Exits(SeedReLU):
+        def derivative(self, x):
+            raise SystemExit(0)
+
+    with pytest.raises(ActivationCheckError, match=r"调用了 sys\.exit\(0\).*请删掉它"):
+        check_activation_function(Exits, MySigmoid, MyTanh, show_plot=False)
+
+
+def test_student_code_that_never_returns_hits_the_time_limit(monkeypatch):
+    from labcode.selfcheck import report
+
+    monkeypatch.setattr(report, "TIME_LIMIT", 0.2)
+
+    class Hangs(SeedReLU):
+        def __call__(self, x):
+            while True:
+                pass
+
+    with pytest.raises(ActivationCheckError, match=r"运行超过了 0\.2 秒.*死循环"):
+        check_activation_function(Hangs, MySigmoid, MyTanh, show_plot=False)
+
+
+def test_leaky_relu_with_the_slope_on_the_wrong_side_is_named():
+    swapped = modern(lambda x: torch.where(x > 0, 0.01 * x, x), base=MyLeakyReLU)
+    phrase = re.compile(r"最接近的是 LeakyReLU.*把两侧弄反了", re.DOTALL)
+    with pytest.raises(ActivationCheckError, match=phrase) as info:
+        check_modern_activation(swapped)
+    assert "ELU" not in str(info.value).split("最接近的是")[1].split("（")[0]
+
+
+def test_check_messages_are_plain_text():
+    """No Markdown emphasis in any string of the checks except docstrings (messages are plain text)."""
+    import ast
+
+    emphasis = re.compile(r"\*\*[^\s*][^*]*[^\s*]\*\*|\*\*[^\s*]\*\*")
+    import inspect
+
+    from labcode import selfcheck
+    from labcode.selfcheck import activations, network, regularization, report
+
+    for module in (selfcheck, activations, network, regularization, report):
+        tree = ast.parse(inspect.getsource(module))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+            ):
+                assert not emphasis.search(node.value), (module.__name__, node.value)

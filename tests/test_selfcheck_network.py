@@ -494,3 +494,50 @@ def test_check_dead_units_names_the_mistake(fn, phrase, rng_untouched):
 def test_check_dead_units_stub_propagates():
     with pytest.raises(NotImplementedError, match="^练习 3.1：请实现 dead_fraction"):
         check_dead_units(unfinished_dead)
+
+
+# --------------------------------------------------------------------------------------------------
+# false passes and wrong arguments
+# --------------------------------------------------------------------------------------------------
+
+
+@forward_variant
+def Float64Logits(self, x):  # noqa: N802
+    return Network.forward(self, x).double()
+
+
+@forward_variant
+def MetaLogits(self, x):  # noqa: N802
+    return torch.zeros(x.shape[0], 10, device="meta")
+
+
+@forward_variant
+def ExitsInForward(self, x):  # noqa: N802
+    raise SystemExit(0)
+
+
+@pytest.mark.parametrize(
+    ("network_cls", "phrase"),
+    [
+        (Float64Logits, r"输出类型应与输入相同（float32），实际为 float64"),
+        (MetaLogits, r"输出在设备 meta 上，而输入在 cpu 上"),
+        (ExitsInForward, r"调用了 sys\.exit\(0\)"),
+    ],
+)
+def test_check_forward_rejects_false_passes(network_cls, phrase, rng_untouched):
+    with pytest.raises(SelfCheckError, match=re.compile(phrase, re.DOTALL)):
+        check_forward(network_cls)
+
+
+def test_checks_explain_class_instance_and_function_confusion():
+    def a_function(*args):
+        return None
+
+    with pytest.raises(SelfCheckError, match=r"请传入类本身.*而不是一个函数"):
+        check_forward(a_function)
+    with pytest.raises(SelfCheckError, match=r"请传入类本身.*而不是创建好的实例"):
+        check_forward(StudentNetwork(784, 10, "relu", 1))
+    with pytest.raises(SelfCheckError, match=r"要检查的是函数，你传入的是类 StudentNetwork"):
+        check_gradient_stats(StudentNetwork)
+    with pytest.raises(SelfCheckError, match=r"要检查的是函数，你传入的是类"):
+        check_dead_units(StudentNetwork)

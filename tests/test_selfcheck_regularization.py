@@ -257,7 +257,35 @@ def identity_unless_one(X, dropout):
     return torch.zeros_like(X) if dropout == 1 else X
 
 
-@pytest.mark.parametrize("fn", [dropout_layer, d2l_dropout, bernoulli_dropout])
+def d2l_on_any_device(X, dropout):
+    """d2l's version with the mask made on X's device."""
+    assert 0 <= dropout <= 1
+    if dropout == 1:
+        return torch.zeros_like(X)
+    if dropout == 0:
+        return X
+    mask = (torch.rand(X.shape, device=X.device) > dropout).float()
+    return mask * X / (1.0 - dropout)
+
+
+def divides_by_p_only(X, dropout):
+    """The student run's version: no special cases, so p = 0 gives inf."""
+    return (torch.rand(X.shape, device=X.device) > dropout).to(X.dtype) * X / dropout
+
+
+def keeps_with_p_only(X, dropout):
+    return (torch.rand(X.shape, device=X.device) < dropout).to(X.dtype) * X / (1 - dropout)
+
+
+def gaussian_noise(X, dropout):
+    return X + 0.01 * torch.randn_like(X)
+
+
+def exits(X, dropout):
+    raise SystemExit(0)
+
+
+@pytest.mark.parametrize("fn", [dropout_layer, d2l_on_any_device, bernoulli_dropout])
 def test_check_dropout_layer_passes(fn, rng_untouched):
     assert check_dropout_layer(fn).startswith("check_dropout_layer 通过：")
 
@@ -265,7 +293,7 @@ def test_check_dropout_layer_passes(fn, rng_untouched):
 def test_check_dropout_layer_does_not_flake():
     for seed in range(30):
         check_dropout_layer(dropout_layer, seed=seed)
-        check_dropout_layer(d2l_dropout, seed=seed)
+        check_dropout_layer(d2l_on_any_device, seed=seed)
 
 
 @pytest.mark.parametrize(
@@ -281,6 +309,11 @@ def test_check_dropout_layer_does_not_flake():
         (float64_mask, r"输出类型应与 X 相同（torch\.float32），实际为 torch\.float64"),
         (two_dim_only, r"X 形状 \(8, 3, 5, 5\).*时出错.*掩码的形状应与 X 相同"),
         (identity_unless_one, r"保留下来的元素比例为 1\.0000"),
+        (divides_by_p_only, r"^divides_by_p_only\(X, 0\.3\) 不对.*你的实现除以了 0\.3"),
+        (keeps_with_p_only, r"^keeps_with_p_only\(X, 0\.3\) 不对.*你把 p 当成了保留概率"),
+        (gaussian_noise, r"保留下来的元素比例为 1\.0000.*每个输出元素应为 0 或 X/\(1-p\)"),
+        (d2l_dropout, r"X 在 (meta|cuda) 设备上.*不在 X 所在的设备上.*device=X\.device"),
+        (exits, r"调用了 sys\.exit\(0\)"),
     ],
 )
 def test_check_dropout_layer_names_the_mistake(fn, phrase, rng_untouched):
@@ -367,6 +400,57 @@ def test_check_dropout_model_does_not_flake():
 def test_check_dropout_model_names_the_mistake(model_cls, phrase, rng_untouched):
     with pytest.raises(SelfCheckError, match=re.compile(phrase, re.DOTALL)):
         check_dropout_model(model_cls)
+
+
+class GaussianNoise(RegularizedNetwork):
+    """A "dropout" that adds small noise in training and never drops anything."""
+
+    def forward(self, x):
+        x = self.features(x)
+        if self.training:
+            x = x + self.dropout_rate * 0.01 * torch.randn_like(x)
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class ForgetsReLU(RegularizedNetwork):
+    def forward(self, x):
+        x = self.features(x)
+        if self.training:
+            x = dropout_layer(x, self.dropout_rate)
+        return self.fc2(self.fc1(x))
+
+
+class NotScaledInTraining(RegularizedNetwork):
+    def forward(self, x):
+        x = self.features(x)
+        if self.training:
+            x = (torch.rand_like(x) > self.dropout_rate).float() * x
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+@pytest.mark.parametrize(
+    ("model_cls", "phrase"),
+    [
+        (GaussianNoise, r"fc1 收到的不是 dropout 的结果.*0 或 h/\(1-p\)"),
+        (ForgetsReLU, r"fc1 之后忘了 ReLU"),
+        (NotScaledInTraining, r"fc1 收到的不是 dropout 的结果"),
+    ],
+)
+def test_check_dropout_model_compares_the_architecture(model_cls, phrase, rng_untouched):
+    with pytest.raises(SelfCheckError, match=re.compile(phrase, re.DOTALL)):
+        check_dropout_model(model_cls)
+
+
+def test_checks_explain_class_instance_and_function_confusion():
+    with pytest.raises(SelfCheckError, match=r"请传入类本身.*而不是创建好的实例"):
+        check_dropout_model(RegularizedNetwork(0.5))
+    with pytest.raises(SelfCheckError, match=r"请传入类本身.*而不是一个函数"):
+        check_dropout_model(dropout_layer)
+    with pytest.raises(SelfCheckError, match=r"要检查的是函数，你传入的是类 RegularizedNetwork"):
+        check_dropout_layer(RegularizedNetwork)
+    for check in (check_l2_penalty, check_l2_step, check_eval_accuracy):
+        with pytest.raises(SelfCheckError, match=r"要检查的是函数，你传入的是类"):
+            check(RegularizedNetwork)
 
 
 def test_check_dropout_model_stub():

@@ -7,8 +7,8 @@
 两者都在很宽的输入范围上（-10 到 10，外加 ±100、±1e30、±3e38 等极端值；float32 和 float64 各一遍）
 比较函数值与 PyTorch 的实现、``derivative(x)`` 与 PyTorch 自动求导的结果。
 
-不通过时抛出 ``ActivationCheckError``，说明是哪个函数（函数值还是导数）、在哪些 x 处、
-期望值与实际值各是多少，以及是否出现了 NaN/inf。
+不通过时抛出 ``ActivationCheckError``，说明是哪个函数（函数值还是导数）、在哪些 x 处
+（差得最多的点在前）、期望值与实际值各是多少、是否出现了 NaN/inf，以及认得出的常见错误。
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .report import CheckReport, SelfCheckError, describe, passed, same_values, unfinished
+from .report import (
+    CheckReport,
+    SelfCheckError,
+    describe,
+    passed,
+    same_values,
+    student_code,
+    unfinished,
+    wrong_device,
+)
 
 __all__ = ["ActivationCheckError", "check_activation_function", "check_modern_activation"]
 
@@ -29,9 +38,10 @@ class ActivationCheckError(SelfCheckError):
     """激活函数自检未通过（信息中说明哪个函数、哪些输入出错）。"""
 
 
-# (label, PyTorch reference, points where the derivative is not defined: not compared there)
+# (label, PyTorch reference, points where the derivative is not compared). ReLU'(0) is compared:
+# the course takes PyTorch's value 0 there.
 _SLOTS = (
-    ("ReLU", torch.relu, (0.0,)),
+    ("ReLU", torch.relu, ()),
     ("Sigmoid", torch.sigmoid, ()),
     ("Tanh", torch.tanh, ()),
 )
@@ -74,9 +84,12 @@ def _instantiate(cls, label: str):
         )
     if isinstance(cls, type):
         try:
-            obj = cls()
+            with student_code(f"{cls.__name__}()", ActivationCheckError):
+                obj = cls()
         except NotImplementedError as exc:
             raise unfinished(exc, f"{cls.__name__}()") from None
+        except ActivationCheckError:
+            raise
         except Exception as exc:
             raise ActivationCheckError(
                 f"无法创建 {label}：调用 {cls.__name__}() 时出错（{type(exc).__name__}: {exc}）。"
@@ -99,10 +112,12 @@ def _instantiate(cls, label: str):
 def _evaluate(fn, x: torch.Tensor, label: str, what: str) -> torch.Tensor:
     given = x.clone()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), student_code(f"{label} 的{what}", ActivationCheckError):
             out = fn(given)
     except NotImplementedError as exc:
         raise unfinished(exc, f"{label} 的{what}") from None
+    except ActivationCheckError:
+        raise
     except Exception as exc:
         raise ActivationCheckError(
             f"计算 {label} 的{what}时出错（{_dtype_name(x.dtype)} 输入）：{type(exc).__name__}: {exc}"
@@ -118,9 +133,17 @@ def _evaluate(fn, x: torch.Tensor, label: str, what: str) -> torch.Tensor:
             f"{label} 的{what}应返回 torch.Tensor，实际返回 {type(out).__name__}"
             "（是不是忘了 return？）。"
         )
+    if (moved := wrong_device(out, x, f"{label} 的{what}")) is not None:
+        raise ActivationCheckError(moved)
     if out.shape != x.shape:
         raise ActivationCheckError(
             f"{label} 的{what}形状应与输入相同 {tuple(x.shape)}，实际为 {tuple(out.shape)}。"
+        )
+    if out.is_floating_point() and out.dtype.itemsize > x.dtype.itemsize:  # float64 for float32
+        raise ActivationCheckError(
+            f"{label} 的{what}类型应与输入相同（{_dtype_name(x.dtype)}），实际为 {_dtype_name(out.dtype)}："
+            "网络里的张量都是 float32，混入 float64 会出错或变慢。不要用 torch.tensor(...)、.double() 或"
+            " Python/NumPy 的 float64 常数数组重新包装结果；新建张量时用 torch.ones_like(x)、x.new_tensor(...)。"
         )
     return out.detach().to("cpu", torch.float64)
 
@@ -144,9 +167,11 @@ def _compare(label, what, x, expected, got, skip=()):
     bad = nonfinite if nonfinite.any() else wrong
     if not bad.any():
         return
-    idx = bad.nonzero().flatten().tolist()
+    error = (got - expected).abs().nan_to_num(nan=torch.inf)
+    idx = sorted(bad.nonzero().flatten().tolist(), key=lambda i: -float(error[i]))  # worst first
     lines = [
-        f"{label} 的{what}有误（{_dtype_name(x.dtype)} 输入，{xs.numel()} 个测试点中 {len(idx)} 个不对）：",
+        f"{label} 的{what}有误（{_dtype_name(x.dtype)} 输入，{xs.numel()} 个测试点中 {len(idx)} 个不对，"
+        "差得最多的在前）：",
         *(
             f"  x = {_fmt(xs[i].item()):>12}   期望 {_fmt(expected[i].item()):>12}"
             f"   实际 {_fmt(got[i].item())}"
@@ -166,15 +191,65 @@ def _compare(label, what, x, expected, got, skip=()):
     raise ActivationCheckError("\n".join(lines))
 
 
+def _derivative_mistakes(label: str, x: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
+    """常见的错误导数在 x（float64）上的值与说明。"""
+    s, t = torch.sigmoid(x), torch.tanh(x)
+    own = {"ReLU": torch.relu(x), "Sigmoid": s, "Tanh": t}[label]
+    right = {"ReLU": (x > 0).double(), "Sigmoid": s * (1 - s), "Tanh": 1 - t * t}[label]
+    common = [
+        (-right, "符号反了：你的导数是正确导数的相反数，检查公式中的减号。"),
+        (own, f"你返回的是函数值 f(x) 本身，不是导数 f'(x)（{label} 的导数公式见上文）。"),
+    ]
+    specific = {
+        "ReLU": [
+            (
+                x,
+                "ReLU 的导数返回了 x 本身：导数应为 1（x > 0）或 0（x ≤ 0），例如 (x > 0).to(x.dtype)。",
+            ),
+            (
+                (x >= 0).double(),
+                "x = 0 处的导数取了 1：ReLU 在 0 处不可导，本课程与 PyTorch 一致取 0"
+                "（torch.relu 的自动求导在 0 处给出 0），请用 (x > 0) 而不是 (x >= 0)。",
+            ),
+        ],
+        "Sigmoid": [
+            (s * (1 + s), "导数写成了 σ(x)(1 + σ(x))：应为 σ(x)(1 - σ(x))，是减号。"),
+            (1 - s, "导数写成了 1 - σ(x)：应为 σ(x)(1 - σ(x))，还要乘以 σ(x)。"),
+        ],
+        "Tanh": [
+            (1 + t * t, "导数写成了 1 + tanh²(x)：应为 1 - tanh²(x)，是减号。"),
+            (1 - t, "导数写成了 1 - tanh(x)：应为 1 - tanh²(x)，tanh 要平方。"),
+            (
+                t * (1 - t),
+                "导数写成了 tanh(x)(1 - tanh(x))（Sigmoid 导数的形式）：Tanh 的导数是 1 - tanh²(x)。",
+            ),
+        ],
+    }[label]
+    return specific + common
+
+
+def _derivative_hint(label: str, x: torch.Tensor, got: torch.Tensor) -> str:
+    """认出常见的错误导数（只比较 [-10, 10] 内的点）；认不出时为空字符串。"""
+    xs = x.to(torch.float64)
+    core = xs.abs() <= 10
+    for value, message in _derivative_mistakes(label, xs[core]):
+        if bool(torch.isclose(got[core], value, rtol=RTOL, atol=ATOL).all()):
+            return "可能的原因：" + message
+    return ""
+
+
 def check_activation_function(MyReLU, MySigmoid, MyTanh, *, show_plot: bool = True):  # noqa: N803
     """检查你实现的 ReLU、Sigmoid、Tanh：函数值对照 PyTorch，导数对照自动求导。
 
-    参数是三个**类**（不是实例），例如 ``check_activation_function(MyReLU, MySigmoid, MyTanh)``；
-    每个类的实例要能调用（``f(x)``），并有 ``derivative(x)`` 方法。
+    参数是三个**类**（也可以传实例），例如 ``check_activation_function(MyReLU, MySigmoid, MyTanh)``；
+    每个类的实例要能调用（``f(x)``），并有 ``derivative(x)`` 方法。输出的形状、类型（float32/float64）
+    和设备都要与输入相同。
 
     通过时打印确认信息；``show_plot=True`` 时画出函数与导数两幅图并返回 matplotlib Figure
     （``show_plot=False`` 时返回 None）。不通过时抛出 ``ActivationCheckError``。
-    ReLU 的导数在 x = 0 处没有定义，那一点不比较。
+    ReLU 在 x = 0 处不可导；本课程与 PyTorch 一致取 0，检查在这一点同样逐点比较。
+    导数不对时，能认出：ReLU 的导数返回了 x、x = 0 处取了 1、σ' 写成 σ(1+σ) 或 1-σ、tanh' 写成 1+tanh²
+    或 1-tanh、符号反了、返回了函数值本身。
     """
     objects = []
     for (label, reference, kinks), cls in zip(_SLOTS, (MyReLU, MySigmoid, MyTanh), strict=True):
@@ -184,7 +259,13 @@ def check_activation_function(MyReLU, MySigmoid, MyTanh, *, show_plot: bool = Tr
             want_y, want_dy = _reference(reference, x)
             _compare(label, "函数值", x, want_y, _evaluate(obj, x, label, "函数值"))
             got_dy = _evaluate(obj.derivative, x, label, "导数")
-            _compare(label, "导数", x, want_dy, got_dy, skip=kinks)
+            try:
+                _compare(label, "导数", x, want_dy, got_dy, skip=kinks)
+            except ActivationCheckError as exc:
+                hint = _derivative_hint(label, x, got_dy)
+                if not hint:
+                    raise
+                raise ActivationCheckError(f"{exc}\n{hint}") from None
         objects.append((label, obj))
 
     print(
@@ -247,6 +328,14 @@ def _known_mistake(x: torch.Tensor, got: torch.Tensor) -> tuple[str, str] | None
     def close(a, b) -> bool:
         return bool(torch.isclose(a, b, rtol=RTOL, atol=ATOL).all())
 
+    pos = x > 0.5
+    if close(got[neg], x[neg]):  # identity on the negative half: the slopes swapped sides
+        slope = (got[pos] / x[pos]).median().item()
+        if close(got[pos], slope * x[pos]):
+            return "LeakyReLU", (
+                f"你的 LeakyReLU 把两侧弄反了：负半轴上 f(x) = x，正半轴上斜率约为 {_fmt(slope)}。"
+                "应为 f(x) = x（x > 0），0.01·x（x ≤ 0）：torch.where(x > 0, x, 0.01 * x)。"
+            )
     if close(got[x > 0], x[x > 0]):  # identity on the positive half: LeakyReLU or ELU
         slope = (got[neg] / x[neg]).median().item()
         if close(got[neg], slope * x[neg]):

@@ -26,10 +26,15 @@ from .report import (
     as_number,
     call_student,
     describe,
+    diagnose,
     fmt,
     isolated_rng,
+    need_class,
+    need_function,
     passed,
+    student_code,
     unfinished,
+    wrong_device,
 )
 
 __all__ = ["check_dead_units", "check_forward", "check_gradient_stats"]
@@ -195,10 +200,12 @@ def _record_forward(net: nn.Module, chain: _Chain, x: torch.Tensor, call: str):
             handles.append(layer.register_forward_pre_hook(pre_hook(i)))
             handles.append(layer.register_forward_hook(post_hook(i)))
         try:
-            with torch.enable_grad():
+            with torch.enable_grad(), student_code(f"{type(net).__name__}.forward"):
                 out = net(given)
         except NotImplementedError as exc:
             raise unfinished(exc, f"{call}.forward") from None
+        except SelfCheckError:
+            raise
         except Exception as exc:
             message = f"调用 {type(net).__name__}.forward 时出错：{type(exc).__name__}: {exc}"
             message += _shape_hint(chain, order, inputs, outputs)
@@ -366,6 +373,14 @@ def _check_config(network_cls, activation_name: str, num_layers: int, batch: int
             f"实际为 {tuple(out.shape)}。"
             + ("不要对输出 squeeze()：批量为 1 时它会去掉批量维。" if batch == 1 else "")
         )
+    if (moved := wrong_device(out, x, "forward")) is not None:
+        raise SelfCheckError(moved)
+    if out.dtype != x.dtype:
+        raise SelfCheckError(
+            f"forward 的输出类型应与输入相同（{str(x.dtype).removeprefix('torch.')}），"
+            f"实际为 {str(out.dtype).removeprefix('torch.')}：logits 应直接是 self.output_layer(h) 的结果，"
+            "不要用 .double()、.to(torch.float64) 或 torch.tensor(...) 转换类型。"
+        )
     reference = _reference_forward(chain, x, activation_name)
     if order:
         _check_calls(chain, order)
@@ -428,11 +443,9 @@ def check_forward(network_cls) -> CheckReport:
 
         check_forward(Network)
     """
-    if isinstance(network_cls, nn.Module):
-        raise SelfCheckError(
-            "请传入网络的类本身（如 check_forward(Network)），而不是创建好的实例 Network(...)："
-            "检查要用不同的层数和激活函数创建多个网络。"
-        )
+    need_class(
+        network_cls, "check_forward", "Network", "检查要用不同的层数和激活函数创建多个网络。"
+    )
     for seed, (activation_name, num_layers, batch) in enumerate(_FORWARD_CONFIGS):
         _check_one_config(network_cls, activation_name, num_layers, batch, seed)
     return passed(
@@ -503,6 +516,7 @@ def check_gradient_stats(fn: Callable) -> CheckReport:
 
         check_gradient_stats(layer_gradient_means)
     """
+    need_function(fn, "check_gradient_stats", "layer_gradient_means")
     who = f"{describe(fn)}(model)"
     model = _gradient_model()
     layers = model.linear_layers()
@@ -598,9 +612,10 @@ def check_gradient_stats(fn: Callable) -> CheckReport:
             "你统计的是偏置 bias 的梯度，应统计权重 weight 的梯度。",
         ),
     )
-    for candidate, message in diagnoses:
-        if _same_numbers(got, candidate):
-            raise SelfCheckError(f"{who} 的结果不对。{message}\n{_table(names, reference, got)}")
+    if (
+        message := diagnose(diagnoses, lambda candidate: _same_numbers(got, candidate))
+    ) is not None:
+        raise SelfCheckError(f"{who} 的结果不对。{message}\n{_table(names, reference, got)}")
     raise SelfCheckError(
         f"{who} 的结果与参考实现不同（每层应为 layer.weight.grad.abs().mean()，从输入层到输出层）：\n"
         + _table(names, reference, got)
@@ -674,7 +689,7 @@ def _dead_candidates(model: Network, loader) -> list[tuple[list[float], str]]:
     )
     zero_output = (
         "你统计的是输出为 0 的比例（原实验的指标：所有样本、所有神经元中激活值为 0 的比例），"
-        "不是死亡神经元的比例。死亡神经元是对**所有**样本导数都为 0（ReLU：预激活值都 ≤ 0）的神经元，"
+        "不是死亡神经元的比例。死亡神经元是对所有样本导数都为 0（ReLU：预激活值都 ≤ 0）的神经元，"
         "按神经元计数。"
     )
     return [
@@ -740,6 +755,7 @@ def check_dead_units(fn: Callable) -> CheckReport:
 
         check_dead_units(dead_fraction)
     """
+    need_function(fn, "check_dead_units", "dead_fraction")
     who = f"{describe(fn)}(model, loader)"
     model, loader = _dead_unit_setup()
     reference = count_dead_units(model, loader)
@@ -780,9 +796,9 @@ def check_dead_units(fn: Callable) -> CheckReport:
             "最后一个批次不满），你的结果与按定义统计的比例一致。",
         )
     names = [name for name, _ in model.linear_layers()[:-1]]
-    for candidate, message in _dead_candidates(model, loader):
-        if _same_numbers(got, candidate, rel=1e-6):
-            raise SelfCheckError(f"{who} 的结果不对。{message}\n{_table(names, reference, got)}")
+    mistakes = _dead_candidates(model, loader)
+    if (message := diagnose(mistakes, lambda c: _same_numbers(got, c, rel=1e-6))) is not None:
+        raise SelfCheckError(f"{who} 的结果不对。{message}\n{_table(names, reference, got)}")
     raise SelfCheckError(
         f"{who} 的结果与按定义统计的死亡比例不同（死亡：对 loader 中所有样本预激活值都 ≤ 0）：\n"
         + _table(names, reference, got)

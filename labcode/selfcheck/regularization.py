@@ -16,10 +16,14 @@ from .report import (
     as_number,
     call_student,
     describe,
+    diagnose,
     fmt,
     isolated_rng,
+    need_class,
+    need_function,
     passed,
     same_values,
+    wrong_device,
 )
 
 __all__ = [
@@ -74,10 +78,11 @@ def _penalty_diagnosis(w: torch.Tensor, got: float) -> str:
         ),
         ((total, total / 2), "忘了平方（w**2 是不是写成了 w*2？）：惩罚项应为 Σw²/2。"),
     )
-    for values, message in candidates:
-        if any(math.isclose(got, v, rel_tol=1e-4, abs_tol=1e-9) for v in values):
-            return message
-    return "惩罚项应为 ‖w‖²/2 = Σw²/2（torch.sum(w ** 2) / 2）。"
+    found = diagnose(
+        candidates,
+        lambda values: any(math.isclose(got, v, rel_tol=1e-4, abs_tol=1e-9) for v in values),
+    )
+    return found or "惩罚项应为 ‖w‖²/2 = Σw²/2（torch.sum(w ** 2) / 2）。"
 
 
 def check_l2_penalty(l2_penalty: Callable) -> CheckReport:
@@ -95,6 +100,7 @@ def check_l2_penalty(l2_penalty: Callable) -> CheckReport:
 
         check_l2_penalty(l2_penalty)
     """
+    need_function(l2_penalty, "check_l2_penalty", "l2_penalty")
     name = describe(l2_penalty)
     for w in _penalty_inputs():
         where = f"w 的形状为 {tuple(w.shape)}，{str(w.dtype).removeprefix('torch.')}"
@@ -299,6 +305,7 @@ def check_l2_step(step: Callable) -> CheckReport:
 
         check_l2_step(step)
     """
+    need_function(step, "check_l2_step", "l2_sgd_step")
     name = describe(step)
     X, y, w0, b0 = _l2_problem()
     reference = _sgd_reference(X, y, w0, b0, _LR, _LAMBD)
@@ -328,7 +335,7 @@ def check_l2_step(step: Callable) -> CheckReport:
             )
         if k == 1 and torch.equal(w.detach(), before[0]) and torch.equal(b.detach(), before[1]):
             raise SelfCheckError(
-                f"{name} 调用之后 w 和 b 都没有变：参数要**原地**更新，例如\n"
+                f"{name} 调用之后 w 和 b 都没有变：参数要原地更新，例如\n"
                 "    with torch.no_grad():\n"
                 "        w -= lr * w.grad\n"
                 "        b -= lr * b.grad\n"
@@ -344,13 +351,18 @@ def check_l2_step(step: Callable) -> CheckReport:
             f"    实际 {[round(v, 6) for v in w.detach().flatten().tolist()]}\n"
             f"  b 期望 {round(want_b.item(), 6)}，实际 {round(b.detach().flatten()[0].item(), 6)}"
         )
-        for options, message in _l2_variants(X, y, w0, b0, _LR, _LAMBD):
-            if _same_trajectory(got, _sgd_variant(X, y, w0, b0, _LR, _LAMBD, **options), k):
-                raise SelfCheckError(f"{message}\n{detail}")
-        if _same_trajectory(got, _sgd_variant(X, y, w0, b0, -_LR, _LAMBD), k):
-            raise SelfCheckError(
-                f"参数沿梯度方向增加了：更新应为 w -= lr * w.grad（减号）。\n{detail}"
+        mistakes = [
+            ((lambda o=options: _sgd_variant(X, y, w0, b0, _LR, _LAMBD, **o)), message)
+            for options, message in _l2_variants(X, y, w0, b0, _LR, _LAMBD)
+        ]
+        mistakes.append(
+            (
+                lambda: _sgd_variant(X, y, w0, b0, -_LR, _LAMBD),
+                "参数沿梯度方向增加了：更新应为 w -= lr * w.grad（减号）。",
             )
+        )
+        if (message := diagnose(mistakes, lambda t, k=k: _same_trajectory(got, t, k))) is not None:
+            raise SelfCheckError(f"{message}\n{detail}")
         raise SelfCheckError(
             f"{detail}\n损失应为 ((X @ w + b - y) ** 2 / 2).mean() + lambd * l2_penalty(w)（或对逐样本损失 "
             "l.sum().backward() 后更新时除以 batch_size），更新 w -= lr * w.grad、b -= lr * b.grad，然后清零梯度。"
@@ -432,14 +444,22 @@ def _dropout_statistics(name, X, out, p, where):
             )
     if not scaled_right and ratio.numel():
         median = ratio.median().item()
-        if torch.allclose(ratio, torch.full_like(ratio, 1 / p), rtol=1e-5, atol=0):
-            problems.append(f"保留的元素应除以 1-p={1 - p:g}，你的实现除以了 {p:g}。")
-        elif torch.allclose(ratio, torch.ones_like(ratio), rtol=1e-5, atol=0):
-            problems.append(
-                f"保留的元素没有放大：应除以 1-p={1 - p:g}，这样输出的期望与输入相同（训练与评估时尺度一致）。"
-            )
-        elif torch.allclose(ratio, torch.full_like(ratio, 1 - p), rtol=1e-5, atol=0):
-            problems.append(f"保留的元素应除以 1-p={1 - p:g}，你的实现乘以了 {1 - p:g}。")
+        mistakes = (
+            (1 / p, f"保留的元素应除以 1-p={1 - p:g}，你的实现除以了 {p:g}。"),
+            (
+                1.0,
+                f"保留的元素没有放大：应除以 1-p={1 - p:g}，这样输出的期望与输入相同（训练与评估时尺度一致）。",
+            ),
+            (1 - p, f"保留的元素应除以 1-p={1 - p:g}，你的实现乘以了 {1 - p:g}。"),
+        )
+        found = diagnose(
+            mistakes,
+            lambda factor: bool(
+                torch.allclose(ratio, torch.full_like(ratio, factor), rtol=1e-5, atol=0)
+            ),
+        )
+        if found is not None:
+            problems.append(found)
         else:
             bad = (
                 (~torch.isclose(ratio, torch.full_like(ratio, scale), rtol=1e-5, atol=0))
@@ -485,16 +505,50 @@ def _dropout_independence(name, X, out, p, where):
             )
 
 
+def _probe_device() -> torch.device:
+    """另一个设备：有 GPU 时用 GPU，否则用 meta 设备（只有形状和类型、没有数值的张量）。"""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("meta")
+
+
+def _device_hint(exc: Exception) -> str:
+    text = str(exc)
+    if "device" in text or "meta" in text or "cuda" in text.lower():
+        return (
+            "看起来你新建的张量（例如掩码）不在 X 所在的设备上：请写 torch.rand(X.shape, device=X.device)"
+            " 或 torch.rand_like(X)。X 可能在 GPU 上。"
+        )
+    return ""
+
+
+def _dropout_on_device(fn, name: str) -> None:
+    """X 在另一个设备上时，输出也要在那个设备上（掩码不能总建在 CPU 上）。"""
+    device = _probe_device()
+    X = torch.ones(6, 5, device=device)
+    call = f"{name}(X, 0.5)（X 在 {device} 设备上）"
+    try:
+        out = call_student(fn, X, 0.5, call=call, hint=_device_hint)
+    except SelfCheckError as exc:
+        if device.type == "meta" and not _device_hint(exc.__cause__ or exc):
+            return  # meta tensors have no values: some correct code cannot run there
+        raise
+    except NotImplementedError:  # a torch operator the meta device lacks, not the exercise stub
+        if device.type == "meta":
+            return
+        raise
+    if isinstance(out, torch.Tensor) and (moved := wrong_device(out, X, call)) is not None:
+        raise SelfCheckError(moved)
+
+
 def check_dropout_layer(dropout_layer: Callable, *, seed: int = 0) -> CheckReport:
     """检查手写的 dropout：``dropout_layer(X, dropout)``，``dropout`` 是每个元素被**丢弃**的概率 p。
 
     正确的行为：p = 0 原样返回 X 的值；p = 1 返回全 0（不能出现 NaN）；其他情况下每个元素独立地以概率 p
-    置 0，否则除以 1-p（使输出的期望等于输入）；输出的形状、类型与 X 相同；不修改 X；每次调用生成新的掩码。
+    置 0，否则除以 1-p（使输出的期望等于输入）；输出的形状、类型、设备与 X 相同；不修改 X；每次调用生成新的掩码。
 
-    检查用 200,000 个元素的输入（p = 0.3 和 0.8）做统计检验，容差为 6 个标准差（正确的实现几乎不可能偶然失败）；
-    逐元素检查每个输出都是 0 或 X/(1-p)。能认出：除以了 p 而不是 1-p、没有放大、以概率 p 保留、
-    p = 1 时 0/0 得到 NaN、每一行（或每一列）用同一个掩码、每次调用掩码都相同、原地修改了 X、
-    输出形状或类型不对。
+    检查先用 200,000 个元素的输入（p = 0.3 和 0.8）做统计检验，容差为 6 个标准差（正确的实现几乎不可能偶然失败），
+    逐元素检查每个输出都是 0 或 X/(1-p)；常见错误先于边界情况诊断。能认出：除以了 p 而不是 1-p、没有放大、
+    以概率 p 保留、每一行（或每一列）用同一个掩码、每次调用掩码都相同、p = 1 时 0/0 得到 NaN、原地修改了 X、
+    输出形状或类型不对、掩码总是建在 CPU 上（用 GPU，没有 GPU 时用 meta 设备检查）。
 
     检查在内部用 ``seed`` 固定随机种子，结束后恢复全局随机数状态。
 
@@ -505,9 +559,22 @@ def check_dropout_layer(dropout_layer: Callable, *, seed: int = 0) -> CheckRepor
 
         check_dropout_layer(dropout_layer)
     """
+    need_function(dropout_layer, "check_dropout_layer", "dropout_layer")
     name = describe(dropout_layer)
     g = torch.Generator().manual_seed(seed)
     with isolated_rng(seed):
+        for p in _DROPOUT_RATES:  # the usual mistakes first: they also break the edge cases
+            X = _signed_inputs(_DROPOUT_SHAPE, g)
+            where = f"X 形状 {_DROPOUT_SHAPE}"
+            first = _call_dropout(dropout_layer, X, p, name, where)
+            _dropout_independence(name, X, first, p, where)
+            _dropout_statistics(name, X, first, p, where)
+            second = _call_dropout(dropout_layer, X, p, name, where)
+            if torch.equal(first != 0, second != 0):
+                raise SelfCheckError(
+                    f"{name}(X, {p:g}) 两次调用得到了完全相同的掩码（{where}）：每次调用都应重新生成随机掩码。"
+                    "不要在函数里固定随机种子（torch.manual_seed），也不要把掩码存起来重复使用。"
+                )
         small = _signed_inputs((10, 10), g)
         out = _call_dropout(dropout_layer, small, 0.0, name, "X 形状 (10, 10)")
         if not torch.allclose(out, small, rtol=1e-6, atol=0, equal_nan=False):
@@ -526,26 +593,15 @@ def check_dropout_layer(dropout_layer: Callable, *, seed: int = 0) -> CheckRepor
             raise SelfCheckError(
                 f"{name}(X, 1) 应返回全 0（丢弃所有元素），你的输出中有 {(out != 0).sum().item()} 个非零元素。"
             )
-        for p in _DROPOUT_RATES:
-            X = _signed_inputs(_DROPOUT_SHAPE, g)
-            where = f"X 形状 {_DROPOUT_SHAPE}"
-            first = _call_dropout(dropout_layer, X, p, name, where)
-            _dropout_independence(name, X, first, p, where)
-            _dropout_statistics(name, X, first, p, where)
-            second = _call_dropout(dropout_layer, X, p, name, where)
-            if torch.equal(first != 0, second != 0):
-                raise SelfCheckError(
-                    f"{name}(X, {p:g}) 两次调用得到了完全相同的掩码（{where}）：每次调用都应重新生成随机掩码。"
-                    "不要在函数里固定随机种子（torch.manual_seed），也不要把掩码存起来重复使用。"
-                )
         X = _signed_inputs((8, 3, 5, 5), g, dtype=torch.float64)
         out = _call_dropout(dropout_layer, X, 0.5, name, "X 形状 (8, 3, 5, 5)，float64")
         _dropout_statistics(name, X, out, 0.5, "X 形状 (8, 3, 5, 5)，float64")
+        _dropout_on_device(dropout_layer, name)
     return passed(
         "check_dropout_layer",
-        "p = 0 原样返回、p = 1 返回全 0（无 NaN）；p = 0.3 与 0.8 时在 200,000 个元素上，保留比例在 1-p 的 "
-        "6 个标准差以内，每个输出都是 0 或 X/(1-p)，各元素独立、每次调用的掩码不同；"
-        "形状和类型（含 4 维 float64 输入）与 X 相同，没有修改 X。",
+        "p = 0.3 与 0.8 时在 200,000 个元素上，保留比例在 1-p 的 6 个标准差以内，每个输出都是 0 或 X/(1-p)，"
+        "各元素独立、每次调用的掩码不同；p = 0 原样返回、p = 1 返回全 0（无 NaN）；"
+        "形状、类型（含 4 维 float64 输入）和设备与 X 相同，没有修改 X。",
     )
 
 
@@ -575,19 +631,105 @@ def _build_model(model_cls, p: float, seed: int, name: str) -> nn.Module:
     return model
 
 
+_ARCHITECTURE = "fc2(relu(fc1(features(x))))"
+
+
+def _has_architecture(model: nn.Module) -> bool:
+    """实验的卷积网络（RegularizedNetwork 一类）：features、fc1、fc2 都在。"""
+    layers = all(isinstance(getattr(model, a, None), nn.Module) for a in ("fc1", "fc2"))
+    return layers and callable(getattr(model, "features", None))
+
+
+def _check_architecture(model: nn.Module, X: torch.Tensor, out: torch.Tensor, name: str) -> None:
+    """评估模式的输出应等于 fc2(relu(fc1(features(x))))：dropout 之外的结构也要对。"""
+    with torch.no_grad():
+        hidden = model.fc1(model.features(X))
+        want = model.fc2(torch.relu(hidden))
+        if torch.allclose(out, want, rtol=1e-5, atol=1e-6):
+            return
+        mistakes = (
+            (model.fc2(hidden), "fc1 之后忘了 ReLU：应为 self.fc2(torch.relu(self.fc1(x)))。"),
+            (
+                torch.relu(want),
+                "输出层 fc2 之后不应再接 ReLU：forward 应返回 logits self.fc2(...)。",
+            ),
+        )
+    found = diagnose(mistakes, lambda value: bool(torch.allclose(out, value, rtol=1e-5, atol=1e-6)))
+    raise SelfCheckError(
+        f"评估模式下，{name} 的输出不等于 {_ARCHITECTURE}（实验的网络结构）。"
+        + (
+            found
+            or "请按 x = self.features(x)、dropout（只在训练时）、self.fc2(torch.relu(self.fc1(x))) 的顺序计算。"
+        )
+    )
+
+
+def _check_training_dropout(model: nn.Module, X: torch.Tensor, p: float, name: str) -> None:
+    """训练模式下 fc1 收到的应是 features(x) 经过 dropout 的结果：每个元素为 0 或 h/(1-p)。"""
+    received: list[torch.Tensor] = []
+    handle = model.fc1.register_forward_pre_hook(
+        lambda module, args: received.append(args[0].detach().clone())
+    )
+    try:
+        model.train()
+        out = call_student(model, X.clone(), call=f"{name}.forward（dropout_rate={p:g}，训练模式）")
+    finally:
+        handle.remove()
+    if len(received) != 1:
+        raise SelfCheckError(
+            f"训练模式下一次 forward 中 fc1 被调用了 {len(received)} 次，应恰好 1 次：{_ARCHITECTURE}。"
+        )
+    with torch.no_grad():
+        h = model.features(X)
+        got = received[0]
+        if got.shape != h.shape:
+            raise SelfCheckError(
+                f"训练模式下 fc1 收到的形状为 {tuple(got.shape)}，应为展平的特征 {tuple(h.shape)}。"
+            )
+        if isinstance(out, torch.Tensor) and not torch.allclose(
+            out, model.fc2(torch.relu(model.fc1(got))), rtol=1e-5, atol=1e-6
+        ):
+            raise SelfCheckError(
+                f"训练模式下，{name} 的输出不等于 fc2(relu(fc1(dropout 之后的特征)))：fc1 之后要接 ReLU，"
+                "dropout 只用在展平的特征上。"
+            )
+        nonzero = h != 0
+        kept = (got != 0) & nonzero
+        scale = 1 / (1 - p)
+        ratio = got[kept] / h[kept]
+        dropped_or_scaled = torch.isclose(ratio, torch.full_like(ratio, scale), rtol=1e-4, atol=0)
+        if bool((got[~nonzero] != 0).any()) or not bool(dropped_or_scaled.all()):
+            raise SelfCheckError(
+                f"训练模式下 fc1 收到的不是 dropout 的结果：dropout 之后每个元素应为 0 或 h/(1-p) = h/{1 - p:g}"
+                "（h 为展平的特征），你的网络给出了别的值（例如给特征加了随机噪声，或缩放不对）。"
+                "请用你的 dropout_layer：x = dropout_layer(x, self.dropout_rate)。"
+            )
+        n = int(nonzero.sum())
+        frac = int(kept.sum()) / max(n, 1)
+        sigma = math.sqrt(p * (1 - p) / max(n, 1))
+        if abs(frac - (1 - p)) > _SIGMAS * sigma:
+            raise SelfCheckError(
+                f"训练模式下 dropout_rate={p:g} 时，特征中保留下来的比例为 {frac:.3f}，应约为 1-p={1 - p:g}"
+                f"（{n} 个非零特征，允许偏差 ±{_SIGMAS * sigma:.3f}）：请把 self.dropout_rate 传给 dropout。"
+            )
+
+
 def check_dropout_model(model_cls: Callable, *, seed: int = 0) -> CheckReport:
     """检查带 dropout 的模型：dropout 只在训练模式（``model.train()``）下生效。
 
     ``model_cls(dropout_rate=p)`` 创建模型（如 ``labcode.models.RegularizedNetwork``：输入 (B, 1, 28, 28)，
-    输出 10 个 logits）。检查：
+    输出 10 个 logits）。参数是模型的**类**本身。检查：
 
     - p = 0.5、训练模式下，同一输入的两次前向结果不同（dropout 在起作用）；
     - 评估模式（``model.eval()``）下两次前向完全相同，并且等于参数相同、``dropout_rate=0`` 的模型的输出
       （评估时不丢弃、也不缩放）；
-    - p = 0 时训练模式与评估模式的输出相同。
+    - p = 0 时训练模式与评估模式的输出相同；
+    - 模型有实验网络的 ``features``、``fc1``、``fc2`` 时，评估模式的输出等于 fc2(relu(fc1(features(x))))，
+      训练模式下 fc1 收到的每个特征都是 0 或 h/(1-p)，保留比例约为 1-p。
 
     能认出：评估模式下 dropout 仍然生效（例如 ``F.dropout(x, p)`` 没有传 ``training=self.training``）、
-    dropout 从未生效、模型没有使用 ``dropout_rate``（例如写死了丢弃概率）、评估时对输出做了缩放。
+    dropout 从未生效、模型没有使用 ``dropout_rate``（例如写死了丢弃概率）、评估时对输出做了缩放、
+    fc1 之后忘了 ReLU、用随机噪声代替了丢弃。
 
     检查在内部用 ``seed`` 固定随机种子（两个模型的初始化相同），结束后恢复全局随机数状态。
 
@@ -595,6 +737,12 @@ def check_dropout_model(model_cls: Callable, *, seed: int = 0) -> CheckReport:
 
         check_dropout_model(MyRegularizedNetwork)
     """
+    need_class(
+        model_cls,
+        "check_dropout_model",
+        "MyRegularizedNetwork",
+        "检查要用不同的 dropout_rate 创建模型。",
+    )
     name = describe(model_cls)
     with isolated_rng(seed):
         model = _build_model(model_cls, 0.5, seed, name)
@@ -626,6 +774,8 @@ def check_dropout_model(model_cls: Callable, *, seed: int = 0) -> CheckReport:
                 raise SelfCheckError(
                     f"{name}.forward 应返回形状为 ({len(X)}, 10) 的 logits，实际得到 {shape}（{where}）。"
                 )
+            if (moved := wrong_device(out, X, f"{name}.forward")) is not None:
+                raise SelfCheckError(moved)
             return out.detach()
 
         with torch.no_grad():
@@ -633,32 +783,39 @@ def check_dropout_model(model_cls: Callable, *, seed: int = 0) -> CheckReport:
             eval1, eval2 = forward(model, "eval", 0.5), forward(model, "eval", 0.5)
             plain_eval = forward(plain, "eval", 0.0)
             plain_train1, plain_train2 = forward(plain, "train", 0.0), forward(plain, "train", 0.0)
-    if not torch.equal(eval1, eval2):
-        raise SelfCheckError(
-            f"评估模式下 dropout 仍然生效：{name}(dropout_rate=0.5) 调用 model.eval() 之后，同一输入的两次输出不同。"
-            "dropout 只应在训练时使用：if self.training: x = dropout_layer(x, self.dropout_rate)；"
-            "用 F.dropout 时要传 training=self.training（它的默认值是 True），或者用 nn.Dropout 模块。"
-        )
-    if not torch.allclose(eval1, plain_eval, rtol=1e-5, atol=1e-6):
-        raise SelfCheckError(
-            f"评估模式下，{name}(dropout_rate=0.5) 的输出与参数相同的 {name}(dropout_rate=0) 不同："
-            "评估时应完全跳过 dropout——不丢弃，也不乘以或除以 1-p（缩放已在训练时的 X/(1-p) 中完成）。"
-        )
-    if torch.equal(train1, train2):
-        raise SelfCheckError(
-            f"训练模式下 dropout 没有生效：{name}(dropout_rate=0.5) 调用 model.train() 之后，同一输入的两次输出完全相同。"
-            "请在 forward 中 self.training 为 True 时使用 dropout，并确认构造函数保存了 dropout_rate 并在 forward 中使用它"
-            "（每次前向都要生成新的随机掩码）。"
-        )
-    if not (torch.equal(plain_train1, plain_train2) and torch.allclose(plain_train1, plain_eval)):
-        raise SelfCheckError(
-            f"{name}(dropout_rate=0) 在训练模式下的输出仍然是随机的，或与评估模式不同：模型没有使用 dropout_rate 参数"
-            "（是不是写死了丢弃概率，如 dropout_layer(x, 0.5)？请使用 self.dropout_rate）。"
-        )
+        if not torch.equal(eval1, eval2):
+            raise SelfCheckError(
+                f"评估模式下 dropout 仍然生效：{name}(dropout_rate=0.5) 调用 model.eval() 之后，同一输入的两次输出不同。"
+                "dropout 只应在训练时使用：if self.training: x = dropout_layer(x, self.dropout_rate)；"
+                "用 F.dropout 时要传 training=self.training（它的默认值是 True），或者用 nn.Dropout 模块。"
+            )
+        if not torch.allclose(eval1, plain_eval, rtol=1e-5, atol=1e-6):
+            raise SelfCheckError(
+                f"评估模式下，{name}(dropout_rate=0.5) 的输出与参数相同的 {name}(dropout_rate=0) 不同："
+                "评估时应完全跳过 dropout——不丢弃，也不乘以或除以 1-p（缩放已在训练时的 X/(1-p) 中完成）。"
+            )
+        if torch.equal(train1, train2):
+            raise SelfCheckError(
+                f"训练模式下 dropout 没有生效：{name}(dropout_rate=0.5) 调用 model.train() 之后，同一输入的两次输出完全相同。"
+                "请在 forward 中 self.training 为 True 时使用 dropout，并确认构造函数保存了 dropout_rate 并在 forward 中使用它"
+                "（每次前向都要生成新的随机掩码）。"
+            )
+        if not (
+            torch.equal(plain_train1, plain_train2) and torch.allclose(plain_train1, plain_eval)
+        ):
+            raise SelfCheckError(
+                f"{name}(dropout_rate=0) 在训练模式下的输出仍然是随机的，或与评估模式不同：模型没有使用 dropout_rate 参数"
+                "（是不是写死了丢弃概率，如 dropout_layer(x, 0.5)？请使用 self.dropout_rate）。"
+            )
+        if _has_architecture(model):
+            model.eval()
+            _check_architecture(model, X, eval1, name)
+            _check_training_dropout(model, X, 0.5, name)
     return passed(
         "check_dropout_model",
         "dropout_rate=0.5 时训练模式的两次输出不同、评估模式的两次输出相同且等于参数相同的 dropout_rate=0 模型；"
-        "dropout_rate=0 时训练与评估的输出相同：dropout 只在训练模式下生效，并且使用了 dropout_rate。",
+        "dropout_rate=0 时训练与评估的输出相同；网络结构为 fc2(relu(fc1(features(x))))，训练时 fc1 收到的特征"
+        "每个都是 0 或 h/(1-p)：dropout 只在训练模式下生效，并且使用了 dropout_rate。",
     )
 
 
@@ -720,6 +877,7 @@ def check_eval_accuracy(fn: Callable, *, seed: int = 0) -> CheckReport:
 
         check_eval_accuracy(evaluate_accuracy)
     """
+    need_function(fn, "check_eval_accuracy", "accuracy_eval_mode")
     who = f"{describe(fn)}(model, loader)"
     loader, n_correct = _accuracy_setup(seed)
     want = n_correct / _ACC_N
@@ -767,9 +925,11 @@ def check_eval_accuracy(fn: Callable, *, seed: int = 0) -> CheckReport:
             "应累加每批的实际样本数 len(y)。",
         ),
     )
-    for value, message in diagnoses:
-        if math.isclose(got, value, rel_tol=1e-6, abs_tol=1e-9):
-            raise SelfCheckError(f"{who} 的结果 {fmt(got)} 不对，应为 {fmt(want)}。{message}")
+    message = diagnose(
+        diagnoses, lambda value: math.isclose(got, value, rel_tol=1e-6, abs_tol=1e-9)
+    )
+    if message is not None:
+        raise SelfCheckError(f"{who} 的结果 {fmt(got)} 不对，应为 {fmt(want)}。{message}")
     if model.samples != _ACC_N:
         raise SelfCheckError(
             f"{who} 的结果 {fmt(got)} 不对，应为 {fmt(want)}：模型一共只处理了 {model.samples} 个样本，"

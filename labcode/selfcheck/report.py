@@ -5,14 +5,20 @@
 - :func:`call_student`：调用学生的函数；未完成的练习（``NotImplementedError``）原样提示，
   其他异常转换为 :class:`SelfCheckError`，写明是哪个函数出错；
 - :class:`Unchanged`：记下输入张量，调用后确认学生代码没有原地修改它们；
-- :func:`isolated_rng`：在检查内部固定随机种子，结束后恢复全局随机数状态。
+- :func:`isolated_rng`：在检查内部固定随机种子，结束后恢复全局随机数状态；
+- :func:`student_code`：学生代码运行时的保护：时间限制（:data:`TIME_LIMIT` 秒）、``sys.exit``；
+- :func:`need_class` / :func:`need_function`：传错了东西（实例、函数、类）时给出清楚的提示；
+- :func:`diagnose`：对照常见错误的列表，给出第一个吻合的说明。
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterator
+import signal
+import threading
+import types
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -21,12 +27,20 @@ __all__ = [
     "CheckReport",
     "SelfCheckError",
     "Unchanged",
+    "TIME_LIMIT",
     "as_number",
     "call_student",
     "describe",
+    "diagnose",
+    "wrong_device",
     "isolated_rng",
+    "need_class",
+    "need_function",
     "passed",
+    "student_code",
 ]
+
+TIME_LIMIT = 60.0  # seconds for one call of the student's code (only where SIGALRM exists)
 
 
 class SelfCheckError(AssertionError):
@@ -58,11 +72,64 @@ def describe(fn) -> str:
     return name if isinstance(name, str) else type(fn).__name__
 
 
+class _TimeLimitExceeded(BaseException):
+    """Raised by the alarm inside the student's code (a BaseException: ``except Exception`` in the
+    student's code does not swallow it)."""
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    usable = (
+        seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def ring(signum, frame):
+        raise _TimeLimitExceeded
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:  # an outer timer was running: give it back what is left of it (at least a tick)
+            signal.setitimer(signal.ITIMER_REAL, max(outer - seconds, 1e-3))
+
+
+@contextmanager
+def student_code(call: str, error: type[SelfCheckError] | None = None) -> Iterator[None]:
+    """运行一段学生代码：超过 :data:`TIME_LIMIT` 秒、调用 ``sys.exit``/``exit()`` 时给出中文的失败信息。
+
+    其他异常原样抛出（由调用者解释）。``error`` 是抛出的错误类型（默认 :class:`SelfCheckError`）。
+    """
+    error = error or SelfCheckError
+    try:
+        with _alarm(TIME_LIMIT):
+            yield
+    except _TimeLimitExceeded:
+        raise error(
+            f"{call} 运行超过了 {TIME_LIMIT:g} 秒还没有结束，检查已停止。"
+            "常见原因：死循环（while 的条件永远成立），或在很大的张量上逐个元素用 Python 循环计算。"
+        ) from None
+    except SystemExit as exc:
+        raise error(
+            f"{call} 调用了 sys.exit({'' if exc.code is None else repr(exc.code)})（或 exit()、quit()）："
+            "这会结束整个程序或 Notebook 单元格，检查无法继续。请删掉它，出错时用 raise 抛出异常，或 return 返回结果。"
+        ) from None
+
+
 def call_student(
     fn: Callable,
     *args,
     call: str,
     hint: str | Callable[[Exception], str] = "",
+    error: type[SelfCheckError] | None = None,
     **kwargs,
 ):
     """调用学生的代码 ``fn(*args, **kwargs)``。
@@ -70,15 +137,77 @@ def call_student(
     ``NotImplementedError``（练习还没做完）原样抛出，信息不变、不带检查函数内部的调用链；
     其他异常变成 :class:`SelfCheckError`，写明调用的是 ``call``（如 ``"dropout_layer(X, 0.3)"``）
     和原来的异常（保留为 ``__cause__``）。``hint``（文字，或由异常得到文字的函数）附在信息末尾。
+    超时和 ``sys.exit`` 见 :func:`student_code`。
     """
+    error = error or SelfCheckError
     try:
-        return fn(*args, **kwargs)
+        with student_code(call, error):
+            return fn(*args, **kwargs)
     except NotImplementedError as exc:
         raise unfinished(exc, call) from None
+    except SelfCheckError:
+        raise
     except Exception as exc:
         message = f"调用 {call} 时出错：{type(exc).__name__}: {exc}"
         extra = hint(exc) if callable(hint) else hint
-        raise SelfCheckError(message + (f"\n{extra}" if extra else "")) from exc
+        raise error(message + (f"\n{extra}" if extra else "")) from exc
+
+
+def need_class(obj, check: str, example: str, why: str = "") -> None:
+    """``obj`` 应是一个类（``check(Network)`` 这样传入类本身）：传入实例或函数时给出清楚的提示。"""
+    if isinstance(obj, type):
+        return
+    if obj is None:
+        got = "None"
+    elif _is_plain_function(obj):
+        got = f"一个函数（{describe(obj)}）"
+    else:
+        got = f"创建好的实例（{type(obj).__name__} 的对象）"
+    raise SelfCheckError(
+        f"请传入类本身，如 {check}({example})，而不是{got}：不要写括号，也不要传函数。"
+        + (why or "检查要自己用不同的参数创建对象。")
+    )
+
+
+def need_function(obj, check: str, example: str) -> None:
+    """``obj`` 应是一个函数：传入类（或不能调用的对象）时给出清楚的提示。"""
+    if isinstance(obj, type):
+        raise SelfCheckError(
+            f"{check} 要检查的是函数，你传入的是类 {describe(obj)}：请传入你写的函数本身，如 {check}({example})。"
+        )
+    if not callable(obj):
+        raise SelfCheckError(
+            f"{check} 要检查的是函数，你传入的是 {type(obj).__name__}（不能调用）："
+            f"请传入你写的函数本身，如 {check}({example})（不要写括号）。"
+        )
+
+
+def _is_plain_function(obj) -> bool:
+    return isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType))
+
+
+def diagnose(
+    candidates: Iterable[tuple[object, str]], matches: Callable[[object], bool]
+) -> str | None:
+    """常见错误的列表 ``[(这种错误会得到的结果, 说明), ...]`` 中第一个 ``matches`` 的说明；都不吻合时为 None。
+
+    结果可以是值，也可以是不带参数、返回值的函数（只在需要时才计算）。
+    """
+    for candidate, message in candidates:
+        value = candidate() if callable(candidate) else candidate
+        if matches(value):
+            return message
+    return None
+
+
+def wrong_device(out: torch.Tensor, like: torch.Tensor, call: str) -> str | None:
+    """输出与输入不在同一设备上时的说明（``None`` 表示设备一致）。"""
+    if out.device == like.device:
+        return None
+    return (
+        f"{call} 的输出在设备 {out.device} 上，而输入在 {like.device} 上：新建的张量要放在输入所在的设备上，"
+        "例如 torch.rand(X.shape, device=X.device)、torch.zeros_like(X)；不要用 .cpu()、.numpy() 或写死 device。"
+    )
 
 
 def unfinished(exc: NotImplementedError, call: str) -> NotImplementedError:
