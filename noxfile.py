@@ -156,9 +156,9 @@ def docs(session: nox.Session) -> None:
     succeeded, so a failed build leaves the previous site/ as it was.
     """
     env = lab_env(session)
-    session.run(_bin("python"), "docs/_build/execute.py", env=env, external=True)
+    session.run(_bin("python"), "-m", "docs._build.execute", env=env, external=True)
     session.run(
-        _bin("python"), "docs/_build/build_site.py", *session.posargs, env=env, external=True
+        _bin("python"), "-m", "docs._build.build_site", *session.posargs, env=env, external=True
     )
 
 

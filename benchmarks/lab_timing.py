@@ -44,11 +44,7 @@ def chapter_calls(docs: Path = DOCS) -> dict[str, tuple[tuple[str, dict], ...]]:
     """
     import ast
 
-    sys.path.insert(0, str(docs / "_build"))
-    try:
-        import execute
-    finally:
-        sys.path.pop(0)
+    from docs._build import execute
     calls: dict[str, tuple[tuple[str, dict], ...]] = {}
     for chapter in execute.chapters(docs.parent / "mkdocs.yml"):
         steps = []

@@ -1,7 +1,6 @@
 """Shared pytest fixtures."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,11 +45,6 @@ def rng_untouched():
 # the real site, built once per test session (test_site.py and test_browser.py)
 # --------------------------------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[1]
-BUILD_TOOLS = ROOT / "docs" / "_build"
-if str(BUILD_TOOLS) not in sys.path:  # docs/_build/execute.py, sitetools.py, hooks.py
-    sys.path.insert(0, str(BUILD_TOOLS))
-
 
 @pytest.fixture(scope="session")
 def site_build(tmp_path_factory):
@@ -61,7 +55,7 @@ def site_build(tmp_path_factory):
     """
     if os.environ.get("LABCODE_SITE_DIR"):
         return None
-    import sitetools
+    from docs._build import sitetools
 
     tmp = tmp_path_factory.mktemp("site-quick-cpu")
     result = sitetools.build(tmp / "site", profile="quick", device="cpu", cache_dir=tmp / "cache")

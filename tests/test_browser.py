@@ -16,8 +16,9 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import execute  # docs/_build, on sys.path via conftest.py
 import pytest
+
+from docs._build import execute
 
 ROOT = Path(__file__).resolve().parents[1]
 

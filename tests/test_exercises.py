@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 
-import execute  # docs/_build, on sys.path via conftest.py
-import exercises
 import nbformat
-import nbmarkdown
 import pytest
 
 import labcode.selfcheck
+from docs._build import execute, exercises, nbmarkdown
 
 SOURCE = """\
 class Network:
@@ -330,7 +328,7 @@ def test_leftovers_finds_mkdocs_markup_outside_code():
 
 @pytest.mark.parametrize("slug", CHAPTERS)
 def test_downloaded_notebooks_have_no_mkdocs_markup(slug):
-    import hooks
+    from docs._build import hooks
 
     student = nbformat.reads(hooks.exercises_copy(execute.DOCS / f"{slug}.py", SITE), 4)
     answers = nbmarkdown.notebook_for_jupyter(_chapter(slug), "answers", SITE)

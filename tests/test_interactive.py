@@ -442,8 +442,8 @@ def _notebook(*figs):
 def test_site_embeds_figures_without_external_requests():
     import html as htmlmod
 
-    import hooks  # docs/_build (conftest puts it on sys.path)
-    import interactive as site
+    from docs._build import hooks
+    from docs._build import interactive as site
 
     assert site.MIME == MIME
     figs = [interactive.dropout_explorer(dropout_sweep()), interactive.activation_explorer()]
@@ -493,7 +493,7 @@ def test_site_embeds_figures_without_external_requests():
 
 
 def test_site_serves_bokehjs_from_the_wheel():
-    import interactive as site
+    from docs._build import interactive as site
 
     files = dict(site.asset_files())
     assert set(files) == {"assets/bokeh/bokeh.min.js", "assets/bokeh/bokeh-widgets.min.js"}

@@ -42,12 +42,9 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bundle  # noqa: E402  (docs/_build/bundle.py)
-import execute  # noqa: E402  (docs/_build/execute.py)
-import exercises  # noqa: E402  (docs/_build/exercises.py)
-import interactive  # noqa: E402  (docs/_build/interactive.py)
-import nbmarkdown  # noqa: E402  (docs/_build/nbmarkdown.py)
+# MkDocs loads this file by path; the build tools' one import root is the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from docs._build import bundle, execute, exercises, interactive, nbmarkdown  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
 

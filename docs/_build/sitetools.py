@@ -83,7 +83,7 @@ def build(
     start = time.perf_counter()
     # Own process group: on a timeout the wrapper, mkdocs and its kernels are all killed.
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("peak_rss.py")), *cmd],
+        [sys.executable, "-m", "docs._build.peak_rss", *cmd],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
