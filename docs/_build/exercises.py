@@ -140,6 +140,9 @@ def student_notebook(nb, name: str = ""):
             tags = list(cell.metadata.get("tags", []))
             cell.metadata["tags"] = [*tags, STUB_TAG] if STUB_TAG not in tags else tags
     student.metadata.pop("labcode_build", None)
+    if name:  # the chapter: `python -m labcode.grade` reads it to grade a handed-in notebook
+        chapter = name.replace("\\", "/").rsplit("/", 1)[-1].split(".")[0]
+        student.metadata["labcode"] = {"chapter": chapter, "notebook": "exercises"}
     return student
 
 
