@@ -8,6 +8,7 @@ unfinished exercise with its Chinese message.
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import nbformat
@@ -349,3 +350,40 @@ def test_downloaded_notebooks_have_no_mkdocs_markup(slug):
     code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
     assert "BEGIN SOLUTION" not in code
     assert "download.pytorch.org/whl/cpu" in student.cells[0].source
+
+
+# --------------------------------------------------------------------------------------------------
+# interactive figures in Jupyter: a text/html fallback that links to the figure on the site
+# --------------------------------------------------------------------------------------------------
+
+
+def test_interactive_fallback_links_to_the_figure_on_the_site():
+    from labcode.interactive import common
+
+    site_url = re.search(
+        r"^site_url:\s*(\S+)", (execute.ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M
+    ).group(1)
+    assert site_url == common.SITE_URL
+    for figure_id, chapter in common.FIGURE_CHAPTERS.items():
+        source = (execute.DOCS / f"{chapter}.py").read_text(encoding="utf-8")
+        module = {
+            "activation-explorer": "activation_explorer",
+            "gradient-explorer": "gradient_explorer",
+            "dead-units-explorer": "dead_units_explorer",
+            "lambda-explorer": "lambda_explorer",
+            "dropout-explorer": "dropout_explorer",
+        }[figure_id]
+        assert f"interactive.{module}(" in source, f"{figure_id} is not drawn in {chapter}.py"
+        html = common.fallback_html(figure_id, "图 <说明> & 数据")
+        assert f'href="{site_url}{chapter}/#lab-{figure_id}"' in html
+        assert "图 &lt;说明&gt; &amp; 数据" in html and "静态图就在上方" in html
+    # the anchor is the id the site build gives the figure's element
+    from docs._build import interactive
+
+    fig = interactive.Figure("dropout-explorer", "x", {}, {})
+    assert common.figure_url("dropout-explorer").endswith(f"#{fig.dom_id}")
+    ids = {
+        importlib.import_module(f"labcode.interactive.{m}").FIGURE_ID
+        for m in ("activations", "gradients", "dead_units", "l2", "dropout")
+    }
+    assert ids == set(common.FIGURE_CHAPTERS)

@@ -23,6 +23,8 @@ from labcode.profiles import get_config
 pytest.importorskip("bokeh")
 
 MIME = interactive.MIME_TYPE
+SITE_URL = interactive.common.SITE_URL
+FIGURE_CHAPTERS = interactive.common.FIGURE_CHAPTERS
 
 
 # --------------------------------------------------------------------------------------------------
@@ -197,7 +199,7 @@ def test_import_labcode_does_not_import_bokeh():
 def test_mime_bundle(figure_id):
     fig = all_figures()[figure_id]
     bundle, metadata = fig._repr_mimebundle_()
-    assert set(bundle) == {MIME, "text/plain"}
+    assert set(bundle) == {MIME, "text/html", "text/plain"}
     item = json.loads(bundle[MIME])
     assert {"doc", "root_id", "version"} <= set(item)
     # the item survives the notebook cache (nbformat sorts JSON-typed outputs) in Bokeh's order
@@ -209,15 +211,22 @@ def test_mime_bundle(figure_id):
     assert metadata[MIME]["data"] == fig.data
     # the plain-Jupyter fallback is a Chinese sentence that points to the static figure
     assert _has_chinese(bundle["text/plain"]) and "静态图见上" in bundle["text/plain"]
+    # Jupyter's fallback (text/html): the same sentence, the static figure above, one link to the
+    # figure on the site (tests/test_exercises.py checks the link)
+    assert "静态图就在上方" in bundle["text/html"] and fig.alt_text in bundle["text/html"]
+    assert re.findall(r"https?://[^\"]+", bundle["text/html"]) == [
+        f"{SITE_URL}{FIGURE_CHAPTERS[figure_id]}/#lab-{figure_id}"
+    ]
     # JSON-safe, no CDN or any other URL, nothing fetched from elsewhere
-    text = json.dumps(bundle, ensure_ascii=False) + json.dumps(metadata, ensure_ascii=False)
+    others = {k: v for k, v in bundle.items() if k != "text/html"}
+    text = json.dumps(others, ensure_ascii=False) + json.dumps(metadata, ensure_ascii=False)
     assert "cdn" not in text.lower()
     assert not re.search(r"https?:|//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), text[:200]
     # nothing a page checker (or MathJax) could take for inline TeX, e.g. a JS template literal
     assert not re.search(r"\$[^\s$][^$\n]{0,80}\$", json.dumps(item, ensure_ascii=False))
     # include/exclude as IPython passes them
     assert set(fig._repr_mimebundle_(include=["text/plain"])[0]) == {"text/plain"}
-    assert set(fig._repr_mimebundle_(exclude=["text/plain"])[0]) == {MIME}
+    assert set(fig._repr_mimebundle_(exclude=["text/plain"])[0]) == {MIME, "text/html"}
 
 
 @pytest.mark.parametrize("figure_id", list(all_figures()))

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,8 @@ from ..plotstyle import COLORS
 
 __all__ = [
     "MIME_TYPE",
+    "fallback_html",
+    "figure_url",
     "InteractiveFigure",
     "index_slider",
     "line_glyphs",
@@ -63,13 +66,45 @@ def require_bokeh():
     return bokeh
 
 
+#: 课程网站（与 mkdocs.yml 的 ``site_url`` 相同）：Jupyter 中交互图的替代内容链接到这里。
+SITE_URL = "https://labcode-course.github.io/regularization-activation-lab/"
+#: 每张交互图所在的章节：网站上的 ``<SITE_URL><章节>/#lab-<figure_id>``。
+FIGURE_CHAPTERS = {
+    "activation-explorer": "activations",
+    "gradient-explorer": "gradient_vanishing",
+    "dead-units-explorer": "dead_relu",
+    "lambda-explorer": "l2",
+    "dropout-explorer": "dropout",
+}
+
+
+def figure_url(figure_id: str) -> str:
+    """交互图在课程网站上的地址（网站构建把图放在 ``id="lab-<figure_id>"`` 的元素里）。"""
+    chapter = FIGURE_CHAPTERS.get(figure_id)
+    return f"{SITE_URL}{chapter}/#lab-{figure_id}" if chapter else SITE_URL
+
+
+def fallback_html(figure_id: str, alt_text: str) -> str:
+    """Jupyter（JupyterLab、Notebook、VS Code、Colab）能显示的替代内容：说明这是什么图，指向上方的
+    静态图和网站上可交互的版本。它们不认识 :data:`MIME_TYPE`，会选这个 ``text/html``。"""
+    url = html.escape(figure_url(figure_id), quote=True)
+    return (
+        f'<div class="labcode-interactive-fallback" data-figure="{html.escape(figure_id)}">'
+        f"<p><strong>交互图</strong>：{html.escape(alt_text)}</p>"
+        "<p>Jupyter 里不能拖动这张图的滑块；同一数据的静态图就在上方。"
+        f'可交互的版本在课程网站本章的页面上：<a href="{url}" target="_blank" rel="noopener">'
+        "在课程网站上打开这张交互图</a>。</p></div>"
+    )
+
+
 class InteractiveFigure:
     """一张交互图：``figure_id``（稳定的编号，如 ``"gradient-explorer"``）、``item``（Bokeh 的
     ``json_item`` 字典）、``data``（图中所画的数据，JSON 友好）与中文替代文字 ``alt_text``。
 
     在 Jupyter 中作为单元格的值显示：输出的 MIME 类型 :data:`MIME_TYPE` 的值是 ``item``，
-    metadata 中记录 ``figure_id`` 与 ``data``；普通的 Jupyter 不认识这个类型，只显示 ``text/plain``
-    中的说明文字（图的静态版本就在上方）。课程网站的构建把它换成可交互的图，并把 ``data`` 写成
+    metadata 中记录 ``figure_id`` 与 ``data``；普通的 Jupyter 不认识这个类型，显示同一输出中的
+    ``text/html``（:func:`fallback_html`：指向上方的静态图和网站上的交互版），纯文本环境显示
+    ``text/plain`` 中的说明文字。课程网站的构建把它换成可交互的图，并把 ``data`` 写成
     本页旁边的 ``results/<figure_id>.json``。
     """
 
@@ -83,7 +118,11 @@ class InteractiveFigure:
         self.layout = layout
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {MIME_TYPE: json.dumps(self.item, ensure_ascii=False), "text/plain": self.alt_text}
+        bundle = {
+            MIME_TYPE: json.dumps(self.item, ensure_ascii=False),
+            "text/html": fallback_html(self.figure_id, self.alt_text),
+            "text/plain": self.alt_text,
+        }
         if include:
             bundle = {k: v for k, v in bundle.items() if k in include}
         if exclude:
