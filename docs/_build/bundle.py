@@ -64,6 +64,7 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 def bundle_files(root: Path = ROOT) -> list[Path]:
     """Files copied from the repository, in a stable order."""
     package = sorted(p for p in (root / "labcode").rglob("*.py") if "__pycache__" not in p.parts)
+    package += sorted(p for p in (root / "labcode" / "_data").iterdir() if p.is_file())
     return [*package, root / "pyproject.toml", root / "requirements" / "constraints.txt"]
 
 
