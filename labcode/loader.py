@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import torch
 
 from .checks import check_int
-
-if TYPE_CHECKING:
-    from .data import DataInfo
+from .sources import DataInfo
 
 __all__ = ["TensorLoader"]
 

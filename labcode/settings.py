@@ -10,6 +10,16 @@
   ``XDG_CACHE_HOME``，则为 ``$XDG_CACHE_HOME/labcode/data``）。默认目录与当前工作目录无关，
   所以无论从哪个目录运行笔记本，都共用同一份数据。
 - ``LABCODE_OFFLINE=1``：不尝试联网下载 MNIST（离线环境、CI 中更快）。
+- ``LABCODE_PROGRESS=1|0``：显示 / 不显示训练进度条（默认：终端和 Jupyter 中显示）。
+- ``LABCODE_LESSON_GATE=1|0``：结论不成立时报错（网站构建时为 1）/ 只打印（默认）。
+
+只在构建网站时用到（``docs/_build/execute.py``）：
+
+- ``LABCODE_NOTEBOOK_CACHE``：执行过的章节 Notebook 的缓存文件夹，默认 ``.cache/notebooks``。
+- ``LABCODE_CELL_TIMEOUT``：每个单元格最多运行的秒数（正整数），默认 3600。
+
+开关类变量的取值（大小写、首尾空格不计）：``1/true/yes/on`` 为开，``0/false/no/off`` 为关，
+不设置或设为空字符串等于不设置（用默认值），其他取值报错（:func:`env_flag`，唯一的解析函数）。
 """
 
 from __future__ import annotations
@@ -27,6 +37,10 @@ PROFILE_ENV = "LABCODE_PROFILE"
 DATA_DIR_ENV = "LABCODE_DATA_DIR"
 DATASET_ENV = "LABCODE_DATASET"
 OFFLINE_ENV = "LABCODE_OFFLINE"
+PROGRESS_ENV = "LABCODE_PROGRESS"
+LESSON_GATE_ENV = "LABCODE_LESSON_GATE"
+NOTEBOOK_CACHE_ENV = "LABCODE_NOTEBOOK_CACHE"
+CELL_TIMEOUT_ENV = "LABCODE_CELL_TIMEOUT"
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 PROFILE_CHOICES = ("quick", "full")
@@ -36,12 +50,31 @@ Profile = Literal["quick", "full"]
 DeviceKind = Literal["cpu", "cuda"]
 Dataset = Literal["mnist", "fashion-mnist"]
 
-_TRUE_WORDS = ("1", "true", "yes", "on")
-_FALSE_WORDS = ("", "0", "false", "no", "off")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def _env(name: str) -> str:
     return os.environ.get(name, "").strip()
+
+
+def env_flag(name: str, meaning: str = "") -> bool | None:
+    """开关类环境变量 ``name`` 的值：``True``、``False``，未设置或为空字符串时 ``None``（由调用者用默认值）。
+
+    取值见模块说明；其他取值抛出 ``ValueError``，说明变量名、可选值和例子（``meaning``：开时的含义）。
+    """
+    value = _env(name).lower()
+    if not value:
+        return None
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    what = f"（{meaning}）" if meaning else ""
+    raise ValueError(
+        f"环境变量 {name} 的取值 {value!r} 无效。可选值：{' / '.join(TRUE_WORDS)}（开{what}）"
+        f"或 {' / '.join(FALSE_WORDS)}（关）。例如：export {name}=1"
+    )
 
 
 def get_device(name: str | torch.device | None = None) -> torch.device:
@@ -79,18 +112,18 @@ def get_device(name: str | torch.device | None = None) -> torch.device:
 
 
 def _cuda_device(value: str, origin: str) -> torch.device:
+    try:  # the name first: a bad name is a bad name, with or without CUDA
+        device = torch.device(value)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{origin} 的取值 {value!r} 不是合法的 CUDA 设备名，应写成 cuda 或 cuda:编号（如 cuda:0）。"
+        ) from error
     if not torch.cuda.is_available():
         raise RuntimeError(
             f"{origin} 要求使用 CUDA（{value}），但本机没有可用的 CUDA 设备"
             "（没有 NVIDIA 显卡、驱动不可用，或安装的是 CPU 版 PyTorch）。"
             f"解决办法：设置 {DEVICE_ENV}=cpu 在 CPU 上运行，或设置 {DEVICE_ENV}=auto 自动选择。"
         )
-    try:
-        device = torch.device(value)
-    except RuntimeError as error:
-        raise ValueError(
-            f"{origin} 的取值 {value!r} 不是合法的 CUDA 设备名，应写成 cuda 或 cuda:编号（如 cuda:0）。"
-        ) from error
     count = torch.cuda.device_count()
     if device.index is not None and device.index >= count:
         raise RuntimeError(
@@ -183,15 +216,7 @@ def data_dir() -> Path:
 
 def offline() -> bool:
     """环境变量 ``LABCODE_OFFLINE`` 为真（1/true/yes/on）时返回 ``True``：不尝试联网下载。"""
-    value = _env(OFFLINE_ENV).lower()
-    if value in _TRUE_WORDS:
-        return True
-    if value in _FALSE_WORDS:
-        return False
-    raise ValueError(
-        f"环境变量 {OFFLINE_ENV} 的取值 {value!r} 无效。"
-        f"可选值：{', '.join(_TRUE_WORDS)}（离线）或 {', '.join(v for v in _FALSE_WORDS if v)}（允许下载）。"
-    )
+    return bool(env_flag(OFFLINE_ENV, "离线，不下载"))
 
 
 def seed_everything(seed: int) -> torch.Generator:

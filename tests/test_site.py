@@ -7,18 +7,16 @@ site to check instead. The executed notebooks are cached in ``.cache/notebooks``
 
 from __future__ import annotations
 
-import concurrent.futures
 import html as htmlmod
 import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
-import execute  # docs/_build, on sys.path via conftest.py
 import pytest
-import sitetools
+
+from docs._build import execute, sitetools
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -169,128 +167,8 @@ def check_self_contained(site: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# cache key (fast unit tests)
+# chapters
 # --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def labcode_copy(tmp_path) -> Path:
-    dest = tmp_path / "labcode"
-    shutil.copytree(ROOT / "labcode", dest, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-VERSIONS = {"torch": "2.14.1", "labcode": "0.1.0", "executor": "1", "python": "3.11"}
-QUICK_CPU = execute.Settings(profile="quick", device="cpu")
-SUBSET = {"dataset": "mnist", "source": "subset", "files": {"a": [1, 2]}, "offline": True}
-NOTEBOOK = "# %% [markdown]\n# # 标题\n\n# %%\nprint(1)\n"
-
-
-def key(labcode_dir, text=NOTEBOOK, settings=QUICK_CPU, versions=VERSIONS, data=SUBSET):
-    return execute.cache_key(text, settings, labcode_dir=labcode_dir, versions=versions, data=data)
-
-
-def test_cache_key_is_stable(labcode_copy):
-    assert key(labcode_copy) == key(labcode_copy)
-    (labcode_copy / "__pycache__").mkdir(exist_ok=True)
-    (labcode_copy / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"bytecode")
-    (labcode_copy / "notes.txt").write_text("not source")
-    assert key(labcode_copy) == key(ROOT / "labcode")
-
-
-def test_cache_key_covers_labcode_sources(labcode_copy):
-    before = key(labcode_copy)
-    source = sorted(labcode_copy.rglob("*.py"))[0]
-    source.write_text(source.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
-    changed = key(labcode_copy)
-    assert changed != before
-    (labcode_copy / "extra_module.py").write_text("X = 1\n")
-    assert key(labcode_copy) not in (before, changed)
-    sub = labcode_copy / "subpkg"
-    sub.mkdir()
-    (sub / "deep.py").write_text("Y = 2\n")
-    assert key(labcode_copy) not in (before, changed)
-
-
-def test_cache_key_covers_code_profile_device_data_versions(labcode_copy):
-    base = key(labcode_copy)
-    assert key(labcode_copy, text=NOTEBOOK.replace("print(1)", "print(2)")) != base
-    assert key(labcode_copy, settings=execute.Settings("full", "cpu")) != base
-    cuda0 = key(labcode_copy, settings=execute.Settings("quick", "cuda:0"))
-    cuda1 = key(labcode_copy, settings=execute.Settings("quick", "cuda:1"))
-    assert len({base, cuda0, cuda1}) == 3, "the device index is part of the key"
-    assert key(labcode_copy, versions={**VERSIONS, "torch": "2.15.0"}) != base
-    assert key(labcode_copy, versions={**VERSIONS, "labcode": "0.2.0"}) != base
-    full = {"dataset": "mnist", "source": "full", "files": {"x": [47040016, 1]}, "offline": False}
-    assert key(labcode_copy, data=full) != base
-    fashion = {**full, "dataset": "fashion-mnist"}
-    assert key(labcode_copy, data=fashion) != key(labcode_copy, data=full)
-    touched = {**full, "files": {"x": [47040016, 2]}}
-    assert key(labcode_copy, data=touched) != key(labcode_copy, data=full)
-
-
-def test_cache_key_ignores_markdown(labcode_copy):
-    base = key(labcode_copy)
-    edited = NOTEBOOK.replace("# # 标题", "# # 改过的标题\n#\n# 新增的一段文字。")
-    assert key(labcode_copy, text=edited) == base
-    added = NOTEBOOK + "\n# %% [markdown]\n# 新的 Markdown 单元格\n"
-    assert key(labcode_copy, text=added) == base
-    tagged = NOTEBOOK.replace("# %%\nprint(1)", '# %% tags=["remove-input"]\nprint(1)')
-    assert key(labcode_copy, text=tagged) != base, "code cell tags can change the page"
-
-
-def test_resolve_settings_uses_labcode_settings(monkeypatch):
-    import torch
-
-    monkeypatch.setenv("LABCODE_DEVICE", "cpu")
-    monkeypatch.delenv("LABCODE_PROFILE", raising=False)
-    assert execute.resolve_settings() == execute.Settings("quick", "cpu")
-    monkeypatch.setenv("LABCODE_PROFILE", "full")
-    assert execute.resolve_settings() == execute.Settings("full", "cpu")
-    with pytest.raises(ValueError, match="quick"):
-        execute.resolve_settings("huge")
-    with pytest.raises(ValueError, match="cudaxyz"):
-        execute.resolve_settings("quick", "cudaXYZ")
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA"):
-            execute.resolve_settings("quick", "cuda:7")
-    assert execute.Settings("quick", "cuda:1").device_kind == "cuda"
-
-
-def test_chapters_come_from_the_mkdocs_nav():
-    slugs = execute.chapters()
-    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    nav_py = [
-        line.split(":")[1].strip()
-        for line in text.splitlines()
-        if line.strip().startswith("- ") and ": " in line and line.endswith(".py")
-    ]
-    assert list(slugs) == [Path(p).stem for p in nav_py]
-    assert slugs[0] == "activations" and "dropout" in slugs
-    chapter_files = {p.stem for p in (ROOT / "docs").glob("*.py")}
-    assert chapter_files == set(slugs), "a docs/*.py chapter missing from the nav (or vice versa)"
-
-
-def test_bad_cell_timeout_names_the_variable(monkeypatch):
-    monkeypatch.setenv("LABCODE_CELL_TIMEOUT", "abc")
-    with pytest.raises(execute.ExecutorConfigError, match="LABCODE_CELL_TIMEOUT"):
-        execute.cell_timeout()
-    monkeypatch.setenv("LABCODE_CELL_TIMEOUT", "120")
-    assert execute.cell_timeout() == 120
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--profile", "huge"], "quick"),
-        (["--device", "cudaXYZ"], "cuda"),
-        (["--device", "cpu", "no_such_chapter"], "no_such_chapter"),
-    ],
-)
-def test_cli_bad_options_give_a_message_not_a_traceback(args, message, capsys):
-    assert execute.main(args) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("错误：") and message in err and "Traceback" not in err
 
 
 def test_every_lesson_in_a_chapter_goes_through_the_gate():
@@ -301,173 +179,6 @@ def test_every_lesson_in_a_chapter_goes_through_the_gate():
             assert text.count("lessons.check_all(") == text.count("lessons.report(lessons."), (
                 f"{source.name}: lessons checked but not passed to lessons.report"
             )
-
-
-def test_cache_entries_are_written_atomically_and_concurrently(tmp_path):
-    import nbformat
-
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
-    target = tmp_path / "ch.quick-cpu.0123.ipynb"
-
-    def write(_):
-        for _ in range(20):
-            execute._write_entry(nb, target)
-            assert execute._read_entry(target) is not None
-
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        list(pool.map(write, range(4)))
-    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
-    assert nbformat.read(target, as_version=4).cells[0].source == "print(1)"
-
-
-def test_eviction_keeps_the_newest_entries(tmp_path):
-
-    for i in range(6):
-        entry = tmp_path / f"ch.quick-cpu.{i:020d}.ipynb"
-        entry.write_text("{}")
-        os.utime(entry, ns=(i * 10**9, i * 10**9))
-    (tmp_path / "other.quick-cpu.00000000000000000000.ipynb").write_text("{}")
-    execute._evict("ch", QUICK_CPU, tmp_path, keep=3)
-    left = sorted(p.name for p in tmp_path.glob("ch.*"))
-    assert left == [f"ch.quick-cpu.{i:020d}.ipynb" for i in (3, 4, 5)]
-    assert (tmp_path / "other.quick-cpu.00000000000000000000.ipynb").exists()
-
-
-def test_a_missing_entry_reads_as_a_miss(tmp_path):
-    assert execute._read_entry(tmp_path / "gone.ipynb") is None
-    broken = tmp_path / "broken.ipynb"
-    broken.write_text("{not json")
-    assert execute._read_entry(broken) is None
-
-
-# --------------------------------------------------------------------------------------------------
-# executor (runs small fixture notebooks in a kernel)
-# --------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_executor_caches_and_uses_current_interpreter(tmp_path, monkeypatch):
-    # a python3 kernelspec of another interpreter must not be picked up
-    bogus = tmp_path / "jupyter" / "kernels" / "python3"
-    bogus.mkdir(parents=True)
-    (bogus / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [
-                    "/nonexistent/python",
-                    "-m",
-                    "ipykernel_launcher",
-                    "-f",
-                    "{connection_file}",
-                ],
-                "display_name": "other",
-                "language": "python",
-            }
-        )
-    )
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
-    cache = tmp_path / "cache"
-    first = execute.executed_notebook(FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache)
-    assert first.executed and first.path.is_file()
-    again = execute.executed_notebook(FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache)
-    assert not again.executed and again.path == first.path
-    import nbformat
-
-    nb = nbformat.read(first.path, as_version=4)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert any("0.000977" in o.get("text", "") for o in outputs)
-    assert any("image/png" in o.get("data", {}) for o in outputs), "figure not captured (backend?)"
-    build = nb.metadata["labcode_build"]
-    assert (build["profile"], build["device"], build["cache_key"]) == ("quick", "cpu", first.key)
-    assert build["seconds"] > 0 and build["data"]["dataset"] == "mnist"
-
-
-@pytest.mark.slow
-def test_executor_reports_cell_errors(tmp_path):
-    with pytest.raises(execute.NotebookExecutionError) as info:
-        execute.executed_notebook(FIXTURES / "failing.py", QUICK_CPU, cache_dir=tmp_path)
-    err = info.value
-    assert err.notebook == "failing.py" and err.cell_index == 2 and err.ename == "ValueError"
-    assert "fixture-cell-error" in str(err) and "broken()" in err.tail
-    assert list(tmp_path.glob("*.ipynb")) == [], "a failed notebook must not be cached"
-
-
-@pytest.mark.slow
-def test_parallel_jobs_execute_each_notebook_in_its_own_kernel(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    demo = (FIXTURES / "demo.py").read_text(encoding="utf-8")
-    for name in ("one", "two", "three"):  # three kernels started at once must not share sockets
-        (docs / f"{name}.py").write_text(demo + f'\n# %%\nprint("I am {name}")\n', encoding="utf-8")
-    results = execute.execute_all(
-        ["one", "two", "three", "one"],  # a slug named twice runs once
-        QUICK_CPU,
-        jobs=3,
-        docs_dir=docs,
-        cache_dir=tmp_path / "c",
-        timeout=120,  # crossed sockets would hang: fail in minutes, not in an hour
-        log=None,
-    )
-    assert [r.slug for r in results] == ["one", "two", "three"]  # reading order, not finish order
-    assert all(r.executed and r.path.is_file() for r in results)
-    import nbformat
-
-    for r in results:
-        nb = nbformat.read(r.path, as_version=4)
-        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-        texts = [o.get("text", "") for o in outputs]
-        assert any("0.000977" in t for t in texts)
-        assert [t for t in texts if "I am" in t] == [f"I am {r.slug}\n"]  # its own kernel's output
-        assert not any(o.get("output_type") == "error" for o in outputs)
-
-
-@pytest.mark.slow
-def test_parallel_jobs_report_the_failing_notebook(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    shutil.copy(FIXTURES / "demo.py", docs / "good.py")
-    shutil.copy(FIXTURES / "failing.py", docs / "bad.py")
-    with pytest.raises(execute.NotebookExecutionError) as info:
-        execute.execute_all(
-            ["good", "bad"], QUICK_CPU, jobs=2, docs_dir=docs, cache_dir=tmp_path / "c", log=None
-        )
-    assert info.value.notebook == "bad.py" and info.value.ename == "ValueError"
-    assert [p.name.split(".")[0] for p in (tmp_path / "c").glob("*.ipynb")] == ["good"]
-    # jobs=1 after a failure: notebooks after the failing one are not started
-    shutil.copy(FIXTURES / "demo.py", docs / "later.py")
-    with pytest.raises(execute.NotebookExecutionError):
-        execute.execute_all(
-            ["bad", "later"], QUICK_CPU, jobs=1, docs_dir=docs, cache_dir=tmp_path / "d", log=None
-        )
-    assert not list((tmp_path / "d").glob("later*.ipynb"))
-
-
-def test_jobs_default_and_validation(monkeypatch):
-    cuda = execute.Settings(profile="full", device="cuda")
-    monkeypatch.delenv("LABCODE_JOBS", raising=False)
-    assert execute.default_jobs(QUICK_CPU, 5, cpu_count=16) == 1  # CPU: measured, no gain
-    assert execute.default_jobs(cuda, 5, cpu_count=16) == 5
-    assert execute.default_jobs(cuda, 5, cpu_count=2) == 2
-    assert execute.resolve_jobs(None, QUICK_CPU, 5) == 1
-    assert execute.resolve_jobs(8, QUICK_CPU, 5) == 5  # never more jobs than notebooks
-    monkeypatch.setenv("LABCODE_JOBS", "3")
-    assert execute.resolve_jobs(None, QUICK_CPU, 5) == 3
-    monkeypatch.setenv("LABCODE_JOBS", "many")
-    with pytest.raises(ValueError, match="LABCODE_JOBS"):
-        execute.resolve_jobs(None, QUICK_CPU, 5)
-    with pytest.raises(ValueError, match="正整数"):
-        execute.resolve_jobs(0, QUICK_CPU, 5)
-    assert execute.torch_threads(2, cpu_count=16) == 8
-    assert execute.torch_threads(5, cpu_count=2) == 1
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert execute.kernel_env(QUICK_CPU, threads=4)["OMP_NUM_THREADS"] == "4"
-    # one kernel at a time: every usable core, never more (two builds at once must not oversubscribe)
-    assert execute.kernel_env(QUICK_CPU)["OMP_NUM_THREADS"] == str(execute.usable_cpus())
-    env = execute.kernel_env(QUICK_CPU)
-    assert env["LABCODE_PROGRESS"] == "0" and env["LABCODE_LESSON_GATE"] == "1"
-    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # the user's own setting wins
-    assert execute.kernel_env(QUICK_CPU, threads=4)["OMP_NUM_THREADS"] == "7"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -649,20 +360,6 @@ def test_data_change_re_executes_and_the_page_names_the_new_data(tmp_path):
     assert "离线子集" not in html and "训练 30 张" in html
 
 
-@pytest.mark.slow
-def test_labcode_change_re_executes(tmp_path, labcode_copy):
-    cache = tmp_path / "cache"
-    first = execute.executed_notebook(
-        FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache, labcode_dir=labcode_copy
-    )
-    module = labcode_copy / "lessons" / "__init__.py"
-    module.write_text(module.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
-    again = execute.executed_notebook(
-        FIXTURES / "demo.py", QUICK_CPU, cache_dir=cache, labcode_dir=labcode_copy
-    )
-    assert first.executed and again.executed and again.key != first.key
-
-
 # --------------------------------------------------------------------------------------------------
 # the real site (quick profile)
 # --------------------------------------------------------------------------------------------------
@@ -694,8 +391,9 @@ def test_site_search_and_self_contained(site):
 @pytest.mark.slow
 @pytest.mark.parametrize("slug", CHAPTERS)
 def test_student_notebook_and_folded_answers(site, slug):
-    import exercises
     import nbformat
+
+    from docs._build import exercises
 
     student = nbformat.read(site / "notebooks" / f"{slug}-exercises.ipynb", as_version=4)
     code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
@@ -733,7 +431,7 @@ def test_exercise_overview_and_course_bundle(site):
 
 
 def test_course_bundle_is_deterministic():
-    import bundle
+    from docs._build import bundle
 
     a = bundle.course_bundle({"x": '{"cells": []}'})
     assert a == bundle.course_bundle({"x": '{"cells": []}'})

@@ -192,7 +192,7 @@ def on_files(files: Files, config):
             continue
         try:
             result = execute.executed_notebook(Path(file.abs_src_path), settings, log=log.info)
-        except execute.NotebookExecutionError as exc:
+        except (execute.NotebookExecutionError, execute.ExecutorConfigError) as exc:
             raise PluginError(str(exc)) from None
         _state["results"][file.src_uri] = result
         _state["executed"] += int(result.executed)
