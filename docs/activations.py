@@ -165,6 +165,8 @@ print("运行设备：", get_device())
 #     写完后运行紧随其后的检查单元格：`check_activation_function` 在 $[-10, 10]$ 以及 $\pm 100$、$\pm 10^{30}$、
 #     $\pm 3\times10^{38}$ 等极端输入上，把函数值与 `torch.relu`/`torch.sigmoid`/`torch.tanh`、导数与自动求导的结果逐点比较，
 #     不符时指出是哪个函数的值还是导数、在哪些 $x$ 处、期望值与实际值，通过后画出三个函数及其导数。
+#
+#     这三个类只在本章的演示和自检中使用（练习是独立的）：后面各章的训练用 `labcode.activations` 中同样写法的参考实现。
 
 
 # %%
@@ -377,6 +379,8 @@ interactive.activation_explorer()
 #     把函数值与 PyTorch 的 `F.leaky_relu`/`F.elu`/`F.gelu`/`F.silu`、导数与自动求导逐点比较。
 #     提示：GELU 要用到标准正态分布的分布函数 $\Phi(x) = \tfrac12\operatorname{erfc}(-x/\sqrt2)$（`torch.special.erfc`）；
 #     ELU 的负半轴请用 `torch.expm1`，并且只对非正数求指数。
+#
+#     这个练习是独立的：本章和后面各章的实验都不使用 `MyModernActivation`。
 
 
 # %%

@@ -190,6 +190,8 @@ check_forward(Network)
 #     $\overline{|\partial\ell/\partial W_l|}$，按从输入层到输出层的顺序返回一个列表，每层一个字典 `{"layer": 层名, "mean": 数值}`。
 #     提示：`model.linear_layers()` 按顺序给出 `(层名, nn.Linear)`。原实验对 `named_parameters()` 的每个张量都算一个"层"，
 #     权重和偏置交替出现——检查函数会认出这个错误。
+#
+#     这个练习是独立的：本章的实验用 `labcode.metrics.analyze_gradients`（同一定义）统计梯度，不调用你写的函数。
 
 
 # %%

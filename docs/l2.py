@@ -186,6 +186,8 @@ check_l2_penalty(l2_penalty)
 #     反向传播后按 $\theta \leftarrow \theta - \eta\,\nabla_\theta$ **原地**更新 `w` 和 `b`，并清零它们的梯度
 #     （`w`、`b` 是 `requires_grad=True` 的叶子张量）。`check_l2_step` 连走三步，与
 #     `torch.optim.SGD(..., weight_decay=λ)`（只作用于 `w`）逐步对照：衰减翻倍、偏置也被衰减、梯度忘了清零，都会被指出来。
+#
+#     这个练习是独立的：下面的实验只用你写的 `l2_penalty`，更新步由 `torch.optim.SGD` 完成，不调用 `l2_sgd_step`。
 
 
 # %%
