@@ -15,7 +15,6 @@ from torch import nn
 __all__ = [
     "INIT_SCHEMES",
     "activation_spread",
-    "forward_spreads",
     "init_weights",
     "spread_table",
 ]
@@ -106,34 +105,3 @@ def spread_table(spreads: dict[str, list[dict]]) -> str:
     for i, layer in enumerate(layers):
         lines.append(layer.ljust(8) + "".join(f"{spreads[n][i]['spread']:>12.4f}" for n in names))
     return "\n".join(lines)
-
-
-def forward_spreads(result, n_images: int = 1000) -> dict[str, list[dict]]:
-    """梯度消失主实验里的每个网络，在**初始化时**（同深度、同宽度、同种子）的 :func:`activation_spread`。
-
-    ``result`` 是 :func:`labcode.experiments.run_gradient_vanishing` 的结果；输入取测试集的前
-    ``n_images`` 张图（与实验同一份数据、同一设备）。返回 ``{激活函数名: 各层的测量}``。
-    """
-    from .data import load_mnist
-    from .experiments.gradient_vanishing import seeded_mlp
-
-    if getattr(result, "name", None) != "gradient_vanishing":
-        raise ValueError(
-            "forward_spreads 需要 run_gradient_vanishing() 的结果，"
-            f"收到的是 {getattr(result, 'name', type(result).__name__)!r}。"
-        )
-    images = load_mnist(device=result.device).test_x[:n_images]
-    config = result.config
-    return {
-        run.params["activation"]: activation_spread(
-            seeded_mlp(
-                run.params["activation"],
-                run.params["num_layers"],
-                config.hidden_dim,
-                result.seed,
-                torch.device(result.device),
-            ),
-            images,
-        )
-        for run in result.runs.values()
-    }
