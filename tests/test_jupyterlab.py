@@ -42,6 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 SLUG = "activations"
+FIGURE_NOTEBOOK = "interactive-figure.ipynb"
 SITE_URL = "https://labcode-course.github.io/regularization-activation-lab/"
 #: JupyterLab settings for the test: every cell rendered (no windowing), no news or update checks
 SETTINGS = {
@@ -72,6 +73,16 @@ def notebook(tmp_path_factory) -> Path:
     (folder / f"{SLUG}-exercises.ipynb").write_text(
         hooks.exercises_copy(source, SITE_URL), encoding="utf-8"
     )
+    # an interactive figure's output as a cell leaves it (the answers notebook keeps these)
+    import nbformat
+
+    from labcode import interactive
+
+    fig = interactive.activation_explorer()
+    bundle, metadata = fig._repr_mimebundle_()
+    cell = nbformat.v4.new_code_cell("interactive.activation_explorer()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=bundle, metadata=metadata)]
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), folder / FIGURE_NOTEBOOK)
     return folder
 
 
@@ -232,3 +243,14 @@ def test_run_all_stops_at_the_first_exercise_with_its_chinese_message(page):
     assert "NotImplementedError" in text, text[-2000:]
     assert "练习 1.1：请实现 MyReLU 的 f 与 derivative" in text, text[-2000:]
     assert error.count() == 1
+
+
+def test_interactive_figure_falls_back_to_html_that_jupyter_renders(lab, page):
+    base, token = lab
+    page.goto(f"{base}/lab/tree/{FIGURE_NOTEBOOK}?token={token}")
+    output = page.locator(".jp-Notebook .jp-OutputArea-output").first
+    output.wait_for(timeout=60_000)
+    assert output.get_attribute("data-mime-type") == "text/html"
+    assert "静态图就在上方" in output.inner_text()
+    link = output.locator("a", has_text="在课程网站上打开这张交互图")
+    assert link.get_attribute("href") == f"{SITE_URL}activations/#lab-activation-explorer"
