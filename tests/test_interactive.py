@@ -197,6 +197,8 @@ def test_import_labcode_does_not_import_bokeh():
 
 @pytest.mark.parametrize("figure_id", list(all_figures()))
 def test_mime_bundle(figure_id):
+    import html as htmlmod
+
     fig = all_figures()[figure_id]
     bundle, metadata = fig._repr_mimebundle_()
     assert set(bundle) == {MIME, "text/html", "text/plain"}
@@ -213,7 +215,9 @@ def test_mime_bundle(figure_id):
     assert _has_chinese(bundle["text/plain"]) and "静态图见上" in bundle["text/plain"]
     # Jupyter's fallback (text/html): the same sentence, the static figure above, one link to the
     # figure on the site (tests/test_exercises.py checks the link)
-    assert "静态图就在上方" in bundle["text/html"] and fig.alt_text in bundle["text/html"]
+    assert "静态图就在上方" in bundle["text/html"] and "只显示这段文字" not in bundle["text/html"]
+    first = fig.alt_text.removeprefix("交互图：").split("。")[0]
+    assert f"<strong>交互图</strong>：{htmlmod.escape(first)}。" in bundle["text/html"]
     assert re.findall(r"https?://[^\"]+", bundle["text/html"]) == [
         f"{SITE_URL}{FIGURE_CHAPTERS[figure_id]}/#lab-{figure_id}"
     ]

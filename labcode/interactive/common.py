@@ -88,9 +88,12 @@ def fallback_html(figure_id: str, alt_text: str) -> str:
     """Jupyter（JupyterLab、Notebook、VS Code、Colab）能显示的替代内容：说明这是什么图，指向上方的
     静态图和网站上可交互的版本。它们不认识 :data:`MIME_TYPE`，会选这个 ``text/html``。"""
     url = html.escape(figure_url(figure_id), quote=True)
+    # the description without its plain-text-only parts ("交互图：" and the sentence about Jupyter)
+    sentences = [part for part in alt_text.removeprefix("交互图：").split("。") if part.strip()]
+    what = "。".join(part for part in sentences if "Jupyter" not in part) + "。"
     return (
         f'<div class="labcode-interactive-fallback" data-figure="{html.escape(figure_id)}">'
-        f"<p><strong>交互图</strong>：{html.escape(alt_text)}</p>"
+        f"<p><strong>交互图</strong>：{html.escape(what)}</p>"
         "<p>Jupyter 里不能拖动这张图的滑块；同一数据的静态图就在上方。"
         f'可交互的版本在课程网站本章的页面上：<a href="{url}" target="_blank" rel="noopener">'
         "在课程网站上打开这张交互图</a>。</p></div>"
