@@ -47,6 +47,9 @@ class Exercise:
     kind: str  # "function", "activation", "modern", "forward", "dropout_model"
     check: Callable | None = None
     slot: int = 0  # for "activation": which of ReLU, Sigmoid, Tanh
+    # other exercises' names this one calls: replaced by labcode's reference while it is graded, so
+    # that each exercise is graded on its own (MyRegularizedNetwork calls the student's dropout_layer)
+    uses: tuple[str, ...] = ()
 
 
 EXERCISES: dict[str, Exercise] = {
@@ -60,9 +63,11 @@ EXERCISES: dict[str, Exercise] = {
         Exercise("2.2", "layer_gradient_means", "function", _network.check_gradient_stats),
         Exercise("3.1", "dead_fraction", "function", _network.check_dead_units),
         Exercise("4.1", "l2_penalty", "function", _regularization.check_l2_penalty),
-        Exercise("4.2", "l2_sgd_step", "function", _regularization.check_l2_step),
+        Exercise(
+            "4.2", "l2_sgd_step", "function", _regularization.check_l2_step, uses=("l2_penalty",)
+        ),
         Exercise("5.1", "dropout_layer", "function", _regularization.check_dropout_layer),
-        Exercise("5.2", "MyRegularizedNetwork", "dropout_model"),
+        Exercise("5.2", "MyRegularizedNetwork", "dropout_model", uses=("dropout_layer",)),
         Exercise("5.3", "accuracy_eval_mode", "function", _regularization.check_eval_accuracy),
     )
 }
@@ -418,10 +423,18 @@ def record(number: str, namespace: dict, path: str, time_limit: float | None = N
     if target is None:
         data["missing"] = True
     else:
+        from .. import regularization
+
+        saved = {name: namespace[name] for name in exercise.uses if name in namespace}
+        namespace.update({name: getattr(regularization, name) for name in exercise.uses})
         try:
             data.update(_RECORDERS[exercise.kind](exercise, target))
         except BaseException as exc:  # noqa: BLE001 - the record must be written whatever happens
             data["crashed"] = f"{type(exc).__name__}: {exc}"[:4000]
+        finally:
+            for name in exercise.uses:
+                namespace.pop(name, None)
+            namespace.update(saved)
     torch.save(data, path)
 
 
