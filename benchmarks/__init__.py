@@ -1,6 +1,6 @@
-"""基准测试：原实验（seed）的训练方式 vs. labcode 的快速路径。
+"""基准测试：原实验（original）的训练方式 vs. labcode 的快速路径。
 
-- :mod:`benchmarks.seed_baseline`：忠实重现原实验的训练循环（torchvision ``datasets.MNIST`` +
+- :mod:`benchmarks.original_baseline`：忠实重现原实验的训练循环（torchvision ``datasets.MNIST`` +
   逐张图片的 PIL 变换 + ``DataLoader``、每个批次把梯度拷到 numpy、每个批次 ``.item()``、
   ReLU 死亡实验每个 epoch 重新加载数据），只作为对照基线保存在这里，labcode 不使用它。
 - :mod:`benchmarks.run`：在同样的数据、epoch 数和模型上分别运行两条路径，打印每个 epoch 的秒数、

@@ -4,7 +4,7 @@
 # one 10-minute device command):
 #   1. the whole full-profile lab, every experiment the chapters run, all four chapters at once
 #      (target: < 60 s);
-#   2. the benchmark, seed path vs labcode path, full profile, BENCH_EPOCHS epochs (target: >= 10x);
+#   2. the benchmark, original path vs labcode path, full profile, BENCH_EPOCHS epochs (target: >= 10x);
 #   3. the whole full-profile lab again, one chapter at a time.
 # Every step prints each chapter / job as soon as it finishes, so a step cut off by its limit still
 # leaves the numbers it got.
@@ -28,7 +28,7 @@ OUT=${OUT:-artifacts/gpu-check}
 DEVICE=${DEVICE:-cuda}
 PROFILE=${PROFILE:-full}
 STANDIN=${STANDIN---standin}    # set STANDIN= (empty) to use the data directory's own MNIST
-BENCH_EPOCHS=${BENCH_EPOCHS:-2} # seconds per epoch need few epochs; the seed path is slow
+BENCH_EPOCHS=${BENCH_EPOCHS:-2} # seconds per epoch need few epochs; the original path is slow
 JOBS=${JOBS:-4}                 # chapters at once (4 chapters run experiments)
 PYTHON=${PYTHON:-python3}
 STEP_LIMIT=${STEP_LIMIT:-170}   # seconds per step

@@ -45,6 +45,7 @@ def chapter_calls(docs: Path = DOCS) -> dict[str, tuple[tuple[str, dict], ...]]:
     import ast
 
     from docs._build import execute
+
     calls: dict[str, tuple[tuple[str, dict], ...]] = {}
     for chapter in execute.chapters(docs.parent / "mkdocs.yml"):
         steps = []

@@ -1,4 +1,4 @@
-"""基准测试：在同样的数据、epoch 数和模型上，比较原实验（seed）的训练方式与 labcode 的快速路径。
+"""基准测试：在同样的数据、epoch 数和模型上，比较原实验（original）的训练方式与 labcode 的快速路径。
 
 运行::
 
@@ -7,18 +7,18 @@
     python -m benchmarks.run --experiments grad,dead --epochs 3 --json bench.json
     nox -s bench -- --device cuda --profile full
 
-每个实验打印：两条路径每个 epoch 的秒数、加速比（seed / labcode）、最终测试准确率及两者是否在噪声
+每个实验打印：两条路径每个 epoch 的秒数、加速比（original / labcode）、最终测试准确率及两者是否在噪声
 范围内一致（|Δacc| ≤ ``--acc-tol`` 个百分点），以及每条路径所在进程的峰值内存（RSS）。
 
 计时方法（README 中有详细说明）：
 
 - 每个（实验, 路径）默认在一个新的子进程中运行（``--no-isolate`` 则在本进程中），这样峰值 RSS
   属于这一条路径，两条路径也不会共享缓存；
-- 预热（不计时）：读一次数据（labcode 的 ``load_mnist`` 在进程内缓存；seed 路径构造一次
+- 预热（不计时）：读一次数据（labcode 的 ``load_mnist`` 在进程内缓存；original 路径构造一次
   torchvision 数据集，让文件进入页缓存），并用同一种模型做两个训练步和一次 eval 前向；
 - 计时（含原实验自己在循环里做的事，例如每个 epoch 重新 ``get_data()``）：从训练开始到最后一个
   epoch 结束，GPU 上读计时器之前 ``torch.cuda.synchronize()``；
-- s/epoch = 总时间 / (模型个数 × epoch 数)；最终准确率在计时之外：seed 路径用 :func:`test_accuracy`，
+- s/epoch = 总时间 / (模型个数 × epoch 数)；最终准确率在计时之外：original 路径用 :func:`test_accuracy`，
   labcode 路径取实验结果中的 ``final_test_acc``，两者都是 eval 模式、同一份测试集张量。
 """
 
@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 
 EXPERIMENTS = ("grad", "dead", "dropout")
-PATHS = ("seed", "labcode")
+PATHS = ("original", "labcode")
 EXPERIMENT_TITLES = {
     "grad": "gradient vanishing (MLP)",
     "dead": "dead ReLU (MLP)",
@@ -185,7 +185,7 @@ def load_data(device: torch.device):
 
 
 def raw_dir_of(data) -> Path:
-    """labcode 所读的 idx 文件所在目录（完整 MNIST 或离线子集）；seed 路径读同一份文件。"""
+    """labcode 所读的 idx 文件所在目录（完整 MNIST 或离线子集）；original 路径读同一份文件。"""
     from labcode import settings
     from labcode.data import FULL_FOLDER, SUBSET_FOLDER
 
@@ -212,20 +212,20 @@ def warm_up(config: ExperimentConfig, device: torch.device, sample: torch.Tensor
 # 两条路径
 
 
-def run_seed_path(config: ExperimentConfig, device: torch.device, data, seed: int) -> dict:
-    """原实验的训练方式（:mod:`benchmarks.seed_baseline`），每个模型单独计时。"""
-    from benchmarks import seed_baseline
+def run_original_path(config: ExperimentConfig, device: torch.device, data, seed: int) -> dict:
+    """原实验的训练方式（:mod:`benchmarks.original_baseline`），每个模型单独计时。"""
+    from benchmarks import original_baseline
 
     trainers = {
-        "grad": seed_baseline.train_gradient_vanishing,
-        "dead": seed_baseline.train_dead_relu,
-        "dropout": seed_baseline.train_dropout,
+        "grad": original_baseline.train_gradient_vanishing,
+        "dead": original_baseline.train_dead_relu,
+        "dropout": original_baseline.train_dropout,
     }
     train = trainers[config.name]
-    with tempfile.TemporaryDirectory(prefix="seed-mnist-") as workdir:
-        root = seed_baseline.prepare_mnist_root(raw_dir_of(data), workdir)
-        seed_data = seed_baseline.SeedData(root, n_train=config.n_train)
-        seed_data.datasets()  # 预热：torchvision 的导入、文件进入页缓存（不计时）
+    with tempfile.TemporaryDirectory(prefix="original-mnist-") as workdir:
+        root = original_baseline.prepare_mnist_root(raw_dir_of(data), workdir)
+        original_data = original_baseline.OriginalData(root, n_train=config.n_train)
+        original_data.datasets()  # 预热：torchvision 的导入、文件进入页缓存（不计时）
         warm_up(config, device, data.train_x)
         runs, seconds = {}, 0.0
         for variant in config.variants:
@@ -233,7 +233,7 @@ def run_seed_path(config: ExperimentConfig, device: torch.device, data, seed: in
             torch.manual_seed(seed)  # 原实验的 DataLoader(shuffle=True) 与 dropout 用全局随机数
             run = train(
                 model,
-                seed_data,
+                original_data,
                 epochs=config.epochs,
                 lr=config.lr,
                 batch_size=config.batch_size,
@@ -250,9 +250,9 @@ def run_seed_path(config: ExperimentConfig, device: torch.device, data, seed: in
 
 
 def run_labcode_path(config: ExperimentConfig, device: torch.device, data, seed: int) -> dict:
-    """labcode 的路径：直接调用网站运行的实验函数（设置换成与 seed 路径相同的值），整体计时。
+    """labcode 的路径：直接调用网站运行的实验函数（设置换成与 original 路径相同的值），整体计时。
 
-    这比 seed 路径做的事更多（计时也都算在 labcode 头上）：每个 epoch 在测试集上评估；ReLU 死亡
+    这比 original 路径做的事更多（计时也都算在 labcode 头上）：每个 epoch 在测试集上评估；ReLU 死亡
     实验在训练前和每个 epoch 后用 eval 模式遍历整个训练集统计死亡神经元；Dropout 实验每个 epoch
     还在训练集上评估一次（eval 模式）。
     """
@@ -330,8 +330,8 @@ def _run_job(job: Job) -> dict:
     config = experiment_config(job.experiment, job.profile, job.epochs, job.variants)
     data = load_data(device)  # 预热：读一次数据（不计时）
     synchronize(device)
-    if job.path == "seed":
-        out = run_seed_path(config, device, data, job.seed)
+    if job.path == "original":
+        out = run_original_path(config, device, data, job.seed)
     elif job.path == "labcode":
         out = run_labcode_path(config, device, data, job.seed)
     else:
@@ -362,15 +362,15 @@ def _run_job(job: Job) -> dict:
 class ExperimentSummary:
     experiment: str
     title: str
-    seed_s_per_epoch: float
+    original_s_per_epoch: float
     labcode_s_per_epoch: float
     speedup: float
-    seed_acc: dict
+    original_acc: dict
     labcode_acc: dict
     max_abs_delta_acc: float
     acc_tol: float
     acc_agree: bool
-    seed_peak_rss_mib: float
+    original_peak_rss_mib: float
     labcode_peak_rss_mib: float
     repeats: int
     speedups: list = field(default_factory=list)
@@ -384,32 +384,32 @@ def summarize(results: list[dict], acc_tol: float) -> list[ExperimentSummary]:
             p: [r for r in results if r["experiment"] == experiment and r["path"] == p]
             for p in PATHS
         }
-        if not by_path["seed"] or not by_path["labcode"]:
+        if not by_path["original"] or not by_path["labcode"]:
             continue
-        seed_t = statistics.median(r["s_per_epoch"] for r in by_path["seed"])
+        original_t = statistics.median(r["s_per_epoch"] for r in by_path["original"])
         lab_t = statistics.median(r["s_per_epoch"] for r in by_path["labcode"])
         speedups = [
             s["s_per_epoch"] / lab["s_per_epoch"]
-            for s, lab in zip(by_path["seed"], by_path["labcode"], strict=False)
+            for s, lab in zip(by_path["original"], by_path["labcode"], strict=False)
         ]
-        seed_acc = _mean_acc(by_path["seed"])
+        original_acc = _mean_acc(by_path["original"])
         lab_acc = _mean_acc(by_path["labcode"])
-        delta = max(abs(seed_acc[v] - lab_acc[v]) for v in seed_acc)
+        delta = max(abs(original_acc[v] - lab_acc[v]) for v in original_acc)
         summaries.append(
             ExperimentSummary(
                 experiment=experiment,
                 title=EXPERIMENT_TITLES[experiment],
-                seed_s_per_epoch=seed_t,
+                original_s_per_epoch=original_t,
                 labcode_s_per_epoch=lab_t,
-                speedup=seed_t / lab_t if lab_t > 0 else math.inf,
-                seed_acc=seed_acc,
+                speedup=original_t / lab_t if lab_t > 0 else math.inf,
+                original_acc=original_acc,
                 labcode_acc=lab_acc,
                 max_abs_delta_acc=delta,
                 acc_tol=acc_tol,
                 acc_agree=delta <= acc_tol,
-                seed_peak_rss_mib=max(r["peak_rss_mib"] for r in by_path["seed"]),
+                original_peak_rss_mib=max(r["peak_rss_mib"] for r in by_path["original"]),
                 labcode_peak_rss_mib=max(r["peak_rss_mib"] for r in by_path["labcode"]),
-                repeats=min(len(by_path["seed"]), len(by_path["labcode"])),
+                repeats=min(len(by_path["original"]), len(by_path["labcode"])),
                 speedups=speedups,
             )
         )
@@ -422,7 +422,7 @@ def _mean_acc(results: list[dict]) -> dict:
 
 
 def format_table(summaries: list[ExperimentSummary]) -> str:
-    """纯文本表格：每个实验两行（seed、labcode）。表头用英文（对齐不受中文字宽影响），下方有中文说明。"""
+    """纯文本表格：每个实验两行（original、labcode）。表头用英文（对齐不受中文字宽影响），下方有中文说明。"""
     columns = (
         ("experiment", 28, "<"),
         ("path", 8, "<"),
@@ -445,7 +445,7 @@ def format_table(summaries: list[ExperimentSummary]) -> str:
         if s.repeats > 1:
             speedup += f" ({min(s.speedups):.1f}-{max(s.speedups):.1f})"
         for path, t, acc, rss in (
-            ("seed", s.seed_s_per_epoch, s.seed_acc, s.seed_peak_rss_mib),
+            ("original", s.original_s_per_epoch, s.original_acc, s.original_peak_rss_mib),
             ("labcode", s.labcode_s_per_epoch, s.labcode_acc, s.labcode_peak_rss_mib),
         ):
             last = path == "labcode"
@@ -548,7 +548,7 @@ def split_choices(parser: argparse.ArgumentParser, text: str, allowed, what: str
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
-        description="比较原实验（seed）的训练方式与 labcode 的快速路径：同样的数据、epoch 数和模型。",
+        description="比较原实验（original）的训练方式与 labcode 的快速路径：同样的数据、epoch 数和模型。",
     )
     parser.add_argument("--device", default="cpu", help="cpu 或 cuda（默认 cpu）")
     parser.add_argument(
@@ -645,8 +645,8 @@ def main(argv=None) -> int:
     print(format_table(summaries))
     print()
     print(
-        "s/epoch：每个模型每个 epoch 的平均秒数（含各路径在训练中自己做的一切，如 seed 每个 epoch 重新加载数据、"
-        "labcode 每个 epoch 的测试集评估）；speedup 加速比 = seed / labcode"
+        "s/epoch：每个模型每个 epoch 的平均秒数（含各路径在训练中自己做的一切，如 original 每个 epoch 重新加载数据、"
+        "labcode 每个 epoch 的测试集评估）；speedup 加速比 = original / labcode"
         + ("，括号内为各次重复的范围" if args.repeat > 1 else "")
         + "；peak RSS：运行该路径的"
         + ("子进程" if args.isolate else "整个进程（--no-isolate）")

@@ -1,9 +1,9 @@
-"""benchmarks/: the seed-style baseline and the harness that compares it with labcode's path.
+"""benchmarks/: the original lab's baseline and the harness that compares it with labcode's path.
 
 Fast tests run on a tiny MNIST-shaped data set written as idx files (a few hundred images), so both
 paths train in well under a second. The "same values as ToTensor + Normalize" test of labcode's
 loader itself lives in tests/test_data.py; here we check that the *benchmark* feeds both paths the
-same data, that the baseline keeps the seed's costs, and that the report has its fields.
+same data, that the baseline keeps the original lab's costs, and that the report has its fields.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks import original_baseline
 from benchmarks import run as bench
-from benchmarks import seed_baseline
 from labcode.data import clear_cache, load_mnist, write_idx
 
 N_TRAIN, N_TEST = 192, 64
@@ -48,30 +48,32 @@ def tiny_data(tmp_path, monkeypatch):
     clear_cache()
 
 
-def seed_data_for(tmp_path, n_train=None):
-    root = seed_baseline.prepare_mnist_root(tmp_path / "MNIST" / "raw", tmp_path / "seed-root")
-    return seed_baseline.SeedData(root, n_train=n_train)
+def original_data_for(tmp_path, n_train=None):
+    root = original_baseline.prepare_mnist_root(
+        tmp_path / "MNIST" / "raw", tmp_path / "original-root"
+    )
+    return original_baseline.OriginalData(root, n_train=n_train)
 
 
 # --- same data on both paths ---------------------------------------------------
 
 
 def test_both_paths_see_the_same_values(tiny_data):
-    """The seed path (torchvision MNIST + per-image ToTensor/Normalize) and labcode's tensors agree."""
+    """The original path (torchvision MNIST + per-image ToTensor/Normalize) and labcode's tensors agree."""
     data = load_mnist(device="cpu")
     assert bench.raw_dir_of(data) == tiny_data / "MNIST" / "raw"
-    train_loader, test_loader = seed_data_for(tiny_data).get_data(batch_size=N_TRAIN)
+    train_loader, test_loader = original_data_for(tiny_data).get_data(batch_size=N_TRAIN)
     loader = torch.utils.data.DataLoader(train_loader.dataset, batch_size=N_TRAIN, shuffle=False)
-    (x_seed, y_seed), (xt_seed, yt_seed) = next(iter(loader)), next(iter(test_loader))
-    torch.testing.assert_close(x_seed, data.train_x, rtol=0, atol=1e-6)
-    torch.testing.assert_close(xt_seed, data.test_x, rtol=0, atol=1e-6)
-    assert torch.equal(y_seed, data.train_y) and torch.equal(yt_seed, data.test_y)
-    assert float(x_seed[0].min()) == pytest.approx(-0.1307 / 0.3081, abs=1e-6)
+    (x_orig, y_orig), (xt_orig, yt_orig) = next(iter(loader)), next(iter(test_loader))
+    torch.testing.assert_close(x_orig, data.train_x, rtol=0, atol=1e-6)
+    torch.testing.assert_close(xt_orig, data.test_x, rtol=0, atol=1e-6)
+    assert torch.equal(y_orig, data.train_y) and torch.equal(yt_orig, data.test_y)
+    assert float(x_orig[0].min()) == pytest.approx(-0.1307 / 0.3081, abs=1e-6)
 
 
-def test_seed_data_n_train_takes_the_same_first_images(tiny_data):
+def test_original_data_n_train_takes_the_same_first_images(tiny_data):
     data = load_mnist(device="cpu")
-    train, _ = seed_data_for(tiny_data, n_train=50).datasets()
+    train, _ = original_data_for(tiny_data, n_train=50).datasets()
     assert len(train) == 50
     x49, y49 = train[49]
     torch.testing.assert_close(x49, data.train_x[49], rtol=0, atol=1e-6)
@@ -80,26 +82,29 @@ def test_seed_data_n_train_takes_the_same_first_images(tiny_data):
 
 def test_prepare_root_decompresses_gz_and_reports_missing_files(tmp_path):
     raw = write_tiny_mnist(tmp_path / "full", gz=True)
-    root = seed_baseline.prepare_mnist_root(raw, tmp_path / "root")
+    root = original_baseline.prepare_mnist_root(raw, tmp_path / "root")
     name = "train-images-idx3-ubyte"
     assert (root / "MNIST" / "raw" / name).read_bytes() == gzip.decompress(
         (raw / f"{name}.gz").read_bytes()
     )
-    train, test = seed_baseline.SeedData(root).datasets()
+    train, test = original_baseline.OriginalData(root).datasets()
     assert (len(train), len(test)) == (N_TRAIN, N_TEST)
     (raw / f"{name}.gz").unlink()
     with pytest.raises(FileNotFoundError, match=name):
-        seed_baseline.prepare_mnist_root(raw, tmp_path / "root2")
+        original_baseline.prepare_mnist_root(raw, tmp_path / "root2")
 
 
-# --- the baseline keeps the seed's costs ------------------------------------------
+# --- the baseline keeps the original lab's costs ------------------------------------------
 
 
-def test_seed_loops_keep_the_per_batch_and_per_epoch_costs(tiny_data, monkeypatch):
+def test_original_loops_keep_the_per_batch_and_per_epoch_costs(tiny_data, monkeypatch):
     """Gradient loop: numpy copy of every parameter's grad each batch; dead-ReLU loop: reload per epoch."""
-    seed_data = seed_data_for(tiny_data)
+    original_data = original_data_for(tiny_data)
     calls = {"get_data": 0, "analyze": 0}
-    real_get_data, real_analyze = seed_baseline.SeedData.get_data, seed_baseline.analyze_gradients
+    real_get_data, real_analyze = (
+        original_baseline.OriginalData.get_data,
+        original_baseline.analyze_gradients,
+    )
 
     def counting_get_data(self, batch_size=64):
         calls["get_data"] += 1
@@ -108,18 +113,20 @@ def test_seed_loops_keep_the_per_batch_and_per_epoch_costs(tiny_data, monkeypatc
     def counting_analyze(model):
         calls["analyze"] += 1
         stats = real_analyze(model)
-        assert len(stats) == len(list(model.parameters()))  # weights and biases, as the seed
+        assert len(stats) == len(
+            list(model.parameters())
+        )  # weights and biases, as the original lab
         assert all(isinstance(s["mean"], np.floating) for s in stats)  # went through numpy
         return stats
 
-    monkeypatch.setattr(seed_baseline.SeedData, "get_data", counting_get_data)
-    monkeypatch.setattr(seed_baseline, "analyze_gradients", counting_analyze)
+    monkeypatch.setattr(original_baseline.OriginalData, "get_data", counting_get_data)
+    monkeypatch.setattr(original_baseline, "analyze_gradients", counting_analyze)
     config = bench.experiment_config("grad", "quick", epochs=2, variants=("relu",))
     batches = -(-N_TRAIN // config.batch_size)
 
-    run = seed_baseline.train_gradient_vanishing(
+    run = original_baseline.train_gradient_vanishing(
         bench.make_model(config, "relu", 0),
-        seed_data,
+        original_data,
         epochs=2,
         lr=0.01,
         batch_size=config.batch_size,
@@ -128,19 +135,19 @@ def test_seed_loops_keep_the_per_batch_and_per_epoch_costs(tiny_data, monkeypatc
     assert len(run.epoch_s) == 2 and run.total_s > 0 and len(run.train_acc) == 2
 
     calls.update(get_data=0, analyze=0)
-    run = seed_baseline.train_dead_relu(
+    run = original_baseline.train_dead_relu(
         bench.make_model(config, "relu", 0),
-        seed_data,
+        original_data,
         epochs=3,
         lr=0.01,
         batch_size=config.batch_size,
     )
-    assert calls == {"get_data": 3, "analyze": 0}  # the seed reloads the data every epoch
+    assert calls == {"get_data": 3, "analyze": 0}  # the original lab reloads the data every epoch
     assert len(run.extra["zero_fraction"]) == 3
 
 
 def test_dead_relu_baseline_trains_the_same_forward_as_the_model(tiny_data):
-    """The seed forgot `x = activated`; the baseline trains Network's real forward (same model)."""
+    """The original lab forgot `x = activated`; the baseline trains Network's real forward (same model)."""
     config = bench.experiment_config("dead", "quick", epochs=1, variants=("relu",))
     a, b = bench.make_model(config, "relu", 3), bench.make_model(config, "relu", 3)
     x = torch.randn(5, 784)
@@ -153,7 +160,7 @@ def test_dead_relu_baseline_trains_the_same_forward_as_the_model(tiny_data):
 # --- configuration ---------------------------------------------------------------
 
 
-def test_full_profile_is_the_seed_setting():
+def test_full_profile_is_the_original_setting():
     grad = bench.experiment_config("grad", "full")
     assert (
         grad.variants,
@@ -215,7 +222,7 @@ def test_harness_runs_both_paths_and_reports_the_table(tiny_data, tmp_path, caps
     for needle in (
         "s/epoch",
         "speedup",
-        "seed",
+        "original",
         "labcode",
         "gradient vanishing",
         "dead ReLU",
@@ -228,16 +235,16 @@ def test_harness_runs_both_paths_and_reports_the_table(tiny_data, tmp_path, caps
     summaries = {s["experiment"]: s for s in payload["summaries"]}
     assert set(summaries) == {"grad", "dead", "dropout"}
     for name, s in summaries.items():
-        assert s["seed_s_per_epoch"] > 0 and s["labcode_s_per_epoch"] > 0
-        assert s["speedup"] == pytest.approx(s["seed_s_per_epoch"] / s["labcode_s_per_epoch"])
-        assert set(s["seed_acc"]) == set(s["labcode_acc"]) == set(bench.SEED_VARIANTS[name])
-        for acc in (*s["seed_acc"].values(), *s["labcode_acc"].values()):
+        assert s["original_s_per_epoch"] > 0 and s["labcode_s_per_epoch"] > 0
+        assert s["speedup"] == pytest.approx(s["original_s_per_epoch"] / s["labcode_s_per_epoch"])
+        assert set(s["original_acc"]) == set(s["labcode_acc"]) == set(bench.SEED_VARIANTS[name])
+        for acc in (*s["original_acc"].values(), *s["labcode_acc"].values()):
             assert 0.0 <= acc <= 100.0
         assert s["acc_agree"] == (s["max_abs_delta_acc"] <= s["acc_tol"])
-        assert s["seed_peak_rss_mib"] > 50 and s["labcode_peak_rss_mib"] > 50
+        assert s["original_peak_rss_mib"] > 50 and s["labcode_peak_rss_mib"] > 50
     results = payload["results"]
     assert {(r["experiment"], r["path"]) for r in results} == {
-        (e, p) for e in ("grad", "dead", "dropout") for p in ("seed", "labcode")
+        (e, p) for e in ("grad", "dead", "dropout") for p in ("original", "labcode")
     }
     assert all(r["n_train"] == N_TRAIN and r["n_test"] == N_TEST for r in results)
     assert all(r["config"]["epochs"] == 1 and r["threads"] == 1 for r in results)
@@ -255,15 +262,15 @@ def test_summary_takes_medians_and_flags_disagreement():
         }
 
     results = [
-        result("seed", 3.0, 80.0),
+        result("original", 3.0, 80.0),
         result("labcode", 1.0, 90.0),
         result("labcode", 0.5, 90.0),
-        result("seed", 2.0, 80.0),
-        result("seed", 4.0, 80.0),
+        result("original", 2.0, 80.0),
+        result("original", 4.0, 80.0),
         result("labcode", 2.0, 90.0),
     ]
     (summary,) = bench.summarize(results, acc_tol=5.0)
-    assert summary.seed_s_per_epoch == 3.0 and summary.labcode_s_per_epoch == 1.0
+    assert summary.original_s_per_epoch == 3.0 and summary.labcode_s_per_epoch == 1.0
     assert summary.speedup == pytest.approx(3.0)
     assert summary.max_abs_delta_acc == pytest.approx(10.0) and not summary.acc_agree
     assert "NO (<=5)" in bench.format_table([summary])
@@ -351,7 +358,7 @@ def test_lab_timing_runs_what_the_chapters_run():
         ("run_dead_relu", "dying"),
     ]
     funcs = [f for f, _ in CHAPTERS["dropout"]]
-    assert funcs == ["run_dropout", "run_dropout_seeds", "run_dropout_mlp", "run_dropout_sweep"]
+    assert funcs == ["run_dropout", "run_dropout_mlp", "run_dropout_mlp_sweep"]
     for steps in CHAPTERS.values():
         for _, kwargs in steps:
             assert not STUDENT_ARGS & set(kwargs), kwargs  # the student's code is not timed
@@ -367,6 +374,7 @@ def test_lab_timing_times_each_call_of_a_chapter(monkeypatch):
         "run_l2(method='scratch')",
         "run_l2(method='weight_decay')",
         "run_lambda_sweep()",
+        "run_l2_seeds()",
         "run_l1_vs_l2()",
     ]
     assert all(s["seconds"] > 0 for s in report["steps"])

@@ -1,4 +1,4 @@
-"""原实验（seed）的训练方式：忠实重现，只作为基准测试的对照基线。
+"""原实验（original）的训练方式：忠实重现，只作为基准测试的对照基线。
 
 这里的代码刻意保留原实验的写法（labcode 不使用它）：
 
@@ -42,7 +42,7 @@ SEED_STD = (0.3081,)
 MNIST_FILES = tuple(LABCODE_MNIST_FILES.values())  # labcode 与 torchvision 读同一批 idx 文件
 
 
-def seed_transform():
+def original_transform():
     """原实验的预处理：``ToTensor()`` + ``Normalize((0.1307,), (0.3081,))``，逐张图片执行。"""
     from torchvision import transforms
 
@@ -81,7 +81,7 @@ def prepare_mnist_root(raw_dir: str | os.PathLike, workdir: str | os.PathLike) -
 
 
 @dataclass
-class SeedData:
+class OriginalData:
     """原实验的 ``get_data``，只是把 ``'./data'`` 换成 ``root``（见 :func:`prepare_mnist_root`）。
 
     ``n_train``：只用训练集的前 ``n_train`` 张（与 labcode 设置中的 ``n_train`` 相同，取的是同样的
@@ -95,7 +95,7 @@ class SeedData:
         from torch.utils.data import Subset
         from torchvision import datasets
 
-        transform = seed_transform()
+        transform = original_transform()
         # 原实验：datasets.MNIST('./data', train=True, download=True, transform=transform)。
         # 文件已在 root 中；download=False 只是不去联网检查，读取过程相同。
         train = datasets.MNIST(str(self.root), train=True, download=False, transform=transform)
@@ -130,7 +130,7 @@ def synchronize(device: torch.device | str) -> None:
 
 
 @dataclass
-class SeedRun:
+class OriginalRun:
     """一次训练（一个模型）的计时与结果。``setup_s``：epoch 循环之前的准备时间（原实验在这里调用
     ``get_data()``）；``epoch_s``：每个 epoch 的秒数（ReLU 死亡实验的每个 epoch 含重新加载数据）。"""
 
@@ -147,16 +147,16 @@ class SeedRun:
 
 def train_gradient_vanishing(
     model: nn.Module,
-    data: SeedData,
+    data: OriginalData,
     *,
     epochs: int,
     lr: float = 0.001,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
-) -> SeedRun:
+) -> OriginalRun:
     """原实验 ``experiment_gradient_vanishing`` 中一个激活函数的训练循环。"""
     device = torch.device(device)
-    run = SeedRun()
+    run = OriginalRun()
     grad_history: list[list[float]] = []
     synchronize(device)
     start = time.perf_counter()
@@ -201,13 +201,13 @@ def train_gradient_vanishing(
 
 def train_dead_relu(
     model: nn.Module,
-    data: SeedData,
+    data: OriginalData,
     *,
     epochs: int,
     lr: float = 0.001,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
-) -> SeedRun:
+) -> OriginalRun:
     """原实验 ``experiment_relu_death`` 中一个激活函数的训练循环：每个 epoch 重新 ``get_data()``，
     每个批次、每个隐藏层 ``.item()`` 统计激活值为 0 的个数。
 
@@ -216,7 +216,7 @@ def train_dead_relu(
     ``x``；计算量与原实验相同（原实验同样对每层算一次激活函数）。
     """
     device = torch.device(device)
-    run = SeedRun()
+    run = OriginalRun()
     synchronize(device)
     start = time.perf_counter()
     criterion = nn.CrossEntropyLoss()
@@ -256,16 +256,16 @@ def train_dead_relu(
 
 def train_dropout(
     model: nn.Module,
-    data: SeedData,
+    data: OriginalData,
     *,
     epochs: int,
     lr: float = 0.5,
     batch_size: int = 256,
     device: torch.device | str = "cpu",
-) -> SeedRun:
+) -> OriginalRun:
     """原实验 ``experiment_regularization`` 中一个配置的训练循环（每个 epoch 训练 + 测试）。"""
     device = torch.device(device)
-    run = SeedRun()
+    run = OriginalRun()
     synchronize(device)
     start = time.perf_counter()
     model = model.to(device)
