@@ -384,4 +384,4 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from matplotlib.figure import Figure as LabFigure  # noqa: F811
+    from matplotlib.figure import Figure as LabFigure

@@ -38,7 +38,7 @@ def check_dropout_rate(dropout) -> float:
 def dropout_layer(
     X: torch.Tensor,
     dropout: float,
-    generator: torch.Generator | None = None,  # noqa: N803
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """以概率 dropout 把 X 的每个元素置 0，其余元素除以 (1 - dropout)，使期望不变。
 

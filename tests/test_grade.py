@@ -74,7 +74,7 @@ class MyRegularizedNetwork(RegularizedNetwork):
     def forward(self, x):
         x = self.features(x)
         if self.training:
-            x = dropout_layer(x, self.dropout_rate)  # noqa: F821 - the notebook's global
+            x = dropout_layer(x, self.dropout_rate)
         return self.fc2(torch.relu(self.fc1(x)))
 
 

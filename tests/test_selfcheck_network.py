@@ -58,7 +58,7 @@ def forward_variant(body):
 
 
 @forward_variant
-def NoActivationAfterHidden(self, x):  # noqa: N802
+def NoActivationAfterHidden(self, x):
     h = self.activation(self.input_layer(x))
     for layer in self.layers:
         h = layer(h)
@@ -66,7 +66,7 @@ def NoActivationAfterHidden(self, x):  # noqa: N802
 
 
 @forward_variant
-def NoActivationAfterInput(self, x):  # noqa: N802
+def NoActivationAfterInput(self, x):
     h = self.input_layer(x)
     for layer in self.layers:
         h = self.activation(layer(h))
@@ -74,7 +74,7 @@ def NoActivationAfterInput(self, x):  # noqa: N802
 
 
 @forward_variant
-def ActivationAfterOutput(self, x):  # noqa: N802
+def ActivationAfterOutput(self, x):
     h = self.activation(self.input_layer(x))
     for layer in self.layers:
         h = self.activation(layer(h))
@@ -82,7 +82,7 @@ def ActivationAfterOutput(self, x):  # noqa: N802
 
 
 @forward_variant
-def SoftmaxOutput(self, x):  # noqa: N802
+def SoftmaxOutput(self, x):
     h = self.activation(self.input_layer(x))
     for layer in self.layers:
         h = self.activation(layer(h))
@@ -90,7 +90,7 @@ def SoftmaxOutput(self, x):  # noqa: N802
 
 
 @forward_variant
-def SkipsLastHidden(self, x):  # noqa: N802
+def SkipsLastHidden(self, x):
     h = self.activation(self.input_layer(x))
     for layer in self.layers[:-1]:
         h = self.activation(layer(h))
@@ -98,7 +98,7 @@ def SkipsLastHidden(self, x):  # noqa: N802
 
 
 @forward_variant
-def ReversedHidden(self, x):  # noqa: N802
+def ReversedHidden(self, x):
     h = self.activation(self.input_layer(x))
     for layer in reversed(self.layers):
         h = self.activation(layer(h))
@@ -106,7 +106,7 @@ def ReversedHidden(self, x):  # noqa: N802
 
 
 @forward_variant
-def LastHiddenTwice(self, x):  # noqa: N802
+def LastHiddenTwice(self, x):
     h = self.activation(self.input_layer(x))
     for layer in self.layers:
         h = self.activation(layer(h))
@@ -116,7 +116,7 @@ def LastHiddenTwice(self, x):  # noqa: N802
 
 
 @forward_variant
-def HardcodedReLU(self, x):  # noqa: N802
+def HardcodedReLU(self, x):
     h = torch.relu(self.input_layer(x))
     for layer in self.layers:
         h = torch.relu(layer(h))
@@ -124,7 +124,7 @@ def HardcodedReLU(self, x):  # noqa: N802
 
 
 @forward_variant
-def ActivationTwice(self, x):  # noqa: N802
+def ActivationTwice(self, x):
     h = self.activation(self.activation(self.input_layer(x)))
     for layer in self.layers:
         h = self.activation(self.activation(layer(h)))
@@ -132,7 +132,7 @@ def ActivationTwice(self, x):  # noqa: N802
 
 
 @forward_variant
-def ScalesInputInPlace(self, x):  # noqa: N802
+def ScalesInputInPlace(self, x):
     x /= 255.0
     h = self.activation(self.input_layer(x))
     for layer in self.layers:
@@ -141,7 +141,7 @@ def ScalesInputInPlace(self, x):  # noqa: N802
 
 
 @forward_variant
-def Squeezes(self, x):  # noqa: N802
+def Squeezes(self, x):
     h = self.activation(self.input_layer(x))
     for layer in self.layers:
         h = self.activation(layer(h))
@@ -149,7 +149,7 @@ def Squeezes(self, x):  # noqa: N802
 
 
 @forward_variant
-def Detaches(self, x):  # noqa: N802
+def Detaches(self, x):
     h = self.activation(self.input_layer(x)).detach()
     for layer in self.layers:
         h = self.activation(layer(h))
@@ -157,7 +157,7 @@ def Detaches(self, x):  # noqa: N802
 
 
 @forward_variant
-def NoGrad(self, x):  # noqa: N802
+def NoGrad(self, x):
     with torch.no_grad():
         h = self.activation(self.input_layer(x))
         for layer in self.layers:
@@ -166,7 +166,7 @@ def NoGrad(self, x):  # noqa: N802
 
 
 @forward_variant
-def SkipsInputLayer(self, x):  # noqa: N802
+def SkipsInputLayer(self, x):
     h = x
     for layer in self.layers:
         h = self.activation(layer(h))
@@ -174,7 +174,7 @@ def SkipsInputLayer(self, x):  # noqa: N802
 
 
 @forward_variant
-def ForgetsReturn(self, x):  # noqa: N802
+def ForgetsReturn(self, x):
     h = self.activation(self.input_layer(x))
     for layer in self.layers:
         h = self.activation(layer(h))
@@ -182,7 +182,7 @@ def ForgetsReturn(self, x):  # noqa: N802
 
 
 @forward_variant
-def Unfinished(self, x):  # noqa: N802
+def Unfinished(self, x):
     raise NotImplementedError(STUB)
 
 
@@ -502,17 +502,17 @@ def test_check_dead_units_stub_propagates():
 
 
 @forward_variant
-def Float64Logits(self, x):  # noqa: N802
+def Float64Logits(self, x):
     return Network.forward(self, x).double()
 
 
 @forward_variant
-def MetaLogits(self, x):  # noqa: N802
+def MetaLogits(self, x):
     return torch.zeros(x.shape[0], 10, device="meta")
 
 
 @forward_variant
-def ExitsInForward(self, x):  # noqa: N802
+def ExitsInForward(self, x):
     raise SystemExit(0)
 
 

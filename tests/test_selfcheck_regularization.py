@@ -124,8 +124,8 @@ def step_with_optimizer(w, b, X, y, lr, lambd):
 def rebinds(w, b, X, y, lr, lambd):
     loss = ((X @ w + b - y) ** 2 / 2).mean() + lambd * l2_penalty(w)
     loss.backward()
-    w = w - lr * w.grad  # noqa: F841 - the mistake: a new local tensor, the caller's w is unchanged
-    b = b - lr * b.grad  # noqa: F841
+    w = w - lr * w.grad
+    b = b - lr * b.grad
 
 
 def ascends(w, b, X, y, lr, lambd):

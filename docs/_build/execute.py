@@ -464,7 +464,7 @@ def _read_entry(path: Path, key: str, code: list[dict], log: Log = _stderr):
             raise ValueError("its code cells are not this chapter's")
     except FileNotFoundError:  # evicted meanwhile
         return None
-    except Exception as exc:  # noqa: BLE001 (any way an entry can be broken: it is only a cache)
+    except Exception as exc:
         log(f"discarding the invalid cache entry {path} ({type(exc).__name__}: {exc})"[:400])
         with contextlib.suppress(OSError):
             shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -29,10 +29,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from html import escape as htmlescape
 import re
 import sys
 import tempfile
+from html import escape as htmlescape
 from pathlib import Path
 
 import nbformat
@@ -44,7 +44,7 @@ from mkdocs.utils import get_relative_url
 
 # MkDocs loads this file by path; the build tools' one import root is the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from docs._build import bundle, execute, exercises, interactive, nbmarkdown  # noqa: E402
+from docs._build import bundle, execute, exercises, interactive, nbmarkdown
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
 

@@ -238,7 +238,7 @@ def _derivative_hint(label: str, x: torch.Tensor, got: torch.Tensor) -> str:
     return ""
 
 
-def check_activation_function(MyReLU, MySigmoid, MyTanh, *, show_plot: bool = True):  # noqa: N803
+def check_activation_function(MyReLU, MySigmoid, MyTanh, *, show_plot: bool = True):
     """检查你实现的 ReLU、Sigmoid、Tanh：函数值对照 PyTorch，导数对照自动求导。
 
     参数是三个**类**（也可以传实例），例如 ``check_activation_function(MyReLU, MySigmoid, MyTanh)``；

@@ -408,7 +408,7 @@ def _outcome(run: Callable[[], Any]) -> dict:
         return {"status": "todo", "message": str(exc)[:4000]}
     except AssertionError as exc:
         return {"status": "fail", "message": str(exc)[:8000]}
-    except BaseException as exc:  # noqa: BLE001 - anything the student's code may raise
+    except BaseException as exc:
         return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:4000]}
     return {"status": "pass", "message": ""}
 
@@ -429,7 +429,7 @@ def record(number: str, namespace: dict, path: str, time_limit: float | None = N
         namespace.update({name: getattr(regularization, name) for name in exercise.uses})
         try:
             data.update(_RECORDERS[exercise.kind](exercise, target))
-        except BaseException as exc:  # noqa: BLE001 - the record must be written whatever happens
+        except BaseException as exc:
             data["crashed"] = f"{type(exc).__name__}: {exc}"[:4000]
         finally:
             for name in exercise.uses:
@@ -494,7 +494,7 @@ def _record_forward(exercise: Exercise, network_cls) -> dict:
                 if run["requires_grad"]:
                     grads = torch.autograd.grad(out.sum(), list(params.values()), allow_unused=True)
                     run["grads"] = {n: pack(g) for n, g in zip(params, grads, strict=True)}
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 run["raised"] = f"{type(exc).__name__}: {exc}"[:2000]
             runs.append(run)
     return {"kernel": outcome, "runs": runs}
@@ -524,7 +524,7 @@ def _record_dropout_model(exercise: Exercise, model_cls) -> dict:
                     values["plain_train"] = pack(_guarded(plain, X.clone()))
                     model.train()
                     values["train"] = [_train_forward(model, X) for _ in range(2)]
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             values["raised"] = f"{type(exc).__name__}: {exc}"[:2000]
     return {"kernel": outcome, "values": values}
 
