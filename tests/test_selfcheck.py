@@ -503,3 +503,14 @@ def test_a_function_where_a_class_is_expected():
 
     with pytest.raises(ActivationCheckError, match=r"请传入你写的类本身.*不是函数 relu"):
         check_activation_function(relu, MySigmoid, MyTanh, show_plot=False)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_output_for_a_cpu_input_is_rejected():
+    class CudaSigmoid(MySigmoid):
+        def derivative(self, x):
+            return super().derivative(x).cuda()
+
+    with pytest.raises(ActivationCheckError, match=r"输出在设备 cuda:0 上，而输入在 cpu 上"):
+        check_activation_function(MyReLU, CudaSigmoid, MyTanh, show_plot=False)

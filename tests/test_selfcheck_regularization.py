@@ -548,3 +548,11 @@ def test_outputs_on_another_device_fail_clearly_not_as_unfinished(rng_untouched)
 def test_accuracy_on_the_meta_device_fails_clearly(rng_untouched):
     with pytest.raises(SelfCheckError, match=r"meta 设备上的张量"):
         check_eval_accuracy(lambda model, loader: torch.zeros((), device="meta"))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_the_mask_must_follow_x(rng_untouched):
+    assert check_dropout_layer(dropout_layer).startswith("check_dropout_layer 通过：")
+    with pytest.raises(SelfCheckError, match=r"X 在 cuda 设备上.*device=X\.device"):
+        check_dropout_layer(d2l_dropout)
