@@ -185,7 +185,10 @@ class TorchDropoutNetwork(_MnistCNN):
 
 
 class DropoutMLP(nn.Module):
-    """两个隐藏层的多层感知机，输入和每个隐藏层之后各有自己的 dropout 比例（d2l 4.6 的做法）。
+    """两个隐藏层的多层感知机，输入和每个隐藏层之后各有自己的 dropout 比例。
+
+    默认的比例（输入 0.2，两个隐藏层 0.5）是 Srivastava 等（2014）的做法；d2l 4.6 节的做法不同：
+    第一个隐藏层后 0.2、第二个隐藏层后 0.5，输入不丢弃（``DropoutMLP(0.0, (0.2, 0.5))``）。
 
     ``dropout_fn(X, p)`` 默认是手写的 :func:`labcode.regularization.dropout_layer`，可以换成你自己写的；
     它只在训练模式（``self.training``）下调用。输入 ``(B, 1, 28, 28)`` 或 ``(B, 784)``。

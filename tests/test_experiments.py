@@ -789,7 +789,9 @@ def test_dropout_mlp_uses_the_given_dropout_function():
         return x * (torch.rand_like(x) > p) / (1 - p)
 
     cfg = DropoutMLPConfig(n_train=128, hidden_dim=32, epochs=2, seeds=(0,))
-    res = run_dropout_mlp(device="cpu", config=cfg, dropout_fn=my_dropout)
+    res = run_dropout_mlp(
+        device="cpu", config=cfg, dropout_fn=my_dropout, variants=("none", "dropout")
+    )
     assert res.run_names == ["none/seed=0", "dropout/seed=0"]
     assert set(used) == {0.2, 0.5}  # input 0.2, hidden 0.5; never called for the p=0 network
     assert res["dropout/seed=0"].params["hidden_dropout"] == (0.5, 0.5)

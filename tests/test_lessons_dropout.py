@@ -1,186 +1,231 @@
-"""labcode.lessons.dropout: the dropout chapter's lessons on hand-made results and (slow) real runs."""
+"""labcode.lessons.dropout: the Dropout chapter's lessons on hand-made results (each with a counterfactual on
+which it fails) and, slow, on the real runs over 3 seed sets (plus a real run without the 1/(1−p) scaling)."""
 
 import re
+from dataclasses import replace
 
 import pytest
+import torch
 
 from labcode import lessons
 from labcode.experiments.dropout import (
-    run_dropout,
     run_dropout_mlp,
+    run_dropout_mlp_sweep,
     run_dropout_seeds,
-    run_dropout_sweep,
+    sweep_seed_means,
 )
 from labcode.experiments.results import ExperimentResult, RunResult
 from labcode.profiles import get_config
 
-SEEDS = (0, 1, 2)
-
 pytestmark = pytest.mark.usefixtures("offline")
+
+SEEDS5 = (0, 1, 2, 3, 4)
+EPOCHS = 6
 
 
 def _has_numbers(text: str) -> bool:
     return bool(re.search(r"\d", text)) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _rates(test, train):
-    res = ExperimentResult("dropout_sweep", None, None, "cpu", 0, "quick")
-    for p, (t, tr) in zip((0.0, 0.5, 0.9), zip(test, train, strict=True), strict=True):
-        res.runs[f"p={p:g}"] = RunResult(
-            "x", params={"dropout": p}, history={"test_acc": [t] * 3, "train_acc_eval": [tr] * 3}
-        )
-    return res
-
-
-def test_high_dropout_lesson():
-    assert lessons.high_dropout_underfits(_rates((0.94, 0.95, 0.93), (0.98, 0.97, 0.95))).passed
-    assert not lessons.high_dropout_underfits(
-        _rates((0.94, 0.95, 0.949), (0.98, 0.97, 0.95))
-    ).passed
-    assert not lessons.high_dropout_underfits(_rates((0.94, 0.95, 0.93), (0.98, 0.97, 0.99))).passed
-
-
-def _paired(name, variants, values, key):
-    res = ExperimentResult(name, None, None, "cpu", 0, "quick")
-    for seed, pair in enumerate(values):
-        for variant, v in zip(variants, pair, strict=True):
-            hist = {key: [v] * 3, "test_acc": [0.9] * 3, "gap": [0.03] * 3, "test_loss": [0.5] * 3}
-            hist[key] = [v] * 3
-            res.runs[f"{variant}/seed={seed}"] = RunResult(
-                "x", params={"variant": variant, "seed": seed}, history=hist
-            )
-    return res
-
-
-def test_dropout_over_seeds_lessons():
-    gaps = [(0.115, 0.102), (0.127, 0.114), (0.111, 0.099)]
-    assert lessons.dropout_gap_over_seeds(
-        _paired("dropout_seeds", ("none", "scratch"), gaps, "loss_gap")
-    ).passed
-    one_worse = [*gaps[:2], (0.111, 0.112)]
-    res = _paired("dropout_seeds", ("none", "scratch"), one_worse, "loss_gap")
-    assert not lessons.dropout_gap_over_seeds(res).passed
-
-    def mlp(losses, accs=((0.86, 0.87),) * 3):
-        res = _paired("dropout_mlp", ("none", "dropout"), accs, "test_acc")
-        for run in res.runs.values():
-            pair = losses[run.params["seed"]]
-            run.history["test_loss"] = [pair[0] if run.params["variant"] == "none" else pair[1]] * 3
-        return res
-
-    clear = [(0.548, 0.506), (0.533, 0.495), (0.539, 0.500)]
-    assert lessons.dropout_helps_small_data_mlp(mlp(clear)).passed
-    one_worse = [*clear[:2], (0.50, 0.51)]
-    assert not lessons.dropout_helps_small_data_mlp(mlp(one_worse)).passed
-    worse_acc = ((0.88, 0.86),) * 3  # lower loss but clearly lower accuracy
-    assert not lessons.dropout_helps_small_data_mlp(mlp(clear, worse_acc)).passed
-
-
-def _dropout_result(gaps, seed_gaps, loss_gaps, name="dropout_sweep"):
-    res = ExperimentResult(name, None, None, "cpu", 0, "quick")
-    for rate, gap, seed_gap, loss_gap in zip((0.0, 0.7), gaps, seed_gaps, loss_gaps, strict=True):
-        key = f"p={rate:g}"
-        res.runs[key] = RunResult(
-            key,
-            params={"dropout": rate},
-            history={
-                "gap": [gap] * 3,
-                "gap_seed_style": [seed_gap] * 3,
-                "loss_gap": [loss_gap] * 3,
-                "test_acc": [0.9] * 3,
-            },
-        )
-    return res
-
-
-def test_dropout_lessons_pass_and_fail():
-    good = _dropout_result((0.04, 0.03), (0.035, -0.01), (0.12, 0.08))
-    assert lessons.dropout_reduces_overfitting_at_high_rate(good)
-    assert lessons.seed_train_accuracy_understates_with_dropout(good)
-    bad = _dropout_result((0.04, 0.03), (0.035, 0.025), (0.12, 0.13))
-    assert not lessons.dropout_reduces_overfitting_at_high_rate(bad)
-    assert not lessons.seed_train_accuracy_understates_with_dropout(bad)
-    names = [lesson.name for lesson in lessons.check_all(good)]
-    assert names == [
-        "dropout_reduces_overfitting_at_high_rate",
-        "seed_train_accuracy_understates_with_dropout",
+def _run(key, seed, *, test_loss, test_acc, train_acc_eval=1.0, train_acc=None, train_loss=0.01):
+    """A run whose metrics are constant over the epochs, varied a little per seed."""
+    j = 1 + 0.002 * ((seed * 7) % 5 - 2)
+    train_acc = train_acc_eval if train_acc is None else train_acc
+    hist = {
+        "test_loss": [test_loss * j] * EPOCHS,
+        "test_acc": [test_acc * j] * EPOCHS,
+        "train_acc_eval": [train_acc_eval] * EPOCHS,
+        "train_acc": [train_acc] * EPOCHS,
+        "train_loss_eval": [train_loss] * EPOCHS,
+    }
+    hist["gap"] = [a - b for a, b in zip(hist["train_acc_eval"], hist["test_acc"], strict=True)]
+    hist["loss_gap"] = [
+        a - b for a, b in zip(hist["test_loss"], hist["train_loss_eval"], strict=True)
     ]
+    return RunResult(key, history=hist)
+
+
+GOOD_MLP = {
+    "none": {"test_loss": 0.49, "test_acc": 0.858},
+    "dropout": {"test_loss": 0.46, "test_acc": 0.869, "train_acc": 0.972},
+    "torch": {"test_loss": 0.456, "test_acc": 0.870, "train_acc": 0.973},
+}
+
+
+def _mlp(name="dropout_mlp", seeds=SEEDS5, variants=None, **changes):
+    variants = {k: dict(v) for k, v in (variants or GOOD_MLP).items()}
+    for key, value in changes.items():
+        variant, metric = key.split("__")
+        variants[variant][metric] = value
+    res = ExperimentResult(name, None, None, "cpu", seeds[0], "quick")
+    for seed in seeds:
+        for variant, metrics in variants.items():
+            key = f"{variant}/seed={seed}"
+            res.runs[key] = _run(key, seed, **metrics)
+            res.runs[key].params = {"variant": variant, "seed": seed}
+    return res
+
+
+GOOD_SWEEP = {
+    0.0: {"test_loss": 0.49, "test_acc": 0.858},
+    0.5: {"test_loss": 0.48, "test_acc": 0.863, "train_acc": 0.99},
+    0.9: {
+        "test_loss": 0.98,
+        "test_acc": 0.796,
+        "train_acc_eval": 0.886,
+        "train_acc": 0.52,
+        "train_loss": 0.8,
+    },
+}
+
+
+def _sweep(seeds=SEEDS5, changes=None):
+    rates = {p: dict(v) for p, v in GOOD_SWEEP.items()}
+    for (p, metric), value in (changes or {}).items():
+        rates[p][metric] = value
+    res = ExperimentResult("dropout_mlp_sweep", None, None, "cpu", seeds[0], "quick")
+    for seed in seeds:
+        for p, metrics in rates.items():
+            key = f"p={p:g}/seed={seed}"
+            res.runs[key] = _run(key, seed, **metrics)
+            res.runs[key].params = {"dropout": p, "seed": seed}
+    return res
+
+
+def _sweep_with(p, **metrics):
+    return _sweep(changes={(p, k): v for k, v in metrics.items()})
+
+
+# Catalogue of counterfactuals: (lesson, result on which the effect is absent or reversed).
+COUNTERFACTUALS = [
+    # a version without the 1/(1−p) scaling: worse test loss (logit scale) and accuracy
+    ("dropout_implementations_agree", _mlp(dropout__test_loss=1.16, dropout__test_acc=0.84)),
+    # ... even if only the accuracy differs
+    ("dropout_implementations_agree", _mlp(dropout__test_acc=0.85)),
+    # dropout does not lower the test loss
+    ("dropout_helps_small_data_mlp", _mlp(dropout__test_loss=0.50)),
+    # lower test loss, but clearly lower accuracy
+    ("dropout_helps_small_data_mlp", _mlp(dropout__test_acc=0.84)),
+    # the loss gap does not narrow
+    ("dropout_narrows_loss_gap", _mlp(dropout__test_loss=0.52)),
+    # train-mode accuracy with dropout is as high as in eval mode
+    ("seed_train_accuracy_understates_with_dropout", _mlp(dropout__train_acc=1.0)),
+    # p = 0.9 fits the training set as well as p = 0: no underfitting
+    ("high_dropout_underfits", _sweep_with(0.9, train_acc_eval=1.0)),
+    # p = 0.9 is the best on test loss
+    ("high_dropout_underfits", _sweep_with(0.9, test_loss=0.40)),
+    # p = 0.9 does not narrow the gap
+    ("high_dropout_underfits", _sweep_with(0.9, train_loss=0.01, test_loss=0.6)),
+]
+
+GOOD = {"dropout_mlp": _mlp(), "dropout_mlp_sweep": _sweep()}
+CHECKED = sorted({name for name, _ in COUNTERFACTUALS} | {"dropout_gap_over_seeds"})
+
+
+def test_every_dropout_lesson_has_a_counterfactual():
+    kinds = ("dropout_mlp", "dropout_mlp_sweep", "dropout_seeds", "dropout", "dropout_sweep")
+    registered = {n for n, r in lessons.REGISTRY.items() if r.kinds[:1] and r.kinds[0] in kinds}
+    assert registered == set(CHECKED)
+
+
+@pytest.mark.parametrize(("name", "result"), COUNTERFACTUALS, ids=[n for n, _ in COUNTERFACTUALS])
+def test_lesson_holds_on_good_and_fails_on_counterfactual(name, result):
+    good = getattr(lessons, name)(GOOD[result.name])
+    assert good.passed, str(good)
+    assert _has_numbers(good.detail) and "种子" in good.detail
+    assert not getattr(lessons, name)(result).passed
+
+
+def test_cnn_seed_lesson_pass_and_fail():
+    variants = {
+        "none": {"test_loss": 0.30, "test_acc": 0.95, "train_loss": 0.10},
+        "scratch": {"test_loss": 0.28, "test_acc": 0.95, "train_loss": 0.12},
+    }
+    assert lessons.dropout_gap_over_seeds(_mlp("dropout_seeds", variants=variants)).passed
+    variants["scratch"]["test_loss"] = 0.35
+    assert not lessons.dropout_gap_over_seeds(_mlp("dropout_seeds", variants=variants)).passed
+
+
+def test_comparisons_need_five_seeds():
+    with pytest.raises(ValueError, match="5"):
+        lessons.dropout_helps_small_data_mlp(_mlp(seeds=(0, 1, 2)))
+    with pytest.raises(ValueError, match="5"):
+        lessons.high_dropout_underfits(_sweep(seeds=(0, 1, 2)))
+
+
+def test_sweep_ties_are_listed():
+    lesson = lessons.high_dropout_underfits(_sweep())
+    # p = 0.5 beats p = 0 by 0.01 in every seed, with a tiny spread: distinguishable
+    assert lesson.values["best"] == 0.5 and lesson.values["ties"] == [0.5]
+    tied = _sweep()
+    for seed, wobble in zip(SEEDS5, (0.005, -0.004, 0.006, -0.005, 0.0), strict=True):
+        run = tied[f"p=0/seed={seed}"]
+        run.history["test_loss"] = [v + wobble - 0.01 for v in run.history["test_loss"]]
+    assert lessons.high_dropout_underfits(tied).values["ties"] == [0.0, 0.5]
+
+
+def test_sweep_seed_means_averages_over_seeds():
+    view = sweep_seed_means(_sweep())
+    assert view.name == "dropout_sweep" and list(view.runs) == ["p=0", "p=0.5", "p=0.9"]
+    expected = (
+        sum(_run("x", s, test_loss=0.49, test_acc=0.858).history["test_loss"][0] for s in SEEDS5)
+        / 5
+    )
+    assert view.runs["p=0"].history["test_loss"][0] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="run_dropout_mlp_sweep"):
+        sweep_seed_means(_mlp())
+
+
+def test_mlp_experiments_shape_and_reuse():
+    cfg = replace(
+        get_config("dropout_mlp", "quick"),
+        epochs=1,
+        hidden_dim=8,
+        n_train=64,
+        sweep_rates=(0.0, 0.5),
+    )
+    mlp = run_dropout_mlp(seeds=(0, 1), config=cfg)
+    assert set(mlp.runs) == {f"{v}/seed={s}" for v in ("none", "dropout", "torch") for s in (0, 1)}
+    sweep = run_dropout_mlp_sweep(seeds=(0, 1), config=cfg, reuse=mlp)
+    assert sweep["p=0/seed=1"].history == mlp["none/seed=1"].history  # reused, not retrained
+    assert sweep["p=0/seed=1"].params["dropout"] == 0.0
+    with pytest.raises(ValueError, match="变体"):
+        run_dropout_mlp(seeds=(0,), config=cfg, variants=("bogus",))
+    with pytest.raises(ValueError, match="rates"):
+        run_dropout_mlp_sweep(seeds=(0,), config=cfg, rates=(0.5, 1.0))
 
 
 # ---------------------------------------------------------------------------
-# slow: the real experiments, quick profile, 3 seeds
+# slow: the real experiments, quick profile, 3 seed sets of 5 seeds
 
-_CACHE: dict = {}
-
-
-def cached(key, fn):
-    if key not in _CACHE:
-        _CACHE[key] = fn()
-    return _CACHE[key]
+SEED_SETS = {0: (0, 1, 2, 3, 4), 1: (5, 6, 7, 8, 9), 2: (10, 11, 12, 13, 14)}
 
 
-def dropout(seed):
-    return cached(("dropout", seed), lambda: run_dropout(profile="quick", seed=seed))
+def _no_scaling(x, p):
+    """A typical wrong dropout: drops with probability p but does not divide by 1 − p."""
+    return x * (torch.rand_like(x) > p).to(x.dtype)
 
 
-def dropout_sweep(seed):
-    if seed == 0:  # seed 0: the sweep exactly as the chapter runs it
-        return cached(("dsweep", 0), lambda: run_dropout_sweep(profile="quick", seed=0))
-    rates = get_config("dropout", "quick").sweep_rates
-    # the lessons compare p=0, the best rate and the highest: 0, the main rate and the top two
-    rates = (0.0, get_config("dropout", "quick").dropout, *sorted(rates)[-2:])
-    return cached(
-        ("dsweep", seed), lambda: run_dropout_sweep(rates=rates, profile="quick", seed=seed)
-    )
+@pytest.mark.slow
+@pytest.mark.parametrize("seed_set", sorted(SEED_SETS))
+def test_dropout_lessons_over_seed_sets(seed_set):
+    mlp = run_dropout_mlp(seeds=SEED_SETS[seed_set], profile="quick")
+    sweep = run_dropout_mlp_sweep(seeds=SEED_SETS[seed_set], profile="quick", reuse=mlp)
+    out = lessons.check_all(mlp, sweep)
+    assert len(out) == 5
+    for lesson in out:
+        assert lesson.passed, str(lesson)
 
 
-#: disjoint seed sets for the experiments that compare several seeds themselves
-SEED_SETS = {0: (0, 1, 2), 1: (3, 4, 5), 2: (6, 7, 8)}
+@pytest.mark.slow
+def test_real_run_without_scaling_fails_the_agreement():
+    mlp = run_dropout_mlp(seeds=SEED_SETS[0], profile="quick", dropout_fn=_no_scaling)
+    assert not lessons.dropout_implementations_agree(mlp).passed
 
 
-def dropout_seeds(seed):
-    return cached(
-        ("dseeds", seed), lambda: run_dropout_seeds(seeds=SEED_SETS[seed], profile="quick")
-    )
-
-
-def dropout_mlp(seed):
-    return cached(("dmlp", seed), lambda: run_dropout_mlp(seeds=SEED_SETS[seed], profile="quick"))
-
-
-def _holds(lesson):
-    assert lesson.passed, str(lesson)
+@pytest.mark.slow
+def test_cnn_seed_comparison_runs():
+    cfg = replace(get_config("dropout", "quick"), epochs=1, n_train=256, seeds=SEEDS5)
+    res = run_dropout_seeds(config=cfg)
+    lesson = lessons.dropout_gap_over_seeds(res)
     assert _has_numbers(lesson.detail)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", SEEDS)
-def test_dropout_lessons(seed):
-    res = dropout(seed)
-    assert res.data.n_train == get_config("dropout", "quick").n_train
-    _holds(lessons.dropout_narrows_loss_gap(res))
-    _holds(lessons.dropout_implementations_agree(res))
-    sweep = dropout_sweep(seed)
-    _holds(lessons.dropout_reduces_overfitting_at_high_rate(sweep))
-    _holds(lessons.seed_train_accuracy_understates_with_dropout(sweep))
-    _holds(lessons.high_dropout_underfits(sweep))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", SEEDS)
-def test_dropout_lessons_across_seed_sets(seed):
-    """Lessons that compare several seeds themselves, each on its own set of 3 seeds."""
-    _holds(lessons.dropout_gap_over_seeds(dropout_seeds(seed)))
-    _holds(lessons.dropout_helps_small_data_mlp(dropout_mlp(seed)))
-
-
-@pytest.mark.slow
-def test_check_all_as_the_chapter_runs_it():
-    """The chapter's calls (seed 0): every lesson holds."""
-    checked = lessons.check_all(dropout(0), dropout_sweep(0), dropout_seeds(0), dropout_mlp(0))
-    assert len(checked) == 7
-    failed = [str(lesson) for lesson in checked if not lesson.passed]
-    assert not failed, "\n".join(failed)
-    assert dropout_sweep(0).run_names == [
-        f"p={r:g}" for r in get_config("dropout", "quick").sweep_rates
-    ]

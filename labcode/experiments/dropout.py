@@ -33,9 +33,11 @@ __all__ = [
     "rate_key",
     "run_dropout",
     "run_dropout_mlp",
+    "run_dropout_mlp_sweep",
     "run_dropout_seeds",
     "run_dropout_sweep",
     "seed_key",
+    "sweep_seed_means",
 ]
 
 VARIANTS = {
@@ -266,27 +268,88 @@ def run_dropout_seeds(
     return result
 
 
+MLP_VARIANTS = {
+    "none": "无 dropout（所有比例为 0）",
+    "dropout": "手写 dropout_layer（或你传入的 dropout_fn），每层的比例见设置",
+    "torch": "torch.nn.functional.dropout，比例同上",
+}
+
+
+def _check_seeds(seeds, minimum: int = 1) -> tuple[int, ...]:
+    seed_list = tuple(seeds)
+    if len(seed_list) < minimum or len(set(seed_list)) != len(seed_list):
+        raise ValueError(
+            f"seeds 应为至少 {minimum} 个不重复的种子，例如 (0, 1, 2, 3, 4)，实际得到 {seed_list!r}。"
+        )
+    return seed_list
+
+
+def _train_mlp(config, data, device, seed, key, experiment, p_in, p_hidden, dropout_fn, params):
+    settings.seed_everything(seed)  # 同一种子：同样的初始权重与批次顺序（配对比较）
+    model = DropoutMLP(p_in, p_hidden, config.hidden_dim, dropout_fn=dropout_fn).to(device)
+    history, _ = fit_classifier(
+        model,
+        data,
+        experiment=experiment,
+        run=key,
+        optimizer=config.optimizer,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        seed=seed,
+        eval_batch_size=config.eval_batch_size,
+        eval_train=True,
+    )
+    add_gaps(history)
+    history["gap_seed_style"] = [
+        a - b for a, b in zip(history["train_acc"], history["test_acc"], strict=True)
+    ]
+    summary = {
+        "final_test_acc": history["test_acc"][-1],
+        "final_test_loss": history["test_loss"][-1],
+        "final_train_acc_eval": history["train_acc_eval"][-1],
+        "final_gap": history["gap"][-1],
+        "final_loss_gap": history["loss_gap"][-1],
+    }
+    params = {
+        **params,
+        "seed": seed,
+        "input_dropout": p_in,
+        "hidden_dropout": tuple(p_hidden),
+        "epochs": config.epochs,
+    }
+    return RunResult(key, params=params, history=history, summary=summary)
+
+
 def run_dropout_mlp(
     seeds=None,
     profile: str | None = None,
     device=None,
     config: DropoutMLPConfig | None = None,
     dropout_fn=dropout_layer,
+    variants=("none", "dropout", "torch"),
 ) -> ExperimentResult:
     """Dropout 效果明显的设置：很少的训练图、很宽的 MLP、很长的训练，每层不同的 dropout 比例。
 
-    每个种子训练两个 :class:`~labcode.models.DropoutMLP`：``"none"``（所有比例为 0）与 ``"dropout"``
-    （设置中的 ``input_dropout`` / ``hidden_dropout``）。``dropout_fn`` 默认是手写的 ``dropout_layer``，
-    可以换成你自己写的。``runs`` 的键为 ``"none/seed=0"``、``"dropout/seed=0"`` 等，``history`` 同
-    :func:`run_dropout`（含 eval 模式的训练集指标）。
+    每个种子训练 :class:`~labcode.models.DropoutMLP` 的几个变体（``variants``）：``"none"``（所有比例为 0）、
+    ``"dropout"``（设置中的 ``input_dropout`` / ``hidden_dropout``，丢弃函数为 ``dropout_fn``，默认手写的
+    ``dropout_layer``，可以换成你自己写的）与 ``"torch"``（同样的比例，丢弃函数为
+    ``torch.nn.functional.dropout``）。同一个种子的各变体初始权重与批次顺序相同，供配对比较。
+    ``runs`` 的键为 ``"none/seed=0"``、``"dropout/seed=0"`` 等，``history`` 同 :func:`run_dropout`
+    （含 eval 模式的训练集指标与原实验方式的 ``gap_seed_style``）。
     """
     started = time.perf_counter()
     config, profile_name = resolve_profile_config("dropout_mlp", profile, config, DropoutMLPConfig)
     if not callable(dropout_fn):
         raise TypeError(f"dropout_fn 应是函数 dropout_fn(X, p)，实际得到 {dropout_fn!r}。")
-    seed_list = tuple(config.seeds if seeds is None else seeds)
-    if not seed_list or len(set(seed_list)) != len(seed_list):
-        raise ValueError(f"seeds 应为不重复的种子，例如 (0, 1, 2)，实际得到 {seed_list!r}。")
+    if isinstance(variants, str):
+        variants = (variants,)
+    unknown = [v for v in variants if v not in MLP_VARIANTS]
+    if unknown or not variants:
+        raise ValueError(
+            f"未知的变体 {unknown or list(variants)}。可选：{', '.join(MLP_VARIANTS)}（可以选多个）。"
+        )
+    seed_list = _check_seeds(config.seeds if seeds is None else seeds)
     device, data, result = start_mnist_experiment(
         "dropout_mlp",
         config,
@@ -296,50 +359,136 @@ def run_dropout_mlp(
         profile_name,
         notes=[
             f"只用 {config.n_train} 张训练图；两个 {config.hidden_dim} 宽的隐藏层；训练 {config.epochs} 个 epoch；"
-            f"dropout：输入 {config.input_dropout:g}，隐藏层 {config.hidden_dropout[0]:g} / {config.hidden_dropout[1]:g}。",
+            f"dropout：输入 {config.input_dropout:g}，隐藏层 {config.hidden_dropout[0]:g} / {config.hidden_dropout[1]:g}"
+            "（Srivastava 等，2014 的做法）。",
             f"随机种子：{', '.join(map(str, seed_list))}。",
         ],
     )
-    variants = {
-        "none": (0.0, (0.0, 0.0)),
-        "dropout": (config.input_dropout, tuple(config.hidden_dropout)),
+    recipe = (config.input_dropout, tuple(config.hidden_dropout))
+    setups = {
+        "none": (0.0, (0.0, 0.0), dropout_layer),
+        "dropout": (*recipe, dropout_fn),
+        "torch": (*recipe, torch.nn.functional.dropout),
     }
     for seed in seed_list:
-        for variant, (p_in, p_hidden) in variants.items():
+        for variant in variants:
+            p_in, p_hidden, fn = setups[variant]
             key = seed_key(variant, seed)
-            settings.seed_everything(seed)
-            model = DropoutMLP(p_in, p_hidden, config.hidden_dim, dropout_fn=dropout_fn).to(device)
-            history, _ = fit_classifier(
-                model,
+            result.runs[key] = _train_mlp(
+                config,
                 data,
-                experiment="dropout_mlp",
-                run=key,
-                optimizer=config.optimizer,
-                lr=config.lr,
-                batch_size=config.batch_size,
-                epochs=config.epochs,
-                seed=seed,
-                eval_batch_size=config.eval_batch_size,
-                eval_train=True,
+                device,
+                seed,
+                key,
+                "dropout_mlp",
+                p_in,
+                p_hidden,
+                fn,
+                {"variant": variant, "dropout": max(p_in, *p_hidden)},
             )
-            add_gaps(history)
-            summary = {
-                "final_test_acc": history["test_acc"][-1],
-                "final_test_loss": history["test_loss"][-1],
-                "final_train_acc_eval": history["train_acc_eval"][-1],
-                "final_gap": history["gap"][-1],
-                "final_loss_gap": history["loss_gap"][-1],
-            }
-            params = {
-                "variant": variant,
-                "seed": seed,
-                "input_dropout": p_in,
-                "hidden_dropout": p_hidden,
-                "epochs": config.epochs,
-            }
-            result.runs[key] = RunResult(key, params=params, history=history, summary=summary)
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def run_dropout_mlp_sweep(
+    rates=None,
+    seeds=None,
+    profile: str | None = None,
+    device=None,
+    config: DropoutMLPConfig | None = None,
+    dropout_fn=dropout_layer,
+    reuse: ExperimentResult | None = None,
+) -> ExperimentResult:
+    """小数据 MLP 上的 dropout 比例扫描：两个隐藏层之后都用比例 p（输入不丢弃），每个 p 在每个种子上训练一次。
+
+    ``rates`` 默认取设置中的 ``sweep_rates``，``seeds`` 默认取 ``seeds``。``runs`` 的键为 ``"p=0.5/seed=0"``，
+    ``params`` 有 ``dropout``（p）与 ``seed``。``reuse``：:func:`run_dropout_mlp` 的结果；设置、设备与数据相同时，
+    其中的 ``"none"`` 运行就是 p = 0 的运行，直接复用。
+    """
+    started = time.perf_counter()
+    given = config
+    config, profile_name = resolve_profile_config("dropout_mlp", profile, config, DropoutMLPConfig)
+    if not callable(dropout_fn):
+        raise TypeError(f"dropout_fn 应是函数 dropout_fn(X, p)，实际得到 {dropout_fn!r}。")
+    seed_list = _check_seeds(config.seeds if seeds is None else seeds)
+    values = [check_dropout_rate(r) for r in (config.sweep_rates if rates is None else rates)]
+    if not values or len(set(values)) != len(values) or any(r >= 1 for r in values):
+        raise ValueError(
+            f"rates 应为不重复、小于 1 的比例，例如 (0, 0.5, 0.9)，实际得到 {values!r}。"
+        )
+    device, data, result = start_mnist_experiment(
+        "dropout_mlp_sweep",
+        config,
+        config.n_train,
+        device,
+        seed_list[0],
+        "custom" if given is not None else profile_name,
+        notes=[
+            f"只用 {config.n_train} 张训练图；两个 {config.hidden_dim} 宽的隐藏层；训练 {config.epochs} 个 epoch；"
+            "两个隐藏层之后的 dropout 比例都为 p，输入不丢弃。",
+            f"随机种子：{', '.join(map(str, seed_list))}。",
+        ],
+    )
+    reusable = {}
+    if reuse is not None:
+        if getattr(reuse, "name", None) != "dropout_mlp":
+            raise ValueError(
+                f"reuse 应为 run_dropout_mlp 的结果，实际得到 {getattr(reuse, 'name', type(reuse).__name__)!r}。"
+            )
+        if reuse.config == config and str(reuse.device) == str(device) and reuse.data == data.info:
+            reusable = {
+                run.params["seed"]: run
+                for run in reuse.runs.values()
+                if run.params.get("variant") == "none"
+            }
+    for seed in seed_list:
+        for rate in values:
+            key = f"{rate_key(rate)}/seed={seed}"
+            if rate == 0 and seed in reusable:
+                run = dataclasses.replace(
+                    reusable[seed], name=key, params=dict(reusable[seed].params)
+                )
+            else:
+                run = _train_mlp(
+                    config,
+                    data,
+                    device,
+                    seed,
+                    key,
+                    "dropout_mlp_sweep",
+                    0.0,
+                    (rate, rate),
+                    dropout_fn,
+                    {},
+                )
+            run.params.update(dropout=rate, seed=seed, variant=rate_key(rate))
+            result.runs[key] = run
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def sweep_seed_means(result: ExperimentResult) -> ExperimentResult:
+    """把 :func:`run_dropout_mlp_sweep` 的结果按 p 对种子取平均（每个 epoch 的各项指标），得到每个 p 一次
+    “平均运行”的 ``"dropout_sweep"`` 结果，供 :func:`labcode.plots.plot_dropout_sweep` 与交互图使用。"""
+    if getattr(result, "name", None) != "dropout_mlp_sweep":
+        raise ValueError(
+            f"需要 run_dropout_mlp_sweep 的结果，实际得到 {getattr(result, 'name', type(result).__name__)!r}。"
+        )
+    groups: dict[float, list[RunResult]] = {}
+    for run in result.runs.values():
+        groups.setdefault(run.params["dropout"], []).append(run)
+    view = dataclasses.replace(result, name="dropout_sweep", runs={}, notes=list(result.notes))
+    view.notes.append("每个 p 的曲线是各种子的平均。")
+    for rate in sorted(groups):
+        runs = groups[rate]
+        keys = [k for k, v in runs[0].history.items() if v and isinstance(v[0], int | float)]
+        history = {
+            k: [sum(vals) / len(vals) for vals in zip(*(r.history[k] for r in runs), strict=True)]
+            for k in keys
+        }
+        params = {"dropout": rate, "seeds": [r.params["seed"] for r in runs]}
+        view.runs[rate_key(rate)] = RunResult(rate_key(rate), params=params, history=history)
+    return view
 
 
 def _reusable_runs(

@@ -8,6 +8,9 @@
   最后给出 ‖w‖₂ 和权重向量（画直方图，代替原实验打印 200 个数）。
 - ``run_lambda_sweep``：不同 λ 的最终训练/测试损失。
 - ``run_l1_vs_l2``：L1 与 L2 得到的权重，以及接近 0 的权重所占比例。
+- ``run_l2_seeds``：在若干个种子（每个种子一份新的合成数据和一个新的初始化）上配对比较：λ 扫描
+  （梯度下降，固定的 epoch 数）、从 0 初始化的梯度下降、常数预测、最小范数插值解与岭回归的闭式解，
+  以及在训练集内做 k 折交叉验证选出的 λ。
 
 报告的损失都是 **纯数据损失**（均方误差，不含正则项），在整个训练集 / 测试集上评估。
 """
@@ -35,7 +38,9 @@ __all__ = [
     "make_synthetic_data",
     "run_l1_vs_l2",
     "run_l2",
+    "run_l2_seeds",
     "run_lambda_sweep",
+    "ridge_solution",
 ]
 
 L2_METHODS = ("scratch", "weight_decay")
@@ -83,12 +88,17 @@ def _fit_linear(
     weight_decay: float = 0.0,
     penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
     proximal_l1: float = 0.0,
+    zero_init: bool = False,
 ) -> RunResult:
     """训练一个线性回归模型；``penalty(w)`` 加到损失上，``weight_decay`` 交给优化器（只作用于权重），
-    ``proximal_l1 > 0`` 时每步之后做 L1 的软阈值（近端）步。"""
+    ``proximal_l1 > 0`` 时每步之后做 L1 的软阈值（近端）步；``zero_init`` 时权重（和偏置）从 0 开始。"""
     train_x, train_y, test_x, test_y = data
     settings.seed_everything(seed)  # 同一种子：各次运行的初始权重相同
     net = nn.Linear(config.d, 1, bias=config.bias).to(train_x.device)
+    if zero_init:
+        with torch.no_grad():
+            for param in net.parameters():
+                param.zero_()
     groups = [{"params": [net.weight], "weight_decay": weight_decay}]
     if net.bias is not None:
         groups.append({"params": [net.bias], "weight_decay": 0.0})  # 偏置不受惩罚
@@ -309,5 +319,147 @@ def run_l1_vs_l2(
     l2.params = {"penalty": "l2", "lambda": lam2, "method": "scratch"}
     result.runs.update(none=none, l1=l1, l2=l2)
     result.notes.append(f"训练 {epochs} 个 epoch；|wᵢ| < {config.zero_tol:g} 的权重算作接近 0。")
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+# ---------------------------------------------------------------------------
+# 跨种子的配对比较与闭式解
+
+
+def ridge_solution(x: torch.Tensor, y: torch.Tensor, lam: float, bias: bool = False):
+    """岭回归的闭式解（float64），损失与实验相同：``mean((x·w + b − y)²) + λ/2·‖w‖²``。
+
+    ``w = (XᵀX + nλ/2·I)⁻¹ Xᵀy``；``lam = 0`` 时用伪逆，得到 **最小范数** 的最小二乘解（n < d 时是
+    最小范数插值解）。``bias=True`` 时偏置不受惩罚（先把 x、y 中心化）。返回 ``(w, b)``，w 形状 (d,)。
+    """
+    x, y = x.double(), y.double().reshape(-1)
+    x_mean = x.mean(dim=0) if bias else torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
+    y_mean = y.mean() if bias else torch.zeros((), dtype=x.dtype, device=x.device)
+    xc, yc = x - x_mean, y - y_mean
+    if lam == 0:
+        w = torch.linalg.pinv(xc) @ yc
+    else:
+        n, d = xc.shape
+        eye = torch.eye(d, dtype=x.dtype, device=x.device)
+        w = torch.linalg.solve(xc.T @ xc + (n * lam / 2) * eye, xc.T @ yc)
+    return w, float(y_mean - x_mean @ w)
+
+
+def _mse64(w, b, x, y) -> float:
+    return float(((x.double() @ w + b - y.double().reshape(-1)) ** 2).mean())
+
+
+def _cv_loss(x, y, lam: float, folds: int, bias: bool) -> float:
+    """k 折交叉验证：训练集按顺序分成 ``folds`` 份，每份轮流做验证集，闭式解在其余部分上求出。"""
+    n = x.shape[0]
+    edges = [round(i * n / folds) for i in range(folds + 1)]
+    losses = []
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        keep = torch.ones(n, dtype=torch.bool, device=x.device)
+        keep[lo:hi] = False
+        w, b = ridge_solution(x[keep], y[keep], lam, bias)
+        losses.append(_mse64(w, b, x[~keep], y[~keep]))
+    return sum(losses) / len(losses)
+
+
+def _closed_forms(config, data, lambdas, folds: int, gd_zero: RunResult, seed: int) -> RunResult:
+    train_x, train_y, test_x, test_y = data
+    summary: dict = {}
+    # 常数预测：不带偏置的模型只能输出 0（w = 0）；带偏置时输出训练集标签的均值
+    const = float(train_y.double().mean()) if config.bias else 0.0
+    summary["constant_train_loss"] = float(((train_y.double() - const) ** 2).mean())
+    summary["constant_test_loss"] = float(((test_y.double() - const) ** 2).mean())
+    w_mn, b_mn = ridge_solution(train_x, train_y, 0.0, config.bias)
+    summary["min_norm_test_loss"] = _mse64(w_mn, b_mn, test_x, test_y)
+    summary["min_norm_train_loss"] = _mse64(w_mn, b_mn, train_x, train_y)
+    summary["min_norm_w_norm"] = float(w_mn.norm())
+    w_gd = torch.tensor(gd_zero.arrays["weights"], dtype=torch.float64, device=w_mn.device)
+    summary["gd_zero_distance_to_min_norm"] = float((w_gd - w_mn).norm() / w_mn.norm())
+    ridge_test, ridge_train, cv = {}, {}, {}
+    for lam in lambdas:
+        w, b = ridge_solution(train_x, train_y, lam, config.bias)
+        ridge_test[lambda_key(lam)] = _mse64(w, b, test_x, test_y)
+        ridge_train[lambda_key(lam)] = _mse64(w, b, train_x, train_y)
+        cv[lambda_key(lam)] = _cv_loss(train_x, train_y, lam, folds, config.bias)
+    chosen = min(lambdas, key=lambda lam: cv[lambda_key(lam)])
+    summary.update(
+        ridge_test_loss=ridge_test,
+        ridge_train_loss=ridge_train,
+        cv_loss=cv,
+        cv_lambda=chosen,
+        cv_test_loss=ridge_test[lambda_key(chosen)],
+    )
+    run = RunResult(seed_run_key("closed_form", seed), summary=summary)
+    run.params = {"kind": "closed_form", "seed": seed, "folds": folds}
+    return run
+
+
+def seed_run_key(kind: str, seed: int, lam: float | None = None) -> str:
+    """跨种子实验中一次运行的键，如 ``"gd/lambda=3/seed=1"``、``"gd_zero/seed=1"``、``"closed_form/seed=1"``。"""
+    middle = f"/{lambda_key(lam)}" if lam is not None else ""
+    return f"{kind}{middle}/seed={seed}"
+
+
+def run_l2_seeds(
+    seeds=None,
+    lambdas=None,
+    profile: str | None = None,
+    device=None,
+    config: L2Config | None = None,
+    folds: int | None = None,
+) -> ExperimentResult:
+    """在每个种子（一份新的合成数据 + 一个新的随机初始化）上做同一组比较，供配对的结论检查：
+
+    - ``"gd/lambda=…/seed=…"``：默认初始化、梯度下降（``weight_decay=λ``）训练 ``epochs`` 轮，λ 取 ``lambdas``
+      （默认设置中的 ``sweep_lambdas``）；``history`` 同 :func:`run_l2`；
+    - ``"gd_zero/seed=…"``：λ = 0，但权重从 0 开始；
+    - ``"closed_form/seed=…"``：``summary`` 中有常数预测（``constant_*``）、最小范数插值解（``min_norm_*``）、
+      每个 λ 的岭回归闭式解（``ridge_test_loss`` / ``ridge_train_loss``，以 ``"lambda=3"`` 为键）、
+      k 折交叉验证损失（``cv_loss``，只用训练集）与它选出的 λ（``cv_lambda``、``cv_test_loss``），以及
+      从 0 初始化的梯度下降解到最小范数解的相对距离 ``gd_zero_distance_to_min_norm``。
+
+    ``seeds`` 默认取设置中的 ``seeds``；``folds`` 默认取设置中的 ``folds``。
+    """
+    started = time.perf_counter()
+    given = config
+    config, _ = resolve_profile_config("l2", profile, config, L2Config)
+    seed_list = tuple(config.seeds if seeds is None else seeds)
+    if len(seed_list) < 2 or len(set(seed_list)) != len(seed_list):
+        raise ValueError(
+            f"seeds 应为至少两个不同的种子，例如 (0, 1, 2, 3, 4)，实际得到 {seed_list!r}。"
+        )
+    values = [_check_lambda(lam) for lam in (config.sweep_lambdas if lambdas is None else lambdas)]
+    if 0.0 not in values or len(values) < 2:
+        raise ValueError(f"lambdas 应包含 0 和至少一个正数，例如 (0, 3, 30)，实际得到 {values!r}。")
+    k = config.folds if folds is None else folds
+    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= config.n_train:
+        raise ValueError(f"folds 应为 2 到训练样本数 {config.n_train} 之间的整数，实际得到 {k!r}。")
+    config, data, result = _prepare(profile, given, seed_list[0], device, "l2_seeds")
+    result.notes.append(
+        f"随机种子：{', '.join(map(str, seed_list))}（每个种子一份新数据、一个新初始化）。"
+    )
+    for seed in seed_list:
+        data = make_synthetic_data(config, seed, settings.get_device(device))
+        for lam in values:
+            key = seed_run_key("gd", seed, lam)
+            run = _l2_run(config, data, lam, "weight_decay", seed, "l2_seeds")
+            run.name = key
+            run.params.update(kind="gd", seed=seed, init="default")
+            result.runs[key] = run
+        key = seed_run_key("gd_zero", seed)
+        zero = _fit_linear(
+            config,
+            data,
+            seed=seed,
+            epochs=config.epochs,
+            experiment="l2_seeds",
+            run=key,
+            zero_init=True,
+        )
+        zero.params = {"kind": "gd_zero", "seed": seed, "lambda": 0.0, "init": "zero"}
+        result.runs[key] = zero
+        closed = _closed_forms(config, data, values, k, zero, seed)
+        result.runs[closed.name] = closed
     result.elapsed_s = time.perf_counter() - started
     return result
