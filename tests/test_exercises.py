@@ -249,11 +249,11 @@ BOX = """\
 def test_admonition_becomes_a_blockquote_with_a_bold_title():
     out = nbmarkdown.to_jupyter(BOX)
     lines = out.split("\n")
-    assert lines[:3] == ["前文。", "", "> **✍️ 练习 3.1：`dead_fraction(model, loader)`**"]
+    assert lines[:3] == ["前文。", "", "> **练习 3.1：`dead_fraction(model, loader)`**"]
     assert "> 第二段在空行之后（MkDocs 里仍在框内）。" in lines
     html = _render(out)
     quote = html[html.index("<blockquote>") : html.index("</blockquote>")]
-    assert "<strong>✍️ 练习 3.1：<code>dead_fraction(model, loader)</code></strong>" in quote
+    assert "<strong>练习 3.1：<code>dead_fraction(model, loader)</code></strong>" in quote
     assert "<p>第二段在空行之后" in quote  # a paragraph, not an indented code block
     assert "<strong>粗体</strong>" in quote and "<pre>" not in quote.split("<details>")[0]
     assert html.rstrip().endswith("<p>后文。</p>")
@@ -261,13 +261,13 @@ def test_admonition_becomes_a_blockquote_with_a_bold_title():
 
 def test_folded_blocks_become_closed_details_with_markdown_inside():
     out = nbmarkdown.to_jupyter(BOX)
-    assert "> <details>\n> <summary>💡 提示</summary>\n>\n> - 提示一" in out
+    assert "> <details>\n> <summary>提示</summary>\n>\n> - 提示一" in out
     assert "> 答案正文 $\\sigma'(x)$。\n>\n> ```python\n> def f(x):\n>     return x" in out
     assert out.count("<details>") == out.count("</details>") == 2
     assert "<details open>" not in out
     html = _render(out)
-    assert "<summary>✅ 参考答案</summary>" in html
-    inside = html[html.index("<summary>✅ 参考答案</summary>") :]
+    assert "<summary>参考答案</summary>" in html
+    inside = html[html.index("<summary>参考答案</summary>") :]
     assert "<p>答案正文" in inside  # Markdown inside <details> is rendered...
     assert '<code class="language-python">def f(x):\n    return x' in inside  # ...code keeps indent
     assert "<li>提示一</li>" in html
@@ -282,7 +282,7 @@ def test_display_math_is_one_line_inside_a_blockquote_and_untouched_elsewhere():
     plain = '正文\n\n??? info "定义"\n    $$\n    a = b\n    $$\n\n后文\n'
     converted = nbmarkdown.to_jupyter(plain)
     assert "\n$$\na = b\n$$\n" in converted
-    assert converted.startswith("正文\n\n<details>\n<summary>ℹ️ 定义</summary>\n\n$$")
+    assert converted.startswith("正文\n\n<details>\n<summary>定义</summary>\n\n$$")
     assert converted.endswith("$$\n\n</details>\n\n后文\n")
     with pytest.raises(nbmarkdown.MarkdownConversionError, match="never closed"):
         nbmarkdown.to_jupyter('!!! note "x"\n    $$\n    a = b\n')
@@ -290,8 +290,8 @@ def test_display_math_is_one_line_inside_a_blockquote_and_untouched_elsewhere():
 
 def test_open_untitled_and_nested_folded_blocks():
     out = nbmarkdown.to_jupyter('???+ note\n    外层\n\n    ??? question ""\n        内层\n')
-    assert out.startswith("<details open>\n<summary>📝 注意</summary>\n\n外层")
-    assert "<details>\n<summary>❓</summary>\n\n内层\n\n</details>\n\n</details>" in out
+    assert out.startswith("<details open>\n<summary>注意</summary>\n\n外层")
+    assert "<details>\n<summary>问题</summary>\n\n内层\n\n</details>\n\n</details>" in out
     html = _render(out)
     assert html.count("<details") == 2 and "<p>内层</p>" in html
 

@@ -170,14 +170,17 @@ MISTAKES = [
 ]
 
 
-def record_and_judge(tmp_path, number, namespace, patches=None):
+def record_and_judge(tmp_path, number, namespace, patches=None, time_limit=30.0):
     """Record in this process (patched, as a forging kernel would be), then judge unpatched."""
+    from labcode.selfcheck import report
+
     path = tmp_path / f"{number}.pt"
     namespace = dict(namespace)
     with pytest.MonkeyPatch.context() as m:
+        m.setattr(report, "TIME_LIMIT", report.TIME_LIMIT)  # record() sets it, as in a kernel
         for target, name, value in patches or ():
             m.setattr(target, name, value)
-        replay.record(number, namespace, str(path), time_limit=30)
+        replay.record(number, namespace, str(path), time_limit=time_limit)
     return replay.judge(number, torch.load(path, weights_only=True))
 
 
@@ -352,6 +355,17 @@ def test_records_that_cannot_be_judged_are_errors(tmp_path):
         ]
         == "fail"
     )
+
+
+def test_a_call_that_never_returns_fails_with_the_time_limit(tmp_path):
+    def hangs(w):
+        while True:
+            pass
+
+    status, message = record_and_judge(
+        tmp_path, "4.1", {**COMPLETE, "l2_penalty": hangs}, time_limit=0.3
+    )
+    assert status == "fail" and "运行超过了 0.3 秒" in message
 
 
 def test_sys_exit_in_a_submission_is_a_failure_not_an_exit(tmp_path):

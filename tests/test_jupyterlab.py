@@ -41,6 +41,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 SLUG = "activations"
 FIGURE_NOTEBOOK = "interactive-figure.ipynb"
 SITE_URL = "https://labcode-course.github.io/regularization-activation-lab/"
@@ -219,7 +220,7 @@ def test_answers_are_hidden_until_opened(page):
     )
     target = (
         page.locator(".jp-RenderedMarkdown details")
-        .filter(has=page.locator("summary", has_text="✅ 参考答案"))
+        .filter(has=page.locator("summary", has_text="参考答案"))
         .first
     )
     body = target.locator("p").first
@@ -231,6 +232,8 @@ def test_answers_are_hidden_until_opened(page):
     # the Markdown and the math inside the opened answer are rendered
     assert target.locator("mjx-container").count() > 0
     assert "$" not in body.inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # for a person to look at (CI artifact)
+    page.screenshot(path=str(SCREENSHOTS / "jupyterlab-exercises-answer-open.png"))
 
 
 def test_run_all_stops_at_the_first_exercise_with_its_chinese_message(page):

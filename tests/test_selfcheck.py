@@ -486,3 +486,31 @@ def test_check_messages_are_plain_text():
                 and id(node) not in docstrings
             ):
                 assert not emphasis.search(node.value), (module.__name__, node.value)
+
+
+def test_a_torch_meta_error_is_not_taken_for_an_unfinished_exercise():
+    class MetaInside(MyTanh):
+        def derivative(self, x):
+            return torch.equal(x.to("meta"), x.to("meta"))
+
+    with pytest.raises(ActivationCheckError, match=r"meta 设备"):
+        check_activation_function(MyReLU, MySigmoid, MetaInside, show_plot=False)
+
+
+def test_a_function_where_a_class_is_expected():
+    def relu(x):
+        return torch.relu(x)
+
+    with pytest.raises(ActivationCheckError, match=r"请传入你写的类本身.*不是函数 relu"):
+        check_activation_function(relu, MySigmoid, MyTanh, show_plot=False)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_output_for_a_cpu_input_is_rejected():
+    class CudaSigmoid(MySigmoid):
+        def derivative(self, x):
+            return super().derivative(x).cuda()
+
+    with pytest.raises(ActivationCheckError, match=r"输出在设备 cuda:0 上，而输入在 cpu 上"):
+        check_activation_function(MyReLU, CudaSigmoid, MyTanh, show_plot=False)

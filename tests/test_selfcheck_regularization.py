@@ -528,3 +528,31 @@ def test_check_eval_accuracy_stub():
     label = "练习 5.3：请实现 evaluate_accuracy（检查：check_eval_accuracy）"
     with pytest.raises(NotImplementedError, match=f"^{label}$"):
         check_eval_accuracy(stub(label))
+
+
+def meta_output(X, dropout):
+    return torch.zeros(X.shape, device="meta")
+
+
+def meta_penalty(w):
+    return torch.zeros((), device="meta")
+
+
+def test_outputs_on_another_device_fail_clearly_not_as_unfinished(rng_untouched):
+    with pytest.raises(SelfCheckError, match=r"输出在设备 meta 上，而输入在 cpu 上"):
+        check_dropout_layer(meta_output)
+    with pytest.raises(SelfCheckError, match=r"输出在设备 meta 上"):
+        check_l2_penalty(meta_penalty)
+
+
+def test_accuracy_on_the_meta_device_fails_clearly(rng_untouched):
+    with pytest.raises(SelfCheckError, match=r"meta 设备上的张量"):
+        check_eval_accuracy(lambda model, loader: torch.zeros((), device="meta"))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_the_mask_must_follow_x(rng_untouched):
+    assert check_dropout_layer(dropout_layer).startswith("check_dropout_layer 通过：")
+    with pytest.raises(SelfCheckError, match=r"X 在 cuda 设备上.*device=X\.device"):
+        check_dropout_layer(d2l_dropout)

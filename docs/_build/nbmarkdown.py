@@ -32,19 +32,19 @@ LINK = re.compile(r"(?<!!)\[(?P<text>[^\]\n]*)\]\((?P<target>[^)\s]+)\)")
 INLINE_CODE = re.compile(r"`([^`\n]+)`")
 BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
 
-KINDS = {  # icon, title when the source gives none
-    "abstract": ("📋", "要点"),
-    "info": ("ℹ️", "说明"),
-    "note": ("📝", "注意"),
-    "tip": ("💡", "提示"),
-    "warning": ("⚠️", "警告"),
-    "danger": ("⛔", "危险"),
-    "example": ("✍️", "练习"),
-    "question": ("❓", "问题"),
-    "success": ("✅", "答案"),
-    "failure": ("❌", "失败"),
-    "bug": ("🐞", "错误"),
-    "quote": ("💬", "引用"),
+KINDS = {  # the title when the source gives none (no icons: not every machine has an emoji font)
+    "abstract": "要点",
+    "info": "说明",
+    "note": "注意",
+    "tip": "提示",
+    "warning": "警告",
+    "danger": "危险",
+    "example": "练习",
+    "question": "问题",
+    "success": "答案",
+    "failure": "失败",
+    "bug": "错误",
+    "quote": "引用",
 }
 NOTEBOOK_KINDS = ("exercises", "answers")
 
@@ -91,9 +91,8 @@ def _summary(title: str) -> str:
 
 
 def _heading(kind: str, title: str | None) -> str:
-    icon, default = KINDS.get(kind, ("📌", kind.capitalize()))
-    title = default if title is None else title
-    return f"{icon} {title}".strip() if title else icon
+    """The block's title; a block without one (or with ``""``) gets its kind's Chinese name."""
+    return title.strip() if title and title.strip() else KINDS.get(kind, kind.capitalize())
 
 
 def _collapse_display_math(lines: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from .report import (
     CheckReport,
     SelfCheckError,
+    _is_plain_function,
     describe,
     passed,
     same_values,
@@ -82,12 +83,17 @@ def _instantiate(cls, label: str):
         raise ActivationCheckError(
             f"没有传入 {label} 的类：请把你写的类（不是 None）传给自检函数。"
         )
+    if _is_plain_function(cls):
+        raise ActivationCheckError(
+            f"{label}：请传入你写的类本身（如 MyReLU），不是函数 {describe(cls)}：检查要创建它的实例，"
+            "调用 f(x) 和 derivative(x)（函数缺少导数方法 derivative）。"
+        )
     if isinstance(cls, type):
         try:
             with student_code(f"{cls.__name__}()", ActivationCheckError):
                 obj = cls()
         except NotImplementedError as exc:
-            raise unfinished(exc, f"{cls.__name__}()") from None
+            raise unfinished(exc, f"{cls.__name__}()", ActivationCheckError) from None
         except ActivationCheckError:
             raise
         except Exception as exc:
@@ -115,7 +121,7 @@ def _evaluate(fn, x: torch.Tensor, label: str, what: str) -> torch.Tensor:
         with torch.no_grad(), student_code(f"{label} 的{what}", ActivationCheckError):
             out = fn(given)
     except NotImplementedError as exc:
-        raise unfinished(exc, f"{label} 的{what}") from None
+        raise unfinished(exc, f"{label} 的{what}", ActivationCheckError) from None
     except ActivationCheckError:
         raise
     except Exception as exc:

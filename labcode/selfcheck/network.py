@@ -521,7 +521,6 @@ def check_gradient_stats(fn: Callable) -> CheckReport:
     model = _gradient_model()
     layers = model.linear_layers()
     names = [name for name, _ in layers]
-    grads = [layer.weight.grad for _, layer in layers]
     reference = [entry["mean"] for entry in analyze_gradients(model)]
     saved = {n: p.detach().clone() for n, p in model.named_parameters()}
     saved_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
@@ -564,22 +563,33 @@ def check_gradient_stats(fn: Callable) -> CheckReport:
                 f"{who} 返回的第 {k} 项没有键 'mean'（它的键：{', '.join(map(repr, entry))}）。"
             )
         got.append(as_number(entry["mean"], f"第 {k} 项的 mean"))
-    if _same_numbers(got, reference):
-        return passed(
-            "check_gradient_stats",
-            f"在一个 3 个隐藏层的 Sigmoid 网络上，你返回的 {n} 项（每个线性层的权重一项，从输入层到输出层）"
-            "都等于该层权重梯度绝对值的平均 mean|∂ℓ/∂W|。",
-        )
+    return _judge_numbers(
+        "check_gradient_stats",
+        who,
+        got,
+        reference,
+        names,
+        mistakes=lambda: _gradient_mistakes(model, reference),
+        success=f"在一个 3 个隐藏层的 Sigmoid 网络上，你返回的 {n} 项（每个线性层的权重一项，从输入层到输出层）"
+        "都等于该层权重梯度绝对值的平均 mean|∂ℓ/∂W|。",
+        generic=f"{who} 的结果与参考实现不同（每层应为 layer.weight.grad.abs().mean()，从输入层到输出层）：",
+    )
+
+
+def _gradient_mistakes(model: Network, reference: list[float]) -> list[tuple[list[float], str]]:
+    """常见错误的统计方法在这个模型上的结果，以及对应的说明。"""
+    layers = model.linear_layers()
 
     def stat(f):
-        return [float(f(g)) for g in grads]
+        return [float(f(layer.weight.grad)) for _, layer in layers]
 
     named = [
         float(p.grad.abs().mean())
         for name, p in model.named_parameters()
         if name.endswith("weight")
     ]
-    diagnoses = (
+    std = "你算的是梯度的标准差 std，'mean' 应为梯度绝对值的平均 grad.abs().mean()。"
+    return [
         (
             named,
             "顺序不对：你的结果是 model.named_parameters() 的顺序。Network 先创建了 layers，所以"
@@ -591,14 +601,8 @@ def check_gradient_stats(fn: Callable) -> CheckReport:
             stat(lambda g: g.mean()),
             "没有取绝对值：你算的是梯度的平均 mean(∂ℓ/∂W)，正负相互抵消；应为 mean(|∂ℓ/∂W|)，即 grad.abs().mean()。",
         ),
-        (
-            stat(lambda g: g.std()),
-            "你算的是梯度的标准差 std，'mean' 应为梯度绝对值的平均 grad.abs().mean()。",
-        ),
-        (
-            stat(lambda g: g.std(correction=0)),
-            "你算的是梯度的标准差 std，'mean' 应为梯度绝对值的平均 grad.abs().mean()。",
-        ),
+        (stat(lambda g: g.std()), std),
+        (stat(lambda g: g.std(correction=0)), std),
         (
             stat(lambda g: g.abs().sum()),
             "你算的是梯度绝对值之和，应取平均 grad.abs().mean()（各层参数个数不同，和不能比较）。",
@@ -611,15 +615,29 @@ def check_gradient_stats(fn: Callable) -> CheckReport:
             [float(layer.bias.grad.abs().mean()) for _, layer in layers],
             "你统计的是偏置 bias 的梯度，应统计权重 weight 的梯度。",
         ),
-    )
-    if (
-        message := diagnose(diagnoses, lambda candidate: _same_numbers(got, candidate))
-    ) is not None:
-        raise SelfCheckError(f"{who} 的结果不对。{message}\n{_table(names, reference, got)}")
-    raise SelfCheckError(
-        f"{who} 的结果与参考实现不同（每层应为 layer.weight.grad.abs().mean()，从输入层到输出层）：\n"
-        + _table(names, reference, got)
-    )
+    ]
+
+
+def _judge_numbers(
+    check: str,
+    who: str,
+    got: list[float],
+    reference: list[float],
+    names: list[str],
+    *,
+    mistakes: Callable[[], list[tuple[list[float], str]]],
+    success: str,
+    generic: str,
+    rel: float = 1e-4,
+) -> CheckReport:
+    """逐层的一列数：与参考一致则通过；否则对照常见错误的列表说明原因，并列出逐层的期望与实际。"""
+    if _same_numbers(got, reference, rel=rel):
+        return passed(check, success)
+    table = _table(names, reference, got)
+    message = diagnose(mistakes(), lambda candidate: _same_numbers(got, candidate, rel=rel))
+    if message is not None:
+        raise SelfCheckError(f"{who} 的结果不对。{message}\n{table}")
+    raise SelfCheckError(f"{generic}\n{table}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -668,7 +686,7 @@ def _dead_unit_setup() -> tuple[Network, TensorLoader]:
     return model, TensorLoader(x, y, batch_size=_DEAD_BATCH)
 
 
-def _dead_candidates(model: Network, loader) -> list[tuple[list[float], str]]:
+def _dead_mistakes(model: Network, loader) -> list[tuple[list[float], str]]:
     """常见错误算法在这组数据上的结果，以及对应的说明。"""
     with torch.no_grad():
         batches = [model(x, return_preactivations=True)[1] for x, _ in loader]
@@ -788,18 +806,16 @@ def check_dead_units(fn: Callable) -> CheckReport:
             f"{who} 应返回 {n} 个比例（输入层和 {n - 1} 个隐藏层，每层一个），实际返回 {len(entries)} 个。{hint}"
         )
     got = [as_number(v, f"第 {k} 层的死亡比例") for k, v in enumerate(entries, start=1)]
-    if _same_numbers(got, reference, rel=1e-6):
-        return passed(
-            "check_dead_units",
-            "在一个手工设置了死亡神经元的 ReLU 网络上（3 个带激活函数的层，死亡比例分别为 0.4、0.3、0.2；"
-            "另有只对第一个或最后一个批次中某个样本活跃的神经元、预激活值恰好为 0 的神经元；"
-            "最后一个批次不满），你的结果与按定义统计的比例一致。",
-        )
-    names = [name for name, _ in model.linear_layers()[:-1]]
-    mistakes = _dead_candidates(model, loader)
-    if (message := diagnose(mistakes, lambda c: _same_numbers(got, c, rel=1e-6))) is not None:
-        raise SelfCheckError(f"{who} 的结果不对。{message}\n{_table(names, reference, got)}")
-    raise SelfCheckError(
-        f"{who} 的结果与按定义统计的死亡比例不同（死亡：对 loader 中所有样本预激活值都 ≤ 0）：\n"
-        + _table(names, reference, got)
+    return _judge_numbers(
+        "check_dead_units",
+        who,
+        got,
+        reference,
+        [name for name, _ in model.linear_layers()[:-1]],
+        mistakes=lambda: _dead_mistakes(model, loader),
+        success="在一个手工设置了死亡神经元的 ReLU 网络上（3 个带激活函数的层，死亡比例分别为 0.4、0.3、0.2；"
+        "另有只对第一个或最后一个批次中某个样本活跃的神经元、预激活值恰好为 0 的神经元；"
+        "最后一个批次不满），你的结果与按定义统计的比例一致。",
+        generic=f"{who} 的结果与按定义统计的死亡比例不同（死亡：对 loader 中所有样本预激活值都 ≤ 0）：",
+        rel=1e-6,
     )

@@ -23,6 +23,7 @@ from .report import (
     need_function,
     passed,
     same_values,
+    student_code,
     wrong_device,
 )
 
@@ -51,11 +52,12 @@ def _penalty_inputs() -> list[torch.Tensor]:
     ]
 
 
-def _penalty_diagnosis(w: torch.Tensor, got: float) -> str:
+def _penalty_mistakes(w: torch.Tensor) -> list[tuple[tuple[float, ...], str]]:
+    """常见的错误写法在 w 上的值（每种写法带 /2 与不带 /2 的结果）与说明。"""
     w = w.to(torch.float64)
     sq = float((w**2).sum())
     total = float(w.sum())
-    candidates = (
+    return [
         (
             (sq,),
             "少了 1/2：惩罚项应为 ‖w‖²/2，这样它的梯度正好是 w（λ·l2_penalty(w) 的梯度是 λw）。你返回的是 Σw²。",
@@ -77,9 +79,12 @@ def _penalty_diagnosis(w: torch.Tensor, got: float) -> str:
             "先求和再平方了：应先对每个元素平方再求和 Σ(w²)/2，而不是 (Σw)²/2。",
         ),
         ((total, total / 2), "忘了平方（w**2 是不是写成了 w*2？）：惩罚项应为 Σw²/2。"),
-    )
+    ]
+
+
+def _penalty_diagnosis(w: torch.Tensor, got: float) -> str:
     found = diagnose(
-        candidates,
+        _penalty_mistakes(w),
         lambda values: any(math.isclose(got, v, rel_tol=1e-4, abs_tol=1e-9) for v in values),
     )
     return found or "惩罚项应为 ‖w‖²/2 = Σw²/2（torch.sum(w ** 2) / 2）。"
@@ -119,6 +124,8 @@ def check_l2_penalty(l2_penalty: Callable) -> CheckReport:
                 + ("（是不是忘了 return？）" if out is None else "")
                 + "。不要用 .item()、float() 或 NumPy 计算：训练时要对惩罚项求梯度，Python 数无法求导。"
             )
+        if (moved := wrong_device(out, w, f"{name}(w)")) is not None:
+            raise SelfCheckError(moved)
         if out.numel() != 1:
             raise SelfCheckError(
                 f"{name}(w) 应返回一个数（标量张量），你返回的形状是 {tuple(out.shape)}（{where}）："
@@ -206,8 +213,10 @@ def _sgd_variant(
     decay_b=0.0,
     accumulate=False,
     update_b=True,
+    sign=1.0,
 ):
-    """常见错误写法的更新轨迹（参数与参考实现相同时与 _sgd_reference 一致）。"""
+    """常见错误写法的更新轨迹（参数与参考实现相同时与 _sgd_reference 一致；sign=-1 沿梯度方向走）。"""
+    lr = sign * lr
     w = w0.clone().requires_grad_(True)
     b = b0.clone().requires_grad_(True)
     total_w, total_b = torch.zeros_like(w), torch.zeros_like(b)
@@ -230,7 +239,8 @@ def _sgd_variant(
     return trajectory
 
 
-def _l2_variants(X, y, w0, b0, lr, lambd):
+def _step_mistakes(X, y, w0, b0, lr, lambd) -> list[tuple[Callable[[], list], str]]:
+    """常见错误写法的更新轨迹（用到时才计算）与说明。"""
     batch = len(X)
     over_batch = (
         "惩罚项被除以了批量大小：你的更新相当于 (λ/B)·w。若对 l.sum() 求导后再除以 batch_size，"
@@ -241,7 +251,7 @@ def _l2_variants(X, y, w0, b0, lr, lambd):
         "梯度是应有的 B 倍（B 为批量大小）：用 l.sum().backward() 时，更新要除以 batch_size，"
         "即 param -= lr * param.grad / batch_size（d2l 的 sgd(params, lr, batch_size)）；或者对损失取平均。"
     )
-    return (
+    variants = (
         (
             dict(decay_w=2.0),
             "权重衰减是应有的 2 倍：惩罚项应为 λ·‖w‖²/2（l2_penalty 要除以 2），它对 w 的梯度是 λw；"
@@ -264,7 +274,12 @@ def _l2_variants(X, y, w0, b0, lr, lambd):
         (dict(loss_scale=float(batch), decay_w=float(batch)), not_averaged),
         (dict(loss_scale=float(batch)), not_averaged),
         (dict(update_b=False), "b 没有更新：w 和 b 都要按各自的梯度更新。"),
+        (dict(sign=-1.0), "参数沿梯度方向增加了：更新应为 w -= lr * w.grad（减号）。"),
     )
+    return [
+        (lambda o=options: _sgd_variant(X, y, w0, b0, lr, lambd, **o), message)
+        for options, message in variants
+    ]
 
 
 def _same_trajectory(got, want, upto: int) -> bool:
@@ -351,16 +366,7 @@ def check_l2_step(step: Callable) -> CheckReport:
             f"    实际 {[round(v, 6) for v in w.detach().flatten().tolist()]}\n"
             f"  b 期望 {round(want_b.item(), 6)}，实际 {round(b.detach().flatten()[0].item(), 6)}"
         )
-        mistakes = [
-            ((lambda o=options: _sgd_variant(X, y, w0, b0, _LR, _LAMBD, **o)), message)
-            for options, message in _l2_variants(X, y, w0, b0, _LR, _LAMBD)
-        ]
-        mistakes.append(
-            (
-                lambda: _sgd_variant(X, y, w0, b0, -_LR, _LAMBD),
-                "参数沿梯度方向增加了：更新应为 w -= lr * w.grad（减号）。",
-            )
-        )
+        mistakes = _step_mistakes(X, y, w0, b0, _LR, _LAMBD)
         if (message := diagnose(mistakes, lambda t, k=k: _same_trajectory(got, t, k))) is not None:
             raise SelfCheckError(f"{message}\n{detail}")
         raise SelfCheckError(
@@ -409,6 +415,8 @@ def _call_dropout(fn, X, p, name, where):
             + ("（是不是忘了 return？）" if out is None else "")
             + f"（{where}）。"
         )
+    if (moved := wrong_device(out, X, f"{name}(X, {p:g})")) is not None:
+        raise SelfCheckError(moved)
     if out.shape != X.shape:
         raise SelfCheckError(
             f"{name}(X, {p:g}) 的输出形状应与 X 相同 {tuple(X.shape)}，实际为 {tuple(out.shape)}（{where}）。"
@@ -520,21 +528,27 @@ def _device_hint(exc: Exception) -> str:
     return ""
 
 
+_MOVED = ("not on the expected device", "same device", "Expected all tensors")
+
+
 def _dropout_on_device(fn, name: str) -> None:
     """X 在另一个设备上时，输出也要在那个设备上（掩码不能总建在 CPU 上）。"""
     device = _probe_device()
     X = torch.ones(6, 5, device=device)
     call = f"{name}(X, 0.5)（X 在 {device} 设备上）"
     try:
-        out = call_student(fn, X, 0.5, call=call, hint=_device_hint)
-    except SelfCheckError as exc:
-        if device.type == "meta" and not _device_hint(exc.__cause__ or exc):
-            return  # meta tensors have no values: some correct code cannot run there
+        with student_code(call):
+            out = fn(X, 0.5)
+    except SelfCheckError:
         raise
-    except NotImplementedError:  # a torch operator the meta device lacks, not the exercise stub
+    except Exception as exc:
+        if any(phrase in str(exc) for phrase in _MOVED):
+            raise SelfCheckError(
+                f"调用 {call} 时出错：{type(exc).__name__}: {exc}\n{_device_hint(exc)}"
+            ) from exc
         if device.type == "meta":
-            return
-        raise
+            return  # meta tensors have no values: some correct code cannot run there
+        raise SelfCheckError(f"调用 {call} 时出错：{type(exc).__name__}: {exc}") from exc
     if isinstance(out, torch.Tensor) and (moved := wrong_device(out, X, call)) is not None:
         raise SelfCheckError(moved)
 
@@ -859,6 +873,33 @@ def _accuracy_setup(seed: int):
     return TensorLoader(x, y, batch_size=_ACC_BATCH), int(correct.sum())
 
 
+def _accuracy_mistakes(n_correct: int) -> list[tuple[float, str]]:
+    """常见错误的准确率算法在这个 loader 上得到的值与说明。"""
+    want = n_correct / _ACC_N
+    n_batches = math.ceil(_ACC_N / _ACC_BATCH)
+    per_batch = (5 * 10 / _ACC_BATCH + 1) / n_batches
+    return [
+        (
+            100 * want,
+            "你返回的是百分数，应返回 0 到 1 之间的比例（不要乘以 100）。",
+        ),
+        (
+            float(n_correct),
+            f"你返回的是预测正确的样本数，应再除以样本总数 {_ACC_N}。",
+        ),
+        (
+            per_batch,
+            "你对各批次的准确率取了平均：最后一批只有 3 个样本，它和 20 个样本的批次权重相同，结果就偏了。"
+            "应累加预测正确的个数和样本数，最后相除（例如 d2l 的 Accumulator）。",
+        ),
+        (
+            n_correct / (n_batches * _ACC_BATCH),
+            f"你除以了 批次数 × 批大小 = {n_batches * _ACC_BATCH}，但最后一批不满，样本总数是 {_ACC_N}："
+            "应累加每批的实际样本数 len(y)。",
+        ),
+    ]
+
+
 def check_eval_accuracy(fn: Callable, *, seed: int = 0) -> CheckReport:
     """检查评估准确率：``fn(model, loader)`` 返回模型在 loader 全部样本上的准确率（0 到 1 之间的数）。
 
@@ -903,30 +944,9 @@ def check_eval_accuracy(fn: Callable, *, seed: int = 0) -> CheckReport:
             f"在带 dropout 的模型和 {_ACC_N} 个样本、批大小 {_ACC_BATCH}（最后一批 3 个）的 loader 上，"
             f"你在评估模式下算出的准确率 {got:.4f} 等于 预测正确数 / 样本总数 = {n_correct}/{_ACC_N}。",
         )
-    n_batches = math.ceil(_ACC_N / _ACC_BATCH)
-    per_batch = (5 * 10 / _ACC_BATCH + 1) / n_batches
-    diagnoses = (
-        (
-            100 * want,
-            "你返回的是百分数，应返回 0 到 1 之间的比例（不要乘以 100）。",
-        ),
-        (
-            float(n_correct),
-            f"你返回的是预测正确的样本数，应再除以样本总数 {_ACC_N}。",
-        ),
-        (
-            per_batch,
-            "你对各批次的准确率取了平均：最后一批只有 3 个样本，它和 20 个样本的批次权重相同，结果就偏了。"
-            "应累加预测正确的个数和样本数，最后相除（例如 d2l 的 Accumulator）。",
-        ),
-        (
-            n_correct / (n_batches * _ACC_BATCH),
-            f"你除以了 批次数 × 批大小 = {n_batches * _ACC_BATCH}，但最后一批不满，样本总数是 {_ACC_N}："
-            "应累加每批的实际样本数 len(y)。",
-        ),
-    )
     message = diagnose(
-        diagnoses, lambda value: math.isclose(got, value, rel_tol=1e-6, abs_tol=1e-9)
+        _accuracy_mistakes(n_correct),
+        lambda value: math.isclose(got, value, rel_tol=1e-6, abs_tol=1e-9),
     )
     if message is not None:
         raise SelfCheckError(f"{who} 的结果 {fmt(got)} 不对，应为 {fmt(want)}。{message}")

@@ -418,7 +418,7 @@ def record(number: str, namespace: dict, path: str, time_limit: float | None = N
     exercise = EXERCISES[number]
     if time_limit is not None:
         _report.TIME_LIMIT = float(time_limit)
-    data: dict = {"number": number, "name": exercise.name}
+    data: dict = {"number": number, "name": exercise.name, "time_limit": _report.TIME_LIMIT}
     target = namespace.get(exercise.name)
     if target is None:
         data["missing"] = True
@@ -585,6 +585,18 @@ def _verdict(run: Callable[[], Any]) -> tuple[str, str]:
 
 
 def _judge_replay(exercise: Exercise, data: dict) -> tuple[str, str]:
+    limit = data.get("time_limit")
+    saved, _report.TIME_LIMIT = (
+        _report.TIME_LIMIT,
+        (float(limit) if isinstance(limit, (int, float)) else _report.TIME_LIMIT),
+    )
+    try:
+        return _replay_check(exercise, data)
+    finally:
+        _report.TIME_LIMIT = saved
+
+
+def _replay_check(exercise: Exercise, data: dict) -> tuple[str, str]:
     replayer = _Replayer(data.get("entries") or [])
     name = exercise.name
     if exercise.kind == "function":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import signal
 import threading
 import types
@@ -40,6 +41,7 @@ __all__ = [
     "student_code",
 ]
 
+_META_ERROR = re.compile(r"\bmeta\b", re.IGNORECASE)
 TIME_LIMIT = 60.0  # seconds for one call of the student's code (only where SIGALRM exists)
 
 
@@ -144,7 +146,7 @@ def call_student(
         with student_code(call, error):
             return fn(*args, **kwargs)
     except NotImplementedError as exc:
-        raise unfinished(exc, call) from None
+        raise unfinished(exc, call, error) from None
     except SelfCheckError:
         raise
     except Exception as exc:
@@ -210,8 +212,21 @@ def wrong_device(out: torch.Tensor, like: torch.Tensor, call: str) -> str | None
     )
 
 
-def unfinished(exc: NotImplementedError, call: str) -> NotImplementedError:
-    """与 ``exc`` 信息相同的新 ``NotImplementedError``（没有信息时说明是哪个调用）。"""
+def unfinished(
+    exc: NotImplementedError, call: str, error: type[SelfCheckError] = SelfCheckError
+) -> Exception:
+    """与 ``exc`` 信息相同的新 ``NotImplementedError``（没有信息时说明是哪个调用）。
+
+    PyTorch 在 meta 设备上（只有形状、没有数值的张量）也抛出 ``NotImplementedError``；那不是
+    "练习没做完"，而是张量到了不该去的设备上：这时返回一个说明原因的 :class:`SelfCheckError`。
+    """
+    text = str(exc)
+    if _META_ERROR.search(text) and not text.startswith("练习"):
+        return error(
+            f"调用 {call} 时出错：NotImplementedError: {text[:300]}\n"
+            "这个错误来自 PyTorch 的 meta 设备（只有形状、没有数值的张量）：你的代码得到了一个不在输入所在设备上的张量。"
+            "新建的张量要放在输入所在的设备上（device=x.device、torch.zeros_like(x)），不要写死 device。"
+        )
     if exc.args:
         return NotImplementedError(*exc.args)
     return NotImplementedError(
@@ -277,6 +292,10 @@ def as_number(value, what: str) -> float:
             raise SelfCheckError(
                 f"{what} 应为一个数，你返回的是形状为 {tuple(value.shape)} 的张量"
                 "（是不是忘了求平均或求和？）。"
+            )
+        if value.device.type == "meta":
+            raise SelfCheckError(
+                f"{what} 是 meta 设备上的张量（只有形状、没有数值），无法读出数值：请在输入所在的设备上计算。"
             )
         return float(value.detach().to("cpu", torch.float64).item())
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
