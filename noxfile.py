@@ -128,6 +128,7 @@ def lint(session: nox.Session) -> None:
     env = lab_env(session)
     session.run(_bin("ruff"), "check", ".", env=env, external=True)
     session.run(_bin("ruff"), "format", "--check", ".", env=env, external=True)
+    session.run(_bin("mypy"), env=env, external=True)  # labcode; settings in pyproject [tool.mypy]
     # explicit tools, so that every machine checks the same (not whatever shellcheck is on PATH)
     session.run(
         _bin("actionlint"),

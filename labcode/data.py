@@ -352,6 +352,7 @@ def data_fingerprint(data_dir: str | os.PathLike | None = None, dataset: str | N
     spec = sources.dataset_spec(name)
     found = sources.search(root, name).found
     paths: list[Path] = []
+    source: str
     if found is not None:
         source = found.source
         paths = list(found.files.values())

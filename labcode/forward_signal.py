@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -77,9 +78,10 @@ def activation_spread(model: nn.Module, x: torch.Tensor) -> list[dict]:
         logits, preacts = model(x, return_preactivations=True)
     finally:
         model.train(was_training)
+    activation: Callable[[torch.Tensor], torch.Tensor] = model.activation  # type: ignore[assignment]
     rows = []
     for i, z in enumerate(preacts, start=1):
-        h = model.activation(z)
+        h = activation(z)
         rows.append(
             {"layer": f"第 {i} 层", "mean": float(h.mean()), "spread": float(h.std(0).mean())}
         )

@@ -50,7 +50,9 @@ class TensorLoader:
         if self.shuffle and seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
         self.seed = seed
-        self._generator = torch.Generator().manual_seed(seed) if self.shuffle else None
+        self._generator = (
+            torch.Generator().manual_seed(seed) if self.shuffle and seed is not None else None
+        )
 
     @property
     def dataset_size(self) -> int:

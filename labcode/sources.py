@@ -213,8 +213,8 @@ def search(root: Path, dataset: str) -> Search:
     for raw_dir, origin in candidate_dirs(root, dataset):
         files = find_files(raw_dir)
         if files is not None:
-            source = "standin" if (raw_dir / STANDIN_MARKER).is_file() else "full"
-            found = Found(source, origin, raw_dir, files)
+            standin = (raw_dir / STANDIN_MARKER).is_file()
+            found = Found("standin" if standin else "full", origin, raw_dir, files)
             return Search(
                 dataset, root / spec.folder / "raw", found, tuple(problems), tuple(missing)
             )
