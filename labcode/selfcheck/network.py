@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -78,7 +79,7 @@ def _close(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
 class _Chain:
     """学生网络中按顺序排列的线性层：输入层、各隐藏层、输出层。"""
 
-    def __init__(self, layers: list[nn.Linear]):
+    def __init__(self, layers: list[Any]):  # nn.Linear, verified right after
         self.layers = layers
 
     def __len__(self) -> int:
@@ -124,7 +125,7 @@ def _build_network(network_cls, activation_name: str, num_layers: int, seed: int
         raise SelfCheckError(
             f"{call} 创建的网络没有属性 {'、'.join(missing)}。{_ATTRIBUTE_HELP}请在 __init__ 中使用这些名字。"
         )
-    hidden = net.layers
+    hidden: Any = net.layers
     if isinstance(hidden, (list, tuple)):
         raise SelfCheckError(
             f"{name} 的 layers 是普通的 {type(hidden).__name__}，不是 nn.ModuleList：普通列表中的层不会注册为"
@@ -523,7 +524,7 @@ def check_gradient_stats(fn: Callable) -> CheckReport:
     names = [name for name, _ in layers]
     reference = [entry["mean"] for entry in analyze_gradients(model)]
     saved = {n: p.detach().clone() for n, p in model.named_parameters()}
-    saved_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    saved_grads = {n: _grad(p).clone() for n, p in model.named_parameters()}
 
     with isolated_rng(0):
         result = call_student(fn, model, call=who)
@@ -541,15 +542,15 @@ def check_gradient_stats(fn: Callable) -> CheckReport:
             )
 
     entries = _entries(result, who, "每个线性层一个字典")
-    n = len(layers)
-    if len(entries) != n:
-        if len(entries) == 2 * n:
+    n_layers = len(layers)
+    if len(entries) != n_layers:
+        if len(entries) == 2 * n_layers:
             raise SelfCheckError(
-                f"{who} 返回了 {len(entries)} 项，是线性层个数 {n} 的两倍：你把偏置（bias）也算成了一层。"
+                f"{who} 返回了 {len(entries)} 项，是线性层个数 {n_layers} 的两倍：你把偏置（bias）也算成了一层。"
                 "只统计每个线性层的权重 weight，例如用 model.linear_layers() 取各层的 layer.weight.grad。"
             )
         raise SelfCheckError(
-            f"{who} 应返回 {n} 项（每个线性层一项：{', '.join(names)}），实际返回 {len(entries)} 项。"
+            f"{who} 应返回 {n_layers} 项（每个线性层一项：{', '.join(names)}），实际返回 {len(entries)} 项。"
         )
     got = []
     for k, entry in enumerate(entries, start=1):
@@ -570,7 +571,7 @@ def check_gradient_stats(fn: Callable) -> CheckReport:
         reference,
         names,
         mistakes=lambda: _gradient_mistakes(model, reference),
-        success=f"在一个 3 个隐藏层的 Sigmoid 网络上，你返回的 {n} 项（每个线性层的权重一项，从输入层到输出层）"
+        success=f"在一个 3 个隐藏层的 Sigmoid 网络上，你返回的 {n_layers} 项（每个线性层的权重一项，从输入层到输出层）"
         "都等于该层权重梯度绝对值的平均 mean|∂ℓ/∂W|。",
         generic=f"{who} 的结果与参考实现不同（每层应为 layer.weight.grad.abs().mean()，从输入层到输出层）：",
     )
@@ -581,10 +582,10 @@ def _gradient_mistakes(model: Network, reference: list[float]) -> list[tuple[lis
     layers = model.linear_layers()
 
     def stat(f):
-        return [float(f(layer.weight.grad)) for _, layer in layers]
+        return [float(f(_grad(layer.weight))) for _, layer in layers]
 
     named = [
-        float(p.grad.abs().mean())
+        float(_grad(p).abs().mean())
         for name, p in model.named_parameters()
         if name.endswith("weight")
     ]
@@ -612,10 +613,17 @@ def _gradient_mistakes(model: Network, reference: list[float]) -> list[tuple[lis
             "你算的是梯度的范数 ‖∂ℓ/∂W‖，应为梯度绝对值的平均 grad.abs().mean()。",
         ),
         (
-            [float(layer.bias.grad.abs().mean()) for _, layer in layers],
+            [float(_grad(layer.bias).abs().mean()) for _, layer in layers],
             "你统计的是偏置 bias 的梯度，应统计权重 weight 的梯度。",
         ),
     ]
+
+
+def _grad(p: torch.Tensor) -> torch.Tensor:
+    """参数的梯度（检查的模型做过一次反向传播，每个参数都有梯度）。"""
+    if p.grad is None:  # pragma: no cover - the check's own model
+        raise RuntimeError("check_gradient_stats 的测试模型缺少梯度")
+    return p.grad
 
 
 def _judge_numbers(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
@@ -276,10 +278,11 @@ def _step_mistakes(X, y, w0, b0, lr, lambd) -> list[tuple[Callable[[], list], st
         (dict(update_b=False), "b 没有更新：w 和 b 都要按各自的梯度更新。"),
         (dict(sign=-1.0), "参数沿梯度方向增加了：更新应为 w -= lr * w.grad（减号）。"),
     )
-    return [
-        (lambda o=options: _sgd_variant(X, y, w0, b0, lr, lambd, **o), message)
-        for options, message in variants
-    ]
+
+    def trajectory(options: dict) -> Callable[[], list]:
+        return lambda: _sgd_variant(X, y, w0, b0, lr, lambd, **options)
+
+    return [(trajectory(options), message) for options, message in variants]
 
 
 def _same_trajectory(got, want, upto: int) -> bool:
@@ -367,7 +370,7 @@ def check_l2_step(step: Callable) -> CheckReport:
             f"  b 期望 {round(want_b.item(), 6)}，实际 {round(b.detach().flatten()[0].item(), 6)}"
         )
         mistakes = _step_mistakes(X, y, w0, b0, _LR, _LAMBD)
-        if (message := diagnose(mistakes, lambda t, k=k: _same_trajectory(got, t, k))) is not None:
+        if (message := diagnose(mistakes, partial(_same_trajectory, got, upto=k))) is not None:
             raise SelfCheckError(f"{message}\n{detail}")
         raise SelfCheckError(
             f"{detail}\n损失应为 ((X @ w + b - y) ** 2 / 2).mean() + lambd * l2_penalty(w)（或对逐样本损失 "
@@ -654,7 +657,7 @@ def _has_architecture(model: nn.Module) -> bool:
     return layers and callable(getattr(model, "features", None))
 
 
-def _check_architecture(model: nn.Module, X: torch.Tensor, out: torch.Tensor, name: str) -> None:
+def _check_architecture(model: Any, X: torch.Tensor, out: torch.Tensor, name: str) -> None:
     """评估模式的输出应等于 fc2(relu(fc1(features(x))))：dropout 之外的结构也要对。"""
     with torch.no_grad():
         hidden = model.fc1(model.features(X))
@@ -678,7 +681,7 @@ def _check_architecture(model: nn.Module, X: torch.Tensor, out: torch.Tensor, na
     )
 
 
-def _check_training_dropout(model: nn.Module, X: torch.Tensor, p: float, name: str) -> None:
+def _check_training_dropout(model: Any, X: torch.Tensor, p: float, name: str) -> None:
     """训练模式下 fc1 收到的应是 features(x) 经过 dropout 的结果：每个元素为 0 或 h/(1-p)。"""
     received: list[torch.Tensor] = []
     handle = model.fc1.register_forward_pre_hook(

@@ -439,8 +439,10 @@ def record(number: str, namespace: dict, path: str, time_limit: float | None = N
 
 
 def _record_function(exercise: Exercise, fn) -> dict:
+    check = exercise.check
+    assert check is not None  # every "function" exercise names its check
     recorder = _Recorder()
-    outcome = _outcome(lambda: exercise.check(recorder.wrap(fn, "fn")))
+    outcome = _outcome(lambda: check(recorder.wrap(fn, "fn")))
     return {"kernel": outcome, "entries": recorder.entries}
 
 
@@ -600,7 +602,9 @@ def _replay_check(exercise: Exercise, data: dict) -> tuple[str, str]:
     replayer = _Replayer(data.get("entries") or [])
     name = exercise.name
     if exercise.kind == "function":
-        status, message = _verdict(lambda: exercise.check(replayer.wrap("fn", name)))
+        check = exercise.check
+        assert check is not None
+        status, message = _verdict(lambda: check(replayer.wrap("fn", name)))
     else:
         cls = replayer.wrap_class("cls", str(data.get("class", name)))
         if exercise.kind == "modern":

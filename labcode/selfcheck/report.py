@@ -21,6 +21,7 @@ import threading
 import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
@@ -188,9 +189,7 @@ def _is_plain_function(obj) -> bool:
     return isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType))
 
 
-def diagnose(
-    candidates: Iterable[tuple[object, str]], matches: Callable[[object], bool]
-) -> str | None:
+def diagnose(candidates: Iterable[tuple[Any, str]], matches: Callable[[Any], bool]) -> str | None:
     """常见错误的列表 ``[(这种错误会得到的结果, 说明), ...]`` 中第一个 ``matches`` 的说明；都不吻合时为 None。
 
     结果可以是值，也可以是不带参数、返回值的函数（只在需要时才计算）。
