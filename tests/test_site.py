@@ -171,6 +171,24 @@ def check_self_contained(site: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+def test_the_supported_pythons_are_stated_once():
+    """pyproject's requires-python says it; the build's texts take it from there (python_versions),
+    and the Markdown pages that cannot must say the same."""
+    from docs._build import bundle, python_versions
+
+    versions = python_versions()
+    assert re.fullmatch(r"3\.\d+–3\.\d+", versions)
+    assert versions in bundle.README
+    assert "python_versions()" in (ROOT / "docs" / "_build" / "hooks.py").read_text(encoding="utf-8")
+    stated = re.compile(r"Python (3\.\d+)\s*[–-]\s*(3\.\d+)")
+    for path in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")]:
+        for low, high in stated.findall(path.read_text(encoding="utf-8")):
+            assert f"{low}–{high}" == versions, f"{path.name} says Python {low}–{high}"
+    py_sources = [*(ROOT / "docs" / "_build").glob("*.py"), *(ROOT / "labcode").rglob("*.py")]
+    for path in py_sources:
+        assert not stated.search(path.read_text(encoding="utf-8")), f"{path}: use python_versions()"
+
+
 def test_every_lesson_in_a_chapter_goes_through_the_gate():
     for source in (ROOT / "docs").glob("*.py"):
         text = source.read_text(encoding="utf-8")

@@ -12,12 +12,14 @@ import io
 import zipfile
 from pathlib import Path
 
+from docs._build import python_versions
+
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_PATH = "downloads/labcode-course.zip"
 TOP = "labcode-course"
 _EPOCH = (2024, 1, 1, 0, 0, 0)
 
-README = """# 正则化和激活函数探索：课程包
+README = f"""# 正则化和激活函数探索：课程包
 
 这个压缩包里有做实验所需的一切：
 
@@ -26,7 +28,7 @@ README = """# 正则化和激活函数探索：课程包
 - `notebooks/*.ipynb`（不带 `-exercises`）：每章的答案版 Notebook，含网站构建时的运行结果；
 - `pyproject.toml`、`requirements/constraints.txt`：依赖。
 
-## 安装（Python 3.10–3.13）
+## 安装（Python {python_versions()}）
 
 没有 GPU 时，可以先装 CPU 版 PyTorch（可选，体积小得多；Linux 上默认装带 CUDA 的版本，环境约 6 GB）：
 

@@ -44,7 +44,7 @@ from mkdocs.utils import get_relative_url
 
 # MkDocs loads this file by path; the build tools' one import root is the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from docs._build import bundle, execute, exercises, interactive, nbmarkdown
+from docs._build import bundle, execute, exercises, interactive, nbmarkdown, python_versions
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
 
@@ -117,8 +117,8 @@ def split_rendered(html: str, expected: int, name: str) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
-RUN_LOCALLY = """> **在本地运行这个 Notebook**：它只依赖 `labcode` 包。在课程仓库根目录执行
-> `python3 -m pip install -e .`（Python 3.10–3.13，CPU 版 PyTorch 即可）；没有 GPU 时可以先执行（可选）
+RUN_LOCALLY = f"""> **在本地运行这个 Notebook**：它只依赖 `labcode` 包。在课程仓库根目录执行
+> `python3 -m pip install -e .`（Python {python_versions()}，CPU 版 PyTorch 即可）；没有 GPU 时可以先执行（可选）
 > `python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`，
 > 装小得多的 CPU 版 PyTorch。想要与网站构建完全相同的版本，
 > 在 Python 3.11 上改用 `python3 -m pip install -c requirements/constraints.txt -e .`。然后用 Jupyter 打开本文件。
@@ -136,11 +136,11 @@ def download_copy(result, site_url: str = "") -> str:
     return json.dumps(nb, ensure_ascii=False, indent=1)
 
 
-EXERCISES_FIRST = """> **练习版 Notebook**：每个练习的参考答案都换成了 `raise NotImplementedError("练习 …")`。
+EXERCISES_FIRST = f"""> **练习版 Notebook**：每个练习的参考答案都换成了 `raise NotImplementedError("练习 …")`。
 > 从上到下运行，会停在第一个还没完成的练习，并告诉你要写什么；写完后运行紧随其后的检查单元格，
 > 它会指出哪里不对。全部完成后，后面的实验就用**你自己的代码**得出本章的结果。
 >
-> 安装 `labcode`（Python 3.10–3.13）：在课程仓库或课程包（网站上的"课程包"下载）的根目录执行
+> 安装 `labcode`（Python {python_versions()}）：在课程仓库或课程包（网站上的"课程包"下载）的根目录执行
 > `python3 -m pip install -e .`，然后用 Jupyter 打开本文件。没有 GPU 时可以先执行（可选）
 > `python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`：
 > CPU 版 PyTorch 小得多（否则 Linux 上默认装带 CUDA 的版本，环境约 6 GB）。
@@ -513,7 +513,7 @@ def exercises_page(results, config) -> str:
             "全部完成后，章节后面的实验就用你自己的代码得出结果。",
             "",
             f"离线或在防火墙后学习：下载[课程包]({bundle.BUNDLE_PATH})（`labcode`、全部练习版和答案版 Notebook、依赖清单），"
-            "解压后在其根目录执行 `python3 -m pip install -e .`（Python 3.10–3.13）。",
+            f"解压后在其根目录执行 `python3 -m pip install -e .`（Python {python_versions()}）。",
             "",
             "没有 GPU？可以先执行（可选）"
             "`python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`"
