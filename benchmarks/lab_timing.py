@@ -9,7 +9,7 @@
     python -m benchmarks.lab_timing                                  # 本机，规模由 LABCODE_PROFILE 决定
     python -m benchmarks.lab_timing --profile full --device cuda --standin --jobs 4 --json lab.json
 
-- ``--jobs N``：N 章同时运行（每章一个子进程，像 ``docs/_build/execute.py --jobs N``）；
+- ``--jobs N``：N 章同时运行（每章一个子进程）；
   总墙钟时间与各实验的秒数都会打印；
 - ``--standin``：用 :mod:`benchmarks.standin` 写一份完整规模的计时替身（离线子集平铺到 60000/10000 张），
   适合下载不了 MNIST 的机器；结果只代表耗时。
@@ -91,7 +91,7 @@ def run_chapter(
 ) -> dict:
     """在本进程中按顺序运行一章的实验，返回每个实验的秒数（GPU 上计时前同步）。
 
-    ``threads``：torch 的 CPU 线程数（几章同时运行时平分 CPU 核，与 ``execute.py --jobs`` 相同）。"""
+    ``threads``：torch 的 CPU 线程数（几章同时运行时平分 CPU 核）。"""
     if chapter not in CHAPTERS:
         raise ValueError(f"未知的章节 {chapter!r}，可选：{', '.join(CHAPTERS)}。")
     os.environ["LABCODE_PROFILE"] = profile

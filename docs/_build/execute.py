@@ -3,7 +3,7 @@
 Maintainer-facing module (English; its error messages are Chinese like the rest of the lab).
 
 * CLI: ``python -m docs._build.execute [--profile quick|full] [--device auto|cpu|cuda[:N]] [--force]
-  [--json] [slug ...]`` executes every chapter (or the named ones), one after the other, and says
+  [slug ...]`` executes every chapter (or the named ones), one after the other, and says
   what was executed and what came from the cache.
 * Library: the MkDocs hook (``docs/_build/hooks.py``) calls :func:`executed_notebook` for each
   chapter page, so ``mkdocs build`` alone is enough; running the CLI first only warms the cache.
@@ -611,7 +611,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", default=None, help="quick | full (default: LABCODE_PROFILE)")
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--force", action="store_true", help="execute even on a cache hit")
-    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
@@ -629,24 +628,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stderr(f"错误：{exc}")
         return 1
     executed = sum(r.executed for r in results)
-    summary = {
-        "profile": settings.profile,
-        "device": settings.device,
-        "executed": executed,
-        "cached": len(results) - executed,
-        "seconds": round(time.perf_counter() - start, 2),
-        "notebooks": {
-            r.slug: {"executed": r.executed, "path": str(r.path), "seconds": round(r.seconds, 2)}
-            for r in results
-        },
-    }
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(
-            f"{executed} executed, {len(results) - executed} from cache "
-            f"(profile={settings.profile}, device={settings.device}, {summary['seconds']} s)"
-        )
+    print(
+        f"{executed} executed, {len(results) - executed} from cache (profile={settings.profile}, "
+        f"device={settings.device}, {time.perf_counter() - start:.1f} s)"
+    )
     return 0
 
 
