@@ -371,8 +371,9 @@ def summary_markdown(grades: Sequence[Grade]) -> str:
     for grade in grades:
         for status, _ in grade.results.values():
             totals[status] += 1
+    unreadable = sum(1 for g in grades if g.error)
     lines.append(
-        f"共 {len(grades)} 个提交；练习结果："
+        f"共 {len(grades)} 个提交（无法评分的 {unreadable} 个）；练习结果："
         + "，".join(f"{s} {n}" for s, n in totals.items())
         + "。"
     )
@@ -399,7 +400,7 @@ def summary_markdown(grades: Sequence[Grade]) -> str:
                     "```",
                     "",
                 ]
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
