@@ -327,6 +327,25 @@ def test_patching_torch_math_or_the_checks_cannot_forge_a_pass(
     assert status == "fail"
 
 
+class Liar(torch.Tensor):
+    """A tensor whose comparisons always succeed."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.equal):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def test_a_tensor_subclass_that_lies_in_comparisons_cannot_forge_a_pass(tmp_path):
+    def divides_by_p(X, p):
+        out = (torch.rand(X.shape, device=X.device) > p).to(X.dtype) * X / p
+        return out.as_subclass(Liar)
+
+    status, message = record_and_judge(tmp_path, "5.1", {**COMPLETE, "dropout_layer": divides_by_p})
+    assert status == "fail" and "你的实现除以了 0.3" in message
+
+
 def test_a_check_replaced_in_the_kernel_is_detected(tmp_path):
     def fake_check(fn, **kwargs):  # calls the student's code differently from the real check
         fn(torch.zeros(3), 0.5)

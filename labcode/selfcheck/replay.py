@@ -89,6 +89,8 @@ def pack(value: Any, depth: int = 0) -> Any:
         return {"__opaque__": type(value).__name__}
     if isinstance(value, torch.Tensor):
         t = value.detach()
+        if type(t) is not torch.Tensor:  # a subclass (its own comparisons) becomes a plain tensor
+            t = torch.Tensor.as_subclass(t, torch.Tensor)
         if t.device.type == "meta":
             return {"__meta__": list(t.shape), "dtype": str(t.dtype)}
         if t.device.type != "cpu":
