@@ -119,7 +119,11 @@ def read_submission(path: Path) -> tuple[dict, str]:
     if size > MAX_NOTEBOOK_BYTES:
         raise ValueError(f"文件太大（{size / 1e6:.0f} MB），不像是练习 Notebook。")
     try:
-        nb = json.loads(path.read_bytes().decode("utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:  # a folder named *.ipynb, no permission, ...
+        raise ValueError(f"无法读取文件：{exc.strerror or exc}") from None
+    try:
+        nb = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValueError("文件不是 UTF-8 文本，不是 Notebook（.ipynb）。") from None
     except json.JSONDecodeError as exc:

@@ -433,6 +433,8 @@ def test_missing_files_and_folders(tmp_path):
         tmp_path / "gone.ipynb",
     ]
     assert "无法读取文件" in grade.grade_notebook(tmp_path / "gone.ipynb").error
+    (tmp_path / "folder.ipynb").mkdir()
+    assert "无法读取文件" in grade.grade_notebook(tmp_path / "folder.ipynb").error
 
 
 def test_csv_and_summary(tmp_path):
