@@ -403,8 +403,14 @@ fig
 # 下图是低于阈值的权重所占的比例。L1 的曲线在某个位置陡然跌到下边界——那之后的权重都被软阈值精确地置为了 0；
 # L2 的权重则整体变小，但几乎没有恰好为 0 的。
 
+# %% [markdown]
+# 上图是一次运行（种子 0）的示例。下面在 5 个种子（每个一份新数据、一个新初始化）上各训练一对 L1 / L2 模型，配对核对：
+
 # %%
-lessons.report(lessons.check_all(l1l2))
+from labcode.experiments import run_l1_vs_l2_seeds
+
+l1l2_seeds = run_l1_vs_l2_seeds()
+lessons.report(lessons.check_all(l1l2_seeds))
 
 # %% [markdown]
 # 注意，这个数据集的真实权重 $\mathbf{w}^* = 0.01\cdot\mathbf{1}$ 是**稠密**的：200 个特征都同样有用。

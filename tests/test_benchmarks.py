@@ -376,6 +376,7 @@ def test_lab_timing_times_each_call_of_a_chapter(monkeypatch):
         "run_lambda_sweep()",
         "run_l2_seeds()",
         "run_l1_vs_l2()",
+        "run_l1_vs_l2_seeds()",
     ]
     assert all(s["seconds"] > 0 for s in report["steps"])
     assert report["seconds"] >= sum(s["seconds"] for s in report["steps"])

@@ -2,7 +2,7 @@
 
 - :func:`run_gradient_vanishing` / :func:`run_depth_sweep`：梯度消失；
 - :func:`run_dead_relu`：ReLU 死亡；
-- :func:`run_l2` / :func:`run_lambda_sweep` / :func:`run_l1_vs_l2` / :func:`run_l2_seeds`：L2 正则化；
+- :func:`run_l2` / :func:`run_lambda_sweep` / :func:`run_l1_vs_l2` / :func:`run_l1_vs_l2_seeds` / :func:`run_l2_seeds`：L2 正则化；
 - :func:`run_dropout` / :func:`run_dropout_sweep` / :func:`run_dropout_seeds` / :func:`run_dropout_mlp` / :func:`run_dropout_mlp_sweep`：Dropout。
 
 各实验的设置见 :mod:`labcode.profiles`；结论检查见 :mod:`labcode.lessons`；画图见 :mod:`labcode.plots`。
@@ -17,7 +17,7 @@ from .dropout import (
     run_dropout_sweep,
 )
 from .gradient_vanishing import run_depth_sweep, run_gradient_vanishing
-from .l2 import run_l1_vs_l2, run_l2, run_l2_seeds, run_lambda_sweep
+from .l2 import run_l1_vs_l2, run_l1_vs_l2_seeds, run_l2, run_l2_seeds, run_lambda_sweep
 from .results import ExperimentResult, RunResult
 from .training import TrainingDivergedError
 
@@ -35,6 +35,7 @@ __all__ = [
     "run_dropout_sweep",
     "run_gradient_vanishing",
     "run_l1_vs_l2",
+    "run_l1_vs_l2_seeds",
     "run_l2",
     "run_l2_seeds",
     "run_lambda_sweep",

@@ -37,6 +37,7 @@ __all__ = [
     "lambda_key",
     "make_synthetic_data",
     "run_l1_vs_l2",
+    "run_l1_vs_l2_seeds",
     "run_l2",
     "run_l2_seeds",
     "run_lambda_sweep",
@@ -461,5 +462,42 @@ def run_l2_seeds(
         result.runs[key] = zero
         closed = _closed_forms(config, data, values, k, zero, seed)
         result.runs[closed.name] = closed
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def run_l1_vs_l2_seeds(
+    seeds=None,
+    profile: str | None = None,
+    device=None,
+    config: L2Config | None = None,
+) -> ExperimentResult:
+    """:func:`run_l1_vs_l2` 的 L1（近端梯度法）与 L2 两次运行，在每个种子（一份新数据 + 一个新初始化）上各做一次，
+    供配对比较。``runs`` 的键为 ``"l1/seed=0"``、``"l2/seed=0"`` 等，``params`` 有 ``penalty`` 与 ``seed``。"""
+    started = time.perf_counter()
+    given = config
+    config, _ = resolve_profile_config("l2", profile, config, L2Config)
+    seed_list = tuple(config.seeds if seeds is None else seeds)
+    if len(seed_list) < 2 or len(set(seed_list)) != len(seed_list):
+        raise ValueError(
+            f"seeds 应为至少两个不同的种子，例如 (0, 1, 2, 3, 4)，实际得到 {seed_list!r}。"
+        )
+    config, _, result = _prepare(profile, given, seed_list[0], device, "l1_vs_l2_seeds")
+    lam1 = _check_lambda(config.l1_lambda, "l1_lambda")
+    lam2 = _check_lambda(config.l1_l2_lambda, "l2_lambda")
+    result.notes.append(
+        f"随机种子：{', '.join(map(str, seed_list))}；训练 {config.l1_epochs} 个 epoch；"
+        f"|wᵢ| < {config.zero_tol:g} 的权重算作接近 0。"
+    )
+    for seed in seed_list:
+        data = make_synthetic_data(config, seed, settings.get_device(device))
+        common = {"seed": seed, "epochs": config.l1_epochs, "experiment": "l1_vs_l2_seeds"}
+        l1 = _fit_linear(config, data, run=f"l1/seed={seed}", proximal_l1=lam1, **common)
+        l1.params = {"penalty": "l1", "lambda": lam1, "method": "proximal", "seed": seed}
+        l2 = _fit_linear(
+            config, data, run=f"l2/seed={seed}", penalty=lambda w: lam2 * l2_penalty(w), **common
+        )
+        l2.params = {"penalty": "l2", "lambda": lam2, "method": "scratch", "seed": seed}
+        result.runs[l1.name], result.runs[l2.name] = l1, l2
     result.elapsed_s = time.perf_counter() - started
     return result

@@ -275,22 +275,34 @@ def lambda_sweep_trades_fit_for_size(result):
     return passed, detail, {"lambdas": lams, "test_loss": test, "best": best, "ties": ties}
 
 
-@lesson("l1_vs_l2", runs=("l1", "l2"))
+@lesson("l1_vs_l2_seeds", "l1_vs_l2")
 def l1_is_sparser_than_l2(result, min_difference: float = 0.4):
-    """接近 0（|wᵢ| < zero_tol）的权重比例：L1 比 L2 至少多 ``min_difference``。"""
-    l1, l2 = result["l1"].summary, result["l2"].summary
+    """接近 0（|wᵢ| < zero_tol）的权重比例：每个种子上 L1 都比 L2 至少多 ``min_difference``
+    （:func:`~labcode.experiments.run_l1_vs_l2_seeds` 的结果，至少 5 个种子）。"""
+    runs: dict[str, dict[int, object]] = {"l1": {}, "l2": {}}
+    for run in result.runs.values():
+        if run.params.get("penalty") in runs and "seed" in run.params:
+            runs[run.params["penalty"]][run.params["seed"]] = run
+    seeds = sorted(set(runs["l1"]) & set(runs["l2"]))
+    if len(seeds) < 5:
+        raise ValueError(
+            f"需要至少 5 个种子上的 L1 与 L2 运行（run_l1_vs_l2_seeds），只有 {len(seeds)} 个；单次运行只能作示例。"
+        )
+    near = {k: [runs[k][s].summary["near_zero_fraction"] for s in seeds] for k in runs}
+    exact = {k: [runs[k][s].summary["exact_zero_fraction"] for s in seeds] for k in runs}
+    test = {k: [runs[k][s].summary["final_test_loss"] for s in seeds] for k in runs}
+    passed, text = paired(
+        [a - b - min_difference for a, b in zip(near["l1"], near["l2"], strict=True)]
+    )
     tol = getattr(result.config, "zero_tol", None)
-    passed = l1["near_zero_fraction"] - l2["near_zero_fraction"] >= min_difference
+
+    def ms(values, percent=True):
+        mean, sd = mean_sd(values)
+        return f"{pct(mean)} ± {pp(sd)}" if percent else _mean_sd(values)
+
     detail = (
-        f"|wᵢ| < {tol:g} 的权重：L1 {pct(l1['near_zero_fraction'])}（其中正好为 0 的 {pct(l1['exact_zero_fraction'])}），"
-        f"L2 {pct(l2['near_zero_fraction'])}（正好为 0 的 {pct(l2['exact_zero_fraction'])}）；"
-        f"测试损失 L1 {fmt(l1['final_test_loss'])}、L2 {fmt(l2['final_test_loss'])}。要求 L1 的比例至少多 {pp(min_difference)}。"
+        f"|wᵢ| < {tol:g} 的权重：L1 {ms(near['l1'])}（其中正好为 0 的 {ms(exact['l1'])}），"
+        f"L2 {ms(near['l2'])}（正好为 0 的 {ms(exact['l2'])}）；L1 减 L2 再减 {pp(min_difference)}：{text}。"
+        f"测试损失 L1 {ms(test['l1'], False)}、L2 {ms(test['l2'], False)}。"
     )
-    return (
-        passed,
-        detail,
-        {"l1_near_zero": l1["near_zero_fraction"], "l2_near_zero": l2["near_zero_fraction"]},
-    )
-
-
-# ---------------------------------------------------------------------------
+    return passed, detail, {"l1_near_zero": near["l1"], "l2_near_zero": near["l2"]}
