@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -265,17 +266,16 @@ def _check_calls(chain: _Chain, order: list[int]) -> None:
 
 
 def _check_layer_input(chain, i, got, x, prev_out, activation_name) -> None:
+    """第 i 个线性层收到的输入：参考是 activation(上一层的输出)（输入层：x 本身），否则对照常见错误。"""
     act = get_activation(activation_name)
     if i == 0:
         if isinstance(got, torch.Tensor) and got.numel() == x.numel():
             got = got.reshape(x.shape)
             if _close(got, x):
                 return
+            before = "输入层之前不应使用激活函数：input_layer 收到的是 activation(x)，而不是输入 x 本身。"
             if _close(got, act(x)):
-                raise SelfCheckError(
-                    f"输入层之前不应使用激活函数：input_layer 收到的是 activation(x)，"
-                    f"而不是输入 x 本身。\n{_FORWARD_HINT}"
-                )
+                raise SelfCheckError(f"{before}\n{_FORWARD_HINT}")
         raise SelfCheckError(
             f"输入层 input_layer 收到的不是输入 x：forward 应直接计算 self.input_layer(x)。\n"
             f"{_FORWARD_HINT}"
@@ -285,50 +285,74 @@ def _check_layer_input(chain, i, got, x, prev_out, activation_name) -> None:
     with torch.no_grad():
         if _close(got, act(prev_out)):
             return
-        prev = chain.kind(i - 1)
-        head = f"{chain.label(i)}的输入与参考实现不同"
-        if _close(got, prev_out):
-            raise SelfCheckError(
-                f"{prev}之后没有经过激活函数：{head}（它收到的是上一层 {chain.code(i - 1)} "
-                f"未经激活的输出）。每个隐藏层（以及输入层）之后都要接激活函数："
-                f"h = self.activation(layer(h))。"
-            )
-        if _close(got, act(act(prev_out))):
-            raise SelfCheckError(
-                f"激活函数用了两次：{head}（它收到的是 activation(activation(z))，z 为 {chain.code(i - 1)} 的输出）。"
-                "每一层之后只接一次激活函数。"
-            )
-        for other in _ACTIVATION_NAMES:
-            if other != activation_name and _close(got, get_activation(other)(prev_out)):
-                raise SelfCheckError(
+        mistakes = _layer_input_mistakes(chain, i, prev_out, activation_name)
+        message = diagnose(mistakes, lambda value: _close(got, value))
+    raise SelfCheckError(
+        message
+        or f"{chain.label(i)}的输入与参考实现不同：它既不是 activation({chain.code(i - 1)} 的输出)，"
+        f"也不是常见错误的结果。\n{_FORWARD_HINT}"
+    )
+
+
+def _layer_input_mistakes(chain, i, prev_out, activation_name) -> list[tuple[Any, str]]:
+    """常见错误下第 i 层会收到的输入（上一层的输出为 prev_out）与说明。"""
+    act = get_activation(activation_name)
+    prev, code = chain.kind(i - 1), chain.code(i - 1)
+    head = f"{chain.label(i)}的输入与参考实现不同"
+    mistakes: list[tuple[Any, str]] = [
+        (
+            prev_out,
+            f"{prev}之后没有经过激活函数：{head}（它收到的是上一层 {code} 未经激活的输出）。"
+            "每个隐藏层（以及输入层）之后都要接激活函数：h = self.activation(layer(h))。",
+        ),
+        (
+            lambda: act(act(prev_out)),
+            f"激活函数用了两次：{head}（它收到的是 activation(activation(z))，z 为 {code} 的输出）。"
+            "每一层之后只接一次激活函数。",
+        ),
+    ]
+    for other in _ACTIVATION_NAMES:
+        if other != activation_name:
+            mistakes.append(
+                (
+                    partial(get_activation(other), prev_out),
                     f"用错了激活函数：{head}，它经过的是 {_LABELS[other]}，而这个网络的 "
                     f"activation_name={activation_name!r}。请使用 self.activation，不要写死 "
-                    f"torch.{other} 之类的函数。"
+                    f"torch.{other} 之类的函数。",
                 )
-    raise SelfCheckError(
-        f"{head}：它既不是 activation({chain.code(i - 1)} 的输出)，也不是常见错误的结果。\n{_FORWARD_HINT}"
-    )
+            )
+    return mistakes
 
 
 def _check_output(chain, out, z_out, activation_name) -> None:
+    """forward 的返回值：参考是输出层的输出 z_out（logits），否则对照常见错误。"""
     if _close(out, z_out):
         return
     with torch.no_grad():
-        acts = [activation_name, *(a for a in _ACTIVATION_NAMES if a != activation_name)]
-        if any(_close(out, get_activation(a)(z_out)) for a in acts):
-            raise SelfCheckError(
-                "输出层之后不应再接激活函数：forward 应直接返回输出层的结果 "
-                "self.output_layer(h)（logits）。训练用的交叉熵损失 nn.CrossEntropyLoss 自己会做 softmax，"
-                "输出层后再接激活函数会把 logits 压扁，梯度变小。"
-            )
-        if _close(out, F.softmax(z_out, dim=-1)) or _close(out, F.log_softmax(z_out, dim=-1)):
-            raise SelfCheckError(
-                "forward 中不要做 softmax / log_softmax：应直接返回 logits "
-                "self.output_layer(h)。交叉熵损失 nn.CrossEntropyLoss 自己会做 softmax，再做一次就错了。"
-            )
+        message = diagnose(_output_mistakes(z_out, activation_name), lambda v: _close(out, v))
     raise SelfCheckError(
-        "forward 的返回值不是输出层 output_layer 的输出：应 return self.output_layer(h)。"
+        message
+        or "forward 的返回值不是输出层 output_layer 的输出：应 return self.output_layer(h)。"
     )
+
+
+def _output_mistakes(z_out, activation_name) -> list[tuple[Any, str]]:
+    """常见错误下 forward 会返回的值（输出层的输出为 z_out）与说明。"""
+    after = (
+        "输出层之后不应再接激活函数：forward 应直接返回输出层的结果 "
+        "self.output_layer(h)（logits）。训练用的交叉熵损失 nn.CrossEntropyLoss 自己会做 softmax，"
+        "输出层后再接激活函数会把 logits 压扁，梯度变小。"
+    )
+    softmax = (
+        "forward 中不要做 softmax / log_softmax：应直接返回 logits "
+        "self.output_layer(h)。交叉熵损失 nn.CrossEntropyLoss 自己会做 softmax，再做一次就错了。"
+    )
+    acts = [activation_name, *(a for a in _ACTIVATION_NAMES if a != activation_name)]
+    return [
+        *((partial(get_activation(a), z_out), after) for a in acts),
+        (partial(F.softmax, z_out, dim=-1), softmax),
+        (partial(F.log_softmax, z_out, dim=-1), softmax),
+    ]
 
 
 def _reference_forward(chain: _Chain, x: torch.Tensor, activation_name: str) -> torch.Tensor:
