@@ -179,7 +179,9 @@ def test_the_supported_pythons_are_stated_once():
     versions = python_versions()
     assert re.fullmatch(r"3\.\d+–3\.\d+", versions)
     assert versions in bundle.README
-    assert "python_versions()" in (ROOT / "docs" / "_build" / "hooks.py").read_text(encoding="utf-8")
+    assert "python_versions()" in (ROOT / "docs" / "_build" / "hooks.py").read_text(
+        encoding="utf-8"
+    )
     stated = re.compile(r"Python (3\.\d+)\s*[–-]\s*(3\.\d+)")
     for path in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")]:
         for low, high in stated.findall(path.read_text(encoding="utf-8")):
@@ -361,6 +363,24 @@ def _tiny_mnist(raw, n_train=30, n_test=10):
             raw / MNIST_FILES[f"{split}_images"], rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
         )
         write_idx(raw / MNIST_FILES[f"{split}_labels"], (np.arange(n) % 10).astype(np.uint8))
+
+
+@pytest.mark.slow
+def test_a_fresh_data_directory_builds_once_and_then_executes_nothing(tmp_path):
+    """A fresh clone: the first execution writes the offline subset into an empty data directory;
+    that must not change the cache key, so the next build executes nothing."""
+    notebooks = {"data": FIXTURES / "which_data.py"}
+    offline = {"LABCODE_OFFLINE": "1", "LABCODE_DATA_DIR": str(tmp_path / "data")}
+    first = _fixture_build(tmp_path, notebooks, **offline)
+    assert first.returncode == 0, first.output[-4000:]
+    assert first.executed == 1 and (tmp_path / "data" / "MNIST-subset").is_dir()
+    again = _fixture_build(tmp_path, notebooks, name="site2", **offline)
+    assert again.returncode == 0, again.output[-4000:]
+    entries = [
+        json.loads(e.read_text(encoding="utf-8")) for e in (tmp_path / "cache").glob("*.ipynb")
+    ]
+    data = [e["metadata"]["labcode_build"]["data"] for e in entries]
+    assert again.executed == 0, f"the build after a cold build must execute nothing; data: {data}"
 
 
 @pytest.mark.slow
