@@ -209,6 +209,19 @@ def test_every_chapter_exercise_is_graded_by_name(chapter):
     assert set(replay.EXERCISES) == set(grade.ALL_EXERCISES)
 
 
+def test_the_downloaded_exercise_notebooks_name_their_chapter(tmp_path):
+    """The build's download (hooks.exercises_copy) is what students hand in: the grader reads it."""
+    from docs._build import hooks
+
+    for chapter in grade.CHAPTERS:
+        path = tmp_path / f"{chapter}-exercises.ipynb"
+        path.write_text(
+            hooks.exercises_copy(execute.ROOT / "docs" / f"{chapter}.py"), encoding="utf-8"
+        )
+        nb, found = grade.read_submission(path)
+        assert found == chapter and grade.program(nb)
+
+
 def test_only_definitions_run():
     cell = (
         "%matplotlib inline\n"
