@@ -318,7 +318,10 @@ def _judge(replay, number: str, target: Path, setup_errors: list[str]) -> tuple[
         data = torch.load(target, weights_only=True)
     except Exception as exc:  # a record the submission overwrote
         return "error", f"这个练习的记录无法读取：{type(exc).__name__}: {exc}"
-    status, message = replay.judge(number, data)
+    try:
+        status, message = replay.judge(number, data)
+    except Exception as exc:  # an odd record must not stop the grading of the whole class
+        return "error", f"无法复核这个练习的记录：{type(exc).__name__}: {exc}"[:2000]
     if status == "error" and setup_errors and isinstance(data, dict) and data.get("missing"):
         message += " 运行定义时的错误：" + "；".join(setup_errors[:3])
     return status, message

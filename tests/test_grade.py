@@ -400,6 +400,16 @@ def test_a_call_that_never_returns_fails_with_the_time_limit(tmp_path):
     assert status == "fail" and "运行超过了 0.3 秒" in message
 
 
+def test_an_odd_record_is_an_error_not_a_crash(tmp_path):
+    target = tmp_path / "5.1.pt"
+    torch.save({"number": "5.1", "name": "dropout_layer", "entries": "not a list of calls"}, target)
+    status, message = grade._judge(replay, "5.1", target, [])
+    assert status in ("error", "fail") and message
+    target.write_bytes(b"not a torch file")
+    assert grade._judge(replay, "5.1", target, [])[0] == "error"
+    assert "没有写出" in grade._judge(replay, "5.1", tmp_path / "gone.pt", [])[1]
+
+
 def test_sys_exit_in_a_submission_is_a_failure_not_an_exit(tmp_path):
     status, message = record_and_judge(
         tmp_path, "4.1", {**COMPLETE, "l2_penalty": lambda w: sys.exit(0)}
