@@ -171,8 +171,11 @@ def _kernel_manager(scratch: str):
                 metadata={},
             )
 
-    km = CurrentInterpreter(transport="ipc")
-    km.ip = os.path.join(scratch, "ipc")
+    if os.name == "posix":  # unix sockets in our temporary folder: no TCP ports
+        km = CurrentInterpreter(transport="ipc")
+        km.ip = os.path.join(scratch, "ipc")
+    else:  # Windows has no ipc transport
+        km = CurrentInterpreter()
     km.connection_file = os.path.join(scratch, "kernel.json")
     return km
 
