@@ -514,3 +514,23 @@ def test_a_cuda_output_for_a_cpu_input_is_rejected():
 
     with pytest.raises(ActivationCheckError, match=r"输出在设备 cuda:0 上，而输入在 cpu 上"):
         check_activation_function(MyReLU, CudaSigmoid, MyTanh, show_plot=False)
+
+
+def test_the_time_limit_gives_an_outer_timer_back(monkeypatch):
+    import signal
+
+    from labcode.selfcheck import report
+
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("no SIGALRM on this system")
+    rang = []
+    previous = signal.signal(signal.SIGALRM, lambda *args: rang.append(True))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        with report.student_code("f(x)"):
+            pass
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 25.0 < left <= 30.0 and not rang
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
