@@ -363,6 +363,11 @@ def _module_imports(path: Path) -> set[str]:
         for node in body:
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module == "docs._build":
+                # the build tools' package: follow its __init__ and the modules imported from it
+                build = ROOT / "docs" / "_build"
+                names.add("__init__")
+                names.update(a.name for a in node.names if (build / f"{a.name}.py").is_file())
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
             elif isinstance(node, (ast.If, ast.Try, ast.With)):
