@@ -270,12 +270,17 @@ print("torch.tanh :", torch.tanh(x).tolist())
 # 结果正确地趋于 $\pm 1$ 或 $0$、$1$。`labcode` 的 `MyTanh`、`MySigmoid` 用的就是这种写法。
 #
 # !!! warning "Sigmoid 的陷阱藏在反向传播里"
-#     朴素的 Sigmoid 公式 `1 / (1 + torch.exp(-x))` 在 $x = -100$ 时前向值是正确的 0（$1/\infty = 0$），
-#     看上去没有问题；但如果让自动求导对这个表达式求导，中间会出现 $0 \times \infty$，得到的梯度是 `NaN`：
+#     朴素的 Sigmoid 公式 `1 / (1 + torch.exp(-x))` 在 $x = -100$ 时，$e^{100}$ 上溢为 $\infty$，前向值是 $1/\infty = 0$。
+#     真值 $\sigma(-100) \approx 3.72\times10^{-44}$ 其实可以用 `float32` 的**次正规数**表示（最接近的是 $3.78\times10^{-44}$，
+#     下面 `MySigmoid` 一行打印的就是它），朴素公式把它丢成了 0——绝对误差很小，看上去没有问题；
+#     但如果让自动求导对这个表达式求导，中间会出现 $0 \times \infty$，得到的梯度是 `NaN`：
 
 # %%
 x_neg = torch.tensor([-100.0, -20.0, 0.0], requires_grad=True)
-(1 / (1 + torch.exp(-x_neg))).sum().backward()
+naive = 1 / (1 + torch.exp(-x_neg))
+print("朴素公式的前向值  ：", naive.tolist())
+print("MySigmoid 的前向值：", MySigmoid()(x_neg.detach()).tolist())
+naive.sum().backward()
 print("对朴素公式自动求导：", x_neg.grad.tolist())
 print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).tolist())
 

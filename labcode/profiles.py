@@ -24,6 +24,7 @@ from .models import check_num_layers
 __all__ = [
     "EXPERIMENTS",
     "PROFILES",
+    "QUICK_MNIST_SLICE",
     "DeadReluConfig",
     "DropoutConfig",
     "DropoutMLPConfig",
@@ -68,6 +69,19 @@ def _check_positive_float(owner: str, name: str, value: Any) -> None:
         raise ValueError(f"{owner}.{name} 应为正数，实际得到 {value!r}。")
 
 
+def _check_seeds(owner: str, seeds: Any) -> None:
+    items = tuple(seeds) if isinstance(seeds, tuple | list) else ()
+    if (
+        len(items) < 5
+        or len(set(items)) != len(items)
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in items)
+    ):
+        raise ValueError(
+            f"{owner}.seeds 应为至少 5 个不同的非负整数（结论要在至少 5 个种子上配对比较），"
+            f"实际得到 {seeds!r}。例如 seeds=(0, 1, 2, 3, 4)。"
+        )
+
+
 def _check_optimizer(owner: str, value: Any) -> None:
     if value not in OPTIMIZERS:
         raise ValueError(f"{owner}.optimizer 应为 {' 或 '.join(OPTIMIZERS)}，实际得到 {value!r}。")
@@ -104,7 +118,8 @@ class GradientConfig:
     - ``optimizer`` / ``lr``：优化器与学习率（原实验：不带动量的 SGD，lr = 0.001）；
     - ``batch_size``：批量大小（原实验 64）；
     - ``epochs``：训练轮数（原实验 5）；
-    - ``n_train``：只用训练集的前 ``n_train`` 张图；``None`` 表示用全部。
+    - ``n_train`` / ``n_test``：只用训练集的前 ``n_train`` 张、测试集的前 ``n_test`` 张图；``None`` 表示用全部。
+      quick 规模固定为 4000 / 1000：无论找到的是离线子集还是完整 MNIST，做的都是同一个实验。
 
     深度扫描（原实验没有；``num_layers=2`` 时梯度消失还不够明显）：
 
@@ -113,6 +128,11 @@ class GradientConfig:
     - ``sweep_epochs``：扫描中每个网络训练的轮数（优化器、学习率、批量大小同主实验）；
     - ``sweep_inits``：在每个深度额外训练的 (激活函数, 初始化方案) 对照，默认 He 初始化的 ReLU 与
       Xavier 初始化的 Tanh（见 :func:`labcode.forward_signal.init_weights`）。
+
+    跨种子（结论的依据，:func:`~labcode.experiments.run_gradient_seeds`）：
+
+    - ``seeds``：配对比较所用的随机种子（至少 5 个）；
+    - ``seed_runs``：每个种子上训练的 (激活函数, 隐藏层个数, 初始化方案)，训练 ``sweep_epochs`` 轮。
     """
 
     activations: tuple[str, ...] = ("relu", "sigmoid", "tanh")
@@ -123,10 +143,22 @@ class GradientConfig:
     batch_size: int = 64
     epochs: int = 5
     n_train: int | None = None
+    n_test: int | None = None
     sweep_depths: tuple[int, ...] = (1, 2, 4, 6, 8)
     sweep_activations: tuple[str, ...] = ("relu", "sigmoid", "tanh")
     sweep_epochs: int = 5
     sweep_inits: tuple[tuple[str, str], ...] = (("relu", "he"), ("tanh", "xavier"))
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    seed_runs: tuple[tuple[str, int, str], ...] = (
+        ("relu", 2, "default"),
+        ("sigmoid", 2, "default"),
+        ("tanh", 2, "default"),
+        ("relu", 1, "default"),
+        ("sigmoid", 1, "default"),
+        ("relu", 8, "default"),
+        ("sigmoid", 8, "default"),
+        ("relu", 8, "he"),
+    )
 
     def __post_init__(self) -> None:
         owner = "GradientConfig"
@@ -135,8 +167,10 @@ class GradientConfig:
         for name in ("hidden_dim", "batch_size", "epochs", "sweep_epochs"):
             _check_positive_int(owner, name, getattr(self, name))
         _check_positive_int(owner, "n_train", self.n_train, allow_none=True)
+        _check_positive_int(owner, "n_test", self.n_test, allow_none=True)
         check_num_layers(self.num_layers, f"{owner}.num_layers")
         _check_depths(owner, self.sweep_depths)
+        _check_seeds(owner, self.seeds)
 
 
 @dataclass(frozen=True)
@@ -145,14 +179,16 @@ class DeadReluConfig:
 
     - ``activations``：要比较的激活函数名；
     - ``num_layers`` / ``hidden_dim``：网络结构，含义同 :class:`GradientConfig`；
-    - ``batch_size`` / ``epochs`` / ``n_train``：同 :class:`GradientConfig`；
+    - ``batch_size`` / ``epochs`` / ``n_train`` / ``n_test``：同 :class:`GradientConfig`；
     - ``seed_setting``：原实验的优化器设置（SGD，lr = 0.001）：几乎没有神经元死亡，
       但输出为 0 的比例约为 50%——这正是原实验把“输出为 0”误当作“死亡”的地方；
     - ``dying_setting``：让 ReLU 真正死亡的设置：对 Adam 而言过大的学习率（默认值 0.001 的 10 倍）。
       若干次过大的更新把一些神经元的预激活值推到对所有训练样本都 ≤ 0，它们的梯度从此恒为 0，
       再也恢复不了；LeakyReLU 在负半轴仍有斜率，不会死亡。
     - ``eval_batch_size``：每个 epoch 结束后统计死亡神经元时，遍历整个训练集所用的批量大小
-      （只影响速度和内存，不影响结果）。
+      （只影响速度和内存，不影响结果）；
+    - ``seeds``：跨种子检查结论所用的随机种子（至少 5 个，:func:`~labcode.experiments.run_dead_relu_seeds`）；
+    - ``saturation_tol``：激活函数的导数对每个训练样本都小于它的神经元算作“饱和”（Tanh、Sigmoid）。
     """
 
     activations: tuple[str, ...] = ("relu", "leaky_relu", "tanh")
@@ -161,6 +197,7 @@ class DeadReluConfig:
     batch_size: int = 64
     epochs: int = 5
     n_train: int | None = None
+    n_test: int | None = None
     seed_setting: OptimizerSetting = OptimizerSetting(
         "sgd", 0.001, "原实验的设置：SGD，学习率 0.001"
     )
@@ -168,12 +205,17 @@ class DeadReluConfig:
         "adam", 0.01, "让 ReLU 死亡的设置：Adam，学习率 0.01（Adam 默认值的 10 倍）"
     )
     eval_batch_size: int = 2000
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    saturation_tol: float = 1e-3
 
     def __post_init__(self) -> None:
         owner = "DeadReluConfig"
         for name in ("hidden_dim", "batch_size", "epochs", "eval_batch_size"):
             _check_positive_int(owner, name, getattr(self, name))
         _check_positive_int(owner, "n_train", self.n_train, allow_none=True)
+        _check_positive_int(owner, "n_test", self.n_test, allow_none=True)
+        _check_positive_float(owner, "saturation_tol", self.saturation_tol)
+        _check_seeds(owner, self.seeds)
         check_num_layers(self.num_layers, f"{owner}.num_layers")
 
     def setting(self, name: str) -> OptimizerSetting:
@@ -298,7 +340,9 @@ class DropoutMLPConfig:
       默认输入 0.2、隐藏层 0.5 是 Srivastava 等，2014 的做法）；
     - ``optimizer`` / ``lr`` / ``batch_size`` / ``epochs``：训练设置；
     - ``seeds``：配对比较用的随机种子（至少 5 个）；
-    - ``sweep_rates``：比例扫描（两个隐藏层之后都用 p，输入不丢弃）。
+    - ``sweep_rates``：比例扫描（两个隐藏层之后都用 p，输入不丢弃）；
+    - ``weight_decay``：变体 ``"weight_decay"`` / ``"dropout_wd"`` 的权重衰减 λ（事先固定，只衰减权重）；
+    - ``n_val``：变体 ``"early_stop"`` 从训练图中留作验证集的张数（按验证损失选 epoch）。
     """
 
     n_train: int = 512
@@ -312,6 +356,8 @@ class DropoutMLPConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     eval_batch_size: int = 1000
     sweep_rates: tuple[float, ...] = (0.0, 0.5, 0.75, 0.9)
+    weight_decay: float = 0.01
+    n_val: int = 100
 
     def __post_init__(self) -> None:
         owner = "DropoutMLPConfig"
@@ -329,6 +375,11 @@ class DropoutMLPConfig:
             )
         if not self.seeds:
             raise ValueError(f"{owner}.seeds 不能为空，例如 seeds=(0, 1, 2, 3, 4)。")
+        if not 0 <= self.weight_decay < 1 or not 0 <= self.n_val < self.n_train:
+            raise ValueError(
+                f"{owner}.weight_decay 应在 [0, 1) 内、n_val 应在 [0, n_train) 内，"
+                f"实际得到 weight_decay={self.weight_decay!r}, n_val={self.n_val!r}。"
+            )
         if not self.sweep_rates or not all(
             isinstance(r, int | float) and not isinstance(r, bool) and 0 <= r < 1
             for r in self.sweep_rates
@@ -349,17 +400,24 @@ _FULL: dict[str, Any] = {
     "dropout_mlp": DropoutMLPConfig(),
 }
 
-# quick：离线子集只有 4000 张训练图，约为完整 MNIST 的 1/15；为了在相同的 epoch 数内走过相当的
-# “学习率 × 步数”，MLP 实验把 SGD 学习率放大约 15 倍（0.001 → 0.015）。
+# quick：MLP 实验固定用训练集的前 4000 张、测试集的前 1000 张（离线子集正好这么大；找到完整 MNIST 时
+# 也只取这么多），所以无论在哪里运行，quick 都是同一个实验。训练图约为完整 MNIST 的 1/15；为了在相同的
+# epoch 数内走过相当的“学习率 × 步数”，SGD 学习率放大约 15 倍（0.001 → 0.015）。
+QUICK_MNIST_SLICE = (4000, 1000)
+
 _QUICK: dict[str, Any] = {
     "gradient_vanishing": GradientConfig(
         lr=0.015,
-        epochs=5,
-        sweep_depths=(1, 2, 4, 6, 8),
+        epochs=3,  # = sweep_epochs: the sweep and the seeds reuse the main runs
+        n_train=QUICK_MNIST_SLICE[0],
+        n_test=QUICK_MNIST_SLICE[1],
+        sweep_depths=(1, 2, 4, 8),
         sweep_epochs=3,
     ),
     "dead_relu": DeadReluConfig(
         epochs=3,
+        n_train=QUICK_MNIST_SLICE[0],
+        n_test=QUICK_MNIST_SLICE[1],
         seed_setting=OptimizerSetting(
             "sgd", 0.015, "原实验的设置：SGD（quick 中训练集小，学习率从 0.001 放大到 0.015）"
         ),

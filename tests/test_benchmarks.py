@@ -349,11 +349,13 @@ def test_lab_timing_runs_what_the_chapters_run():
     ]
     assert gradient == [
         ("run_gradient_vanishing", {}),
-        ("run_depth_sweep", {"reuse": ("reuse", "res")}),
+        ("run_gradient_seeds", {"reuse": ("reuse", "res")}),
+        ("run_depth_sweep", {"reuse": ("reuse", "seeds")}),
     ]
     dead = [(f, kw.get("setting")) for f, kw in CHAPTERS["dead_relu"]]
     assert dead == [
         ("run_dead_relu", "seed"),
+        ("run_dead_relu_seeds", None),
         ("run_dead_at_init", None),
         ("run_dead_relu", "dying"),
     ]
@@ -365,11 +367,30 @@ def test_lab_timing_runs_what_the_chapters_run():
 
 
 def test_lab_timing_times_each_call_of_a_chapter(monkeypatch):
-    from benchmarks.lab_timing import run_chapter, run_lab
+    """The timing plumbing, with the chapter's experiments replaced by stand-ins (the real runs
+    are what the chapters and their lesson tests train)."""
+    import time
 
+    from benchmarks.lab_timing import CHAPTERS, run_chapter, run_lab
+    from labcode import experiments
+
+    calls = []
+
+    def stand_in(name):
+        def run(**kwargs):
+            calls.append((name, kwargs))
+            time.sleep(0.001)
+            return f"result of {name}"
+
+        return run
+
+    for func, _ in CHAPTERS["l2"]:
+        monkeypatch.setattr(experiments, func, stand_in(func))
     for name in ("LABCODE_PROFILE", "LABCODE_DEVICE", "LABCODE_DATA_DIR"):
         monkeypatch.setenv(name, "")  # run_chapter sets them in this process
     report = run_chapter("l2", "quick", "cpu", None)
+    reused = [kwargs["reuse"] for _, kwargs in calls if "reuse" in kwargs]
+    assert all(r.startswith("result of run_") for r in reused), "reuse gets the earlier result"
     assert [s["call"] for s in report["steps"]] == [
         "run_l2(method='scratch')",
         "run_l2(method='weight_decay')",

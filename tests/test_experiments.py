@@ -14,9 +14,18 @@ from torch import nn
 
 from labcode.data import MnistData
 from labcode.experiments import training
-from labcode.experiments.dead_relu import dead_unit_stats, run_dead_relu
+from labcode.experiments.dead_relu import (
+    dead_unit_stats,
+    run_dead_at_init,
+    run_dead_relu,
+    run_dead_relu_seeds,
+)
 from labcode.experiments.dropout import run_dropout, run_dropout_sweep
-from labcode.experiments.gradient_vanishing import run_depth_sweep, run_gradient_vanishing
+from labcode.experiments.gradient_vanishing import (
+    run_depth_sweep,
+    run_gradient_seeds,
+    run_gradient_vanishing,
+)
 from labcode.experiments.l2 import (
     make_synthetic_data,
     run_l1_vs_l2,
@@ -26,7 +35,7 @@ from labcode.experiments.l2 import (
 from labcode.experiments.results import ExperimentResult, RunResult
 from labcode.experiments.training import TrainingDivergedError, evaluate, train_epoch
 from labcode.models import Network
-from labcode.profiles import OptimizerSetting, get_config
+from labcode.profiles import QUICK_MNIST_SLICE, OptimizerSetting, get_config
 
 pytestmark = pytest.mark.usefixtures("offline")
 
@@ -509,6 +518,118 @@ def test_dead_relu_result_structure():
 def test_dead_relu_bad_setting():
     with pytest.raises(ValueError, match="'seed'.*'dying'"):
         run_dead_relu(setting="broken", device="cpu")
+
+
+def test_dead_unit_stats_measures_units_negative_or_saturated_on_every_sample():
+    """LeakyReLU never dies by definition; what can go wrong is measured instead: units negative on
+    every sample (gradient scaled by negative_slope) and tanh units saturated on every sample."""
+    torch.manual_seed(0)
+    x = torch.randn(300, 784)
+    leaky = Network(784, 10, "leaky_relu", num_layers=1, hidden_dim=20)
+    tanh = Network(784, 10, "tanh", num_layers=1, hidden_dim=20)
+    with torch.no_grad():
+        for net, bias in ((leaky, -1.0), (tanh, 10.0)):
+            net.input_layer.weight[3].zero_()
+            net.input_layer.bias[3] = bias  # the same pre-activation for every sample
+    stats = dead_unit_stats(leaky, x, batch_size=64)
+    assert stats["dead_fraction"] == [0.0, 0.0]  # LeakyReLU' >= 0.01: never "dead"
+    assert stats["negative_fraction"][0] == pytest.approx(1 / 20)
+    assert stats["saturated_fraction"] == [0.0, 0.0]  # 0.01 is not below the 1e-3 threshold
+    stats = dead_unit_stats(tanh, x, batch_size=64)
+    assert stats["dead_fraction"] == [0.0, 0.0]
+    assert stats["saturated_fraction"][0] == pytest.approx(1 / 20)  # tanh'(10) ~ 8e-9
+    assert dead_unit_stats(tanh, x, saturation_tol=1e-12)["saturated_fraction"][0] == 0.0
+
+
+def _tiny_dead_config(**changes):
+    return replace(get_config("dead_relu", "quick"), epochs=1, n_train=256, **changes)
+
+
+def test_dead_relu_seeds_pairs_settings_and_reuses_identical_runs():
+    cfg = _tiny_dead_config()
+    mild = run_dead_relu(setting="seed", config=cfg, device="cpu")
+    res = run_dead_relu_seeds(config=cfg, device="cpu", reuse=mild)
+    assert res.name == "dead_relu_seeds" and len(res.runs) == 4 * len(cfg.seeds)
+    assert res["relu/seed/seed=0"].history is mild["relu"].history  # reused, not retrained
+    assert res["relu/dying/seed=3"].params == {
+        "activation": "relu",
+        "setting": "dying",
+        "optimizer": "adam",
+        "lr": cfg.dying_setting.lr,
+        "seed": 3,
+    }
+    fresh = run_dead_relu_seeds(seeds=(0,), config=cfg, device="cpu")
+    assert fresh["relu/seed/seed=0"].history == mild["relu"].history  # reuse is what training gives
+    dying = run_dead_relu(setting="dying", config=cfg, device="cpu", reuse=res)
+    assert dying["tanh"].history is res["tanh/dying/seed=0"].history
+    other = replace(cfg, epochs=2)  # different training: nothing reused
+    assert (
+        run_dead_relu(setting="dying", activations=("relu",), config=other, reuse=res)[
+            "relu"
+        ].history
+        is not res["relu/dying/seed=0"].history
+    )
+    with pytest.raises(ValueError, match="run_dead_relu"):
+        run_dead_relu_seeds(seeds=(0,), config=cfg, reuse=res)
+
+
+def test_dead_at_init_runs_every_seed():
+    res = run_dead_at_init(depth=4, seeds=(0, 1), config=_tiny_dead_config())
+    assert res.run_names == ["default/seed=0", "he/seed=0", "default/seed=1", "he/seed=1"]
+    assert res["he/seed=1"].params == {"init": "he", "num_layers": 4, "seed": 1}
+    assert res["default/seed=0"].summary != res["default/seed=1"].summary
+
+
+def test_gradient_seeds_reuse_the_main_runs_and_feed_the_sweep():
+    cfg = tiny_gradient_config(
+        epochs=1,
+        sweep_epochs=1,
+        num_layers=1,
+        n_train=256,
+        seed_runs=(("relu", 1, "default"), ("sigmoid", 1, "default"), ("relu", 2, "he")),
+    )
+    main = run_gradient_vanishing(activations=("relu", "sigmoid"), device="cpu", config=cfg)
+    res = run_gradient_seeds(config=cfg, device="cpu", reuse=main)
+    assert res.name == "gradient_seeds" and len(res.runs) == 3 * len(cfg.seeds)
+    assert res["sigmoid/depth=1/seed=0"].history is main["sigmoid"].history
+    assert res["relu+he/depth=2/seed=4"].params["init"] == "he"
+    spread = res["sigmoid/depth=1/seed=2"].summary["init_spread"]
+    assert len(spread) == 3 and spread[0] > spread[1] > spread[2] > 0  # 2 activated layers, logits
+    assert "init_spread" not in res["relu+he/depth=2/seed=2"].summary  # only the main depth
+    sweep = run_depth_sweep(depths=(1,), activations=("sigmoid",), config=cfg, reuse=res)
+    assert sweep["sigmoid/depth=1"].history is main["sigmoid"].history
+    assert "seed" not in sweep["sigmoid/depth=1"].params
+    with pytest.raises(ValueError, match="run_gradient_vanishing"):
+        run_gradient_seeds(seeds=(0,), config=cfg, reuse=sweep.runs)
+
+
+def test_quick_profile_pins_the_mnist_slice():
+    for experiment in ("gradient_vanishing", "dead_relu"):
+        cfg = get_config(experiment, "quick")
+        assert (cfg.n_train, cfg.n_test) == QUICK_MNIST_SLICE == (4000, 1000)
+        assert len(cfg.seeds) >= 5
+    with pytest.raises(ValueError, match="至少 5 个"):
+        replace(get_config("dead_relu", "quick"), seeds=(0, 1, 2))
+
+
+def test_quick_profile_is_the_same_experiment_on_full_size_files(tmp_path, monkeypatch):
+    """Full-size files (the subset tiled to 60000 / 10000 and presented as full MNIST): quick takes
+    the same 4000 / 1000 images, so the same runs give the same numbers as on the offline subset."""
+    from benchmarks.standin import write_standin
+    from labcode.data import STANDIN_MARKER, clear_cache
+
+    subset = run_dead_at_init(profile="quick", seeds=(0,), device="cpu")
+    root = write_standin(tmp_path / "data")
+    (root / "MNIST" / "raw" / STANDIN_MARKER).unlink()  # presented as full MNIST
+    monkeypatch.setenv("LABCODE_DATA_DIR", str(root))
+    clear_cache()
+    try:
+        full = run_dead_at_init(profile="quick", seeds=(0,), device="cpu")
+    finally:
+        clear_cache()
+    assert full.data.source == "full" and "60000" in full.data.description
+    assert (full.data.n_train, full.data.n_test) == (4000, 1000)
+    assert full["default/seed=0"].summary == subset["default/seed=0"].summary
 
 
 # ---------------------------------------------------------------------------

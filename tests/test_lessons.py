@@ -101,7 +101,7 @@ def test_check_all_dispatches_on_the_kind_of_each_result():
     with pytest.raises(ValueError, match="no_such_kind"):
         lessons.check_all(ExperimentResult("no_such_kind", None, None, "cpu", 0, "quick"))
     auto = {rule.kinds[0] for rule in lessons.REGISTRY.values() if rule.auto}
-    assert {"gradient_vanishing", "depth_sweep", "dead_relu", "dead_at_init"} <= auto
+    assert {"gradient_seeds", "dead_relu_seeds", "dead_at_init"} <= auto
 
 
 @pytest.mark.parametrize("rule", ["each", "se"])

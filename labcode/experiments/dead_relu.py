@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import torch
@@ -24,18 +25,37 @@ from .gradient_vanishing import check_activations, seeded_mlp
 from .results import ExperimentResult, RunResult
 from .training import fit_classifier, resolve_profile_config, start_mnist_experiment
 
-__all__ = ["SETTINGS", "dead_unit_stats", "run_dead_relu"]
+__all__ = [
+    "SEED_RUNS",
+    "SETTINGS",
+    "dead_unit_stats",
+    "run_dead_at_init",
+    "run_dead_relu",
+    "run_dead_relu_seeds",
+]
 
 SETTINGS = ("seed", "dying")
+
+#: 跨种子实验（:func:`run_dead_relu_seeds`）在每个种子上训练的 (设置, 激活函数)：原实验的设置只需 ReLU
+#: （“输出为 0”与“死亡”的对照），危险设置三种激活函数都要（死亡、负半轴、饱和）。
+SEED_RUNS = (("seed", "relu"), ("dying", "relu"), ("dying", "leaky_relu"), ("dying", "tanh"))
 
 
 @torch.no_grad()
 def dead_unit_stats(
-    model: Network, x: torch.Tensor, batch_size: int = 2000, masks: bool = False
+    model: Network,
+    x: torch.Tensor,
+    batch_size: int = 2000,
+    masks: bool = False,
+    saturation_tol: float = 1e-3,
 ) -> dict[str, list]:
     """以当前参数在 ``x`` 上统计每个隐藏层（输入层和每个隐藏层的激活之后）：
 
     - ``dead_fraction``：死亡神经元的比例（0 到 1）：对所有样本激活函数导数都为 0 的神经元；
+    - ``negative_fraction``：对所有样本预激活值都 ≤ 0 的神经元的比例（对 ReLU 就是死亡；LeakyReLU 的这种
+      神经元没有死，但对每个样本只传回乘了 negative_slope 的梯度）；
+    - ``saturated_fraction``：对所有样本激活函数的导数都小于 ``saturation_tol`` 的神经元的比例
+      （Tanh、Sigmoid 的饱和；ReLU 的死亡神经元也算在内）；
     - ``zero_output_fraction``：输出恰好为 0 的比例（原实验的朴素指标，对所有样本和神经元平均）；
     - ``masks=True`` 时另有 ``dead_masks``：每层一个布尔张量（在设备上），标出哪些神经元死亡。
 
@@ -43,6 +63,8 @@ def dead_unit_stats(
     """
     counter = DeadUnitCounter(model.activation)
     zero_counts: list[torch.Tensor] | None = None
+    any_positive: list[torch.Tensor] | None = None
+    any_unsaturated: list[torch.Tensor] | None = None
     was_training = model.training
     model.eval()
     try:
@@ -50,18 +72,32 @@ def dead_unit_stats(
             _, preacts = model(x[start : start + batch_size], return_preactivations=True)
             counter.update(preacts)
             zeros = [(model.activation(z) == 0).sum() for z in preacts]
-            zero_counts = (
-                zeros
-                if zero_counts is None
-                else [a + b for a, b in zip(zero_counts, zeros, strict=True)]
-            )
+            positive = [(z > 0).any(dim=0) for z in preacts]
+            unsaturated = [
+                (model.activation.derivative(z).abs() >= saturation_tol).any(dim=0) for z in preacts
+            ]
+            if zero_counts is None:
+                zero_counts, any_positive, any_unsaturated = zeros, positive, unsaturated
+            else:
+                zero_counts = [a + b for a, b in zip(zero_counts, zeros, strict=True)]
+                any_positive = [a | b for a, b in zip(any_positive, positive, strict=True)]
+                any_unsaturated = [a | b for a, b in zip(any_unsaturated, unsaturated, strict=True)]
         dead_masks = counter.dead_masks() if masks else None
         dead = counter.end_epoch()
-        zero_totals = torch.stack(zero_counts).tolist()
+        per_unit = [(~p).float().mean() for p in any_positive] + [
+            (~u).float().mean() for u in any_unsaturated
+        ]
+        totals = torch.stack([*zero_counts, *per_unit]).tolist()  # one read-out
     finally:
         model.train(was_training)
+    n = len(zero_counts)
     per_layer = len(x) * model.hidden_dim
-    out = {"dead_fraction": dead, "zero_output_fraction": [z / per_layer for z in zero_totals]}
+    out = {
+        "dead_fraction": dead,
+        "negative_fraction": totals[n : 2 * n],
+        "saturated_fraction": totals[2 * n :],
+        "zero_output_fraction": [z / per_layer for z in totals[:n]],
+    }
     if masks:
         out["dead_masks"] = dead_masks
     return out
@@ -72,6 +108,95 @@ def _overall(fractions: list[float]) -> float:
     return sum(fractions) / len(fractions)
 
 
+def _train_dead(
+    name: str, setting: str, config: DeadReluConfig, data, seed: int, device, run: str
+) -> RunResult:
+    """Train one MLP in one optimizer setting, measuring dead / negative / saturated units per epoch."""
+    opt = config.setting(setting)
+    model = seeded_mlp(name, config.num_layers, config.hidden_dim, seed, device)
+    previous: dict[str, list] = {}
+
+    def stats(m: Network) -> dict[str, list[float]]:
+        """Dead fractions, and which dead units of the previous measurement are alive again."""
+        out = dead_unit_stats(
+            m,
+            data.train_x,
+            config.eval_batch_size,
+            masks=True,
+            saturation_tol=config.saturation_tol,
+        )
+        now = out.pop("dead_masks")
+        before = previous.get("masks")
+        revived = (
+            [(b & ~n).sum() for b, n in zip(before, now, strict=True)]
+            if before is not None
+            else [torch.zeros((), device=now[0].device)] * len(now)
+        )
+        out["revived_fraction"] = [r / config.hidden_dim for r in torch.stack(revived).tolist()]
+        previous["masks"] = now
+        return out
+
+    initial = stats(model)
+    history, _ = fit_classifier(
+        model,
+        data,
+        experiment="dead_relu",
+        run=run,
+        optimizer=opt.optimizer,
+        lr=opt.lr,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        seed=seed,
+        epoch_end=stats,
+    )
+    final_dead = history["dead_fraction"][-1]
+    summary = {
+        "dead_fraction_init": initial["dead_fraction"],
+        "negative_fraction_init": initial["negative_fraction"],
+        "saturated_fraction_init": initial["saturated_fraction"],
+        "zero_output_fraction_init": initial["zero_output_fraction"],
+        "final_dead_fraction": _overall(final_dead),
+        "final_negative_fraction": _overall(history["negative_fraction"][-1]),
+        "final_saturated_fraction": _overall(history["saturated_fraction"][-1]),
+        "max_layer_dead_fraction": max(final_dead),
+        "final_zero_output_fraction": _overall(history["zero_output_fraction"][-1]),
+        "final_test_acc": history["test_acc"][-1],
+    }
+    params = {
+        "activation": name,
+        "setting": setting,
+        "optimizer": opt.optimizer,
+        "lr": opt.lr,
+        "seed": seed,
+    }
+    return RunResult(
+        run,
+        params=params,
+        history=history,
+        summary=summary,
+        layer_names=model.activated_layer_names(),
+    )
+
+
+def _reusable(reuse, kind: str, config: DeadReluConfig, device, data_info) -> dict:
+    """Runs of earlier results (of experiment ``kind``) with the same config, device and data,
+    keyed (setting, activation, seed)."""
+    out = {}
+    for other in reuse if isinstance(reuse, list | tuple) else (reuse,):
+        if other is None:
+            continue
+        if getattr(other, "name", None) != kind:
+            raise ValueError(
+                f"reuse 应为 run_{kind} 的结果，"
+                f"实际得到 {getattr(other, 'name', type(other).__name__)!r}。"
+            )
+        if other.config == config and str(other.device) == str(device) and other.data == data_info:
+            for run in other.runs.values():
+                p = run.params
+                out[p["setting"], p["activation"], p.get("seed", other.seed)] = run
+    return out
+
+
 def run_dead_relu(
     activations=None,
     setting: str = "seed",
@@ -79,13 +204,15 @@ def run_dead_relu(
     seed: int = 0,
     device=None,
     config: DeadReluConfig | None = None,
+    reuse=None,
 ) -> ExperimentResult:
     """训练 MLP，每个 epoch 结束后统计每层死亡神经元的比例。
 
     - ``activations``：默认取设置中的 ``("relu", "leaky_relu", "tanh")``；
     - ``setting``：``"seed"``（原实验的优化器设置）或 ``"dying"``（让 ReLU 死亡的设置：对 Adam 过大的学习率），
       见 :class:`~labcode.profiles.DeadReluConfig`；
-    - ``profile`` / ``config`` / ``seed`` / ``device``：同其他实验。
+    - ``profile`` / ``config`` / ``seed`` / ``device``：同其他实验；
+    - ``reuse``：:func:`run_dead_relu_seeds` 的结果；其中设置、设备、数据、种子都相同的运行直接复用，不再训练。
 
     每个运行的 ``history`` 除准确率与损失外有 ``dead_fraction``、``revived_fraction``（上一次统计时死亡、
     这一次又活过来的神经元占该层的比例）与 ``zero_output_fraction``（每个 epoch 一个
@@ -114,55 +241,55 @@ def run_dead_relu(
         ],
     )
 
+    reusable = _reusable(reuse, "dead_relu_seeds", config, device, data.info)
     for name in names:
-        model = seeded_mlp(name, config.num_layers, config.hidden_dim, seed, device)
+        found = reusable.get((setting, name, seed))
+        result.runs[name] = (
+            _train_dead(name, setting, config, data, seed, device, name)
+            if found is None
+            else dataclasses.replace(found, name=name, params=dict(found.params))
+        )
+    result.elapsed_s = time.perf_counter() - started
+    return result
 
-        previous: dict[str, list] = {}
 
-        def stats(m: Network, previous=previous) -> dict[str, list[float]]:
-            """Dead fractions, and which dead units of the previous measurement are alive again."""
-            out = dead_unit_stats(m, data.train_x, config.eval_batch_size, masks=True)
-            now = out.pop("dead_masks")
-            before = previous.get("masks")
-            revived = (
-                [(b & ~n).sum() for b, n in zip(before, now, strict=True)]
-                if before is not None
-                else [torch.zeros((), device=now[0].device)] * len(now)
+def run_dead_relu_seeds(
+    seeds=None,
+    profile: str | None = None,
+    device=None,
+    config: DeadReluConfig | None = None,
+    reuse=(),
+) -> ExperimentResult:
+    """本章结论的依据：:data:`SEED_RUNS` 中的每个 (设置, 激活函数)，在 ``seeds``（默认取设置中的 ``seeds``）
+    的每个种子上训练一次，统计同 :func:`run_dead_relu`。
+
+    ``runs`` 的键如 ``"relu/dying/seed=3"``，``params`` 有 ``activation``、``setting``、``seed`` 等。
+    ``reuse``：:func:`run_dead_relu` 的结果（可以多个）；与本实验设置、设备、数据相同的运行直接复用。
+    """
+    started = time.perf_counter()
+    config, profile_name = resolve_profile_config("dead_relu", profile, config, DeadReluConfig)
+    seed_list = tuple(config.seeds if seeds is None else seeds)
+    if not seed_list or len(set(seed_list)) != len(seed_list):
+        raise ValueError(f"seeds 应为不重复的随机种子，例如 (0, 1, 2, 3, 4)，实际得到 {seeds!r}。")
+    device, data, result = start_mnist_experiment(
+        "dead_relu_seeds",
+        config,
+        config.n_train,
+        device,
+        seed_list[0],
+        profile_name,
+        notes=[f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}）。"],
+    )
+    reusable = _reusable(reuse, "dead_relu", config, device, data.info)
+    for seed in seed_list:
+        for setting, name in SEED_RUNS:
+            key = f"{name}/{setting}/seed={seed}"
+            found = reusable.get((setting, name, seed))
+            result.runs[key] = (
+                _train_dead(name, setting, config, data, seed, device, key)
+                if found is None
+                else dataclasses.replace(found, name=key, params={**found.params, "seed": seed})
             )
-            out["revived_fraction"] = [r / config.hidden_dim for r in torch.stack(revived).tolist()]
-            previous["masks"] = now
-            return out
-
-        initial = stats(model)
-        history, _ = fit_classifier(
-            model,
-            data,
-            experiment="dead_relu",
-            run=name,
-            optimizer=opt.optimizer,
-            lr=opt.lr,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            seed=seed,
-            epoch_end=stats,
-        )
-        final_dead = history["dead_fraction"][-1]
-        summary = {
-            "dead_fraction_init": initial["dead_fraction"],
-            "zero_output_fraction_init": initial["zero_output_fraction"],
-            "final_dead_fraction": _overall(final_dead),
-            "max_layer_dead_fraction": max(final_dead),
-            "final_zero_output_fraction": _overall(history["zero_output_fraction"][-1]),
-            "final_test_acc": history["test_acc"][-1],
-        }
-        params = {"activation": name, "setting": setting, "optimizer": opt.optimizer, "lr": opt.lr}
-        result.runs[name] = RunResult(
-            name,
-            params=params,
-            history=history,
-            summary=summary,
-            layer_names=model.activated_layer_names(),
-        )
     result.elapsed_s = time.perf_counter() - started
     return result
 
@@ -171,19 +298,19 @@ def run_dead_at_init(
     depth: int = 8,
     inits=("default", "he"),
     profile: str | None = None,
-    seed: int = 0,
+    seeds=None,
     device=None,
     config: DeadReluConfig | None = None,
 ) -> ExperimentResult:
-    """还没训练的深层 ReLU 网络里有多少死亡神经元：每种初始化建一个 ``depth`` 个隐藏层的网络，
-    在整个训练集上按定义统计每层的死亡比例（不训练）。
+    """还没训练的深层 ReLU 网络里有多少死亡神经元：每种初始化、每个种子（默认取设置中的 ``seeds``）
+    建一个 ``depth`` 个隐藏层的网络，在整个训练集上按定义统计每层的死亡比例（不训练）。
 
-    ``runs`` 以初始化方案为键（``"default"``：PyTorch 默认；``"he"``：He 初始化），``summary`` 有
-    ``dead_fraction``（每个带激活的层一个比例，从输入层起）与 ``deep_dead_fraction``（最深 3 层的平均）。
+    ``runs`` 的键如 ``"default/seed=0"``（``"default"``：PyTorch 默认；``"he"``：He 初始化），``params`` 有
+    ``init``、``seed``、``num_layers``；``summary`` 有 ``dead_fraction``（每个带激活的层一个比例，从输入层起）
+    与 ``deep_dead_fraction``（最深 3 层的平均）。
     """
     from ..forward_signal import INIT_SCHEMES
     from ..models import check_num_layers
-    from .gradient_vanishing import seeded_mlp
 
     started = time.perf_counter()
     depth = check_num_layers(depth)
@@ -194,23 +321,29 @@ def run_dead_at_init(
     if unknown or not inits:
         raise ValueError(f"未知的初始化方案 {unknown or inits}。可选：{', '.join(INIT_SCHEMES)}。")
     config, profile_name = resolve_profile_config("dead_relu", profile, config, DeadReluConfig)
+    seed_list = tuple(config.seeds if seeds is None else seeds)
     device, data, result = start_mnist_experiment(
         "dead_at_init",
         config,
         config.n_train,
         device,
-        seed,
+        seed_list[0],
         profile_name,
-        notes=[f"{depth} 个隐藏层的 ReLU 网络，未训练；在整个训练集上统计。"],
+        notes=[
+            f"{depth} 个隐藏层的 ReLU 网络，未训练；在整个训练集上统计；"
+            f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}）。"
+        ],
     )
-    for init in inits:
-        model = seeded_mlp("relu", depth, config.hidden_dim, seed, device, init=init)
-        dead = dead_unit_stats(model, data.train_x, config.eval_batch_size)["dead_fraction"]
-        result.runs[init] = RunResult(
-            init,
-            params={"init": init, "num_layers": depth},
-            summary={"dead_fraction": dead, "deep_dead_fraction": sum(dead[-3:]) / 3},
-            layer_names=model.activated_layer_names(),
-        )
+    for seed in seed_list:
+        for init in inits:
+            model = seeded_mlp("relu", depth, config.hidden_dim, seed, device, init=init)
+            dead = dead_unit_stats(model, data.train_x, config.eval_batch_size)["dead_fraction"]
+            key = f"{init}/seed={seed}"
+            result.runs[key] = RunResult(
+                key,
+                params={"init": init, "num_layers": depth, "seed": seed},
+                summary={"dead_fraction": dead, "deep_dead_fraction": sum(dead[-3:]) / 3},
+                layer_names=model.activated_layer_names(),
+            )
     result.elapsed_s = time.perf_counter() - started
     return result

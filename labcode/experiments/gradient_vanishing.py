@@ -18,7 +18,7 @@ import torch
 
 from .. import settings
 from ..activations import ACTIVATIONS
-from ..forward_signal import INIT_SCHEMES, init_weights
+from ..forward_signal import INIT_SCHEMES, activation_spread, init_weights
 from ..models import Network, check_num_layers
 from ..profiles import GradientConfig
 from .results import ExperimentResult, RunResult
@@ -26,12 +26,12 @@ from .training import (
     fit_classifier,
     resolve_profile_config,
     start_mnist_experiment,
-    sweep_can_reuse,
 )
 
 __all__ = [
     "check_activations",
     "run_depth_sweep",
+    "run_gradient_seeds",
     "run_gradient_vanishing",
     "seeded_mlp",
     "sweep_key",
@@ -238,19 +238,15 @@ def run_depth_sweep(
         ],
     )
     init_pairs = _check_inits(config.sweep_inits if inits is None else inits)
-    reusable = _reusable_runs(reuse, config, seed, device, data.info)
-    for name in names:
-        for depth in depth_list:
-            key = sweep_key(name, depth)
-            if (name, depth) in reusable:
-                result.runs[key] = dataclasses.replace(reusable[name, depth], name=key)
-                continue
-            result.runs[key] = _train_mlp(
-                name, depth, config.sweep_epochs, config, data, seed, device, "depth_sweep", key
-            )
-    for name, scheme in init_pairs:
+    reusable = _reusable(reuse, ("gradient_vanishing", "gradient_seeds"), config, device, data.info)
+    for name, scheme in [*((n, "default") for n in names), *init_pairs]:
         for depth in depth_list:
             key = sweep_key(name, depth, scheme)
+            found = reusable.get((name, depth, scheme, seed))
+            if found is not None:
+                params = {k: v for k, v in found.params.items() if k != "seed"}
+                result.runs[key] = dataclasses.replace(found, name=key, params=params)
+                continue
             result.runs[key] = _train_mlp(
                 name,
                 depth,
@@ -290,14 +286,117 @@ def _check_inits(pairs) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _reusable_runs(
-    reuse, config: GradientConfig, seed: int, device, data_info
-) -> dict[tuple[str, int], RunResult]:
-    """主实验中与扫描的某次运行完全相同的运行，以 (激活函数, 隐藏层个数) 为键。"""
-    if not sweep_can_reuse(reuse, "gradient_vanishing", config, seed, device, data_info):
-        return {}
-    return {
-        (run.params["activation"], run.params["num_layers"]): run
-        for run in reuse.runs.values()
-        if run.params.get("init", "default") == "default"
-    }
+def _reusable(reuse, kinds: tuple[str, ...], config: GradientConfig, device, data_info) -> dict:
+    """Runs of earlier results that training would repeat exactly, keyed (activation, depth, init, seed).
+
+    ``reuse``: one result or several, each of one of ``kinds`` (else ``ValueError``). A run is reusable when
+    its result has the same config, device and data, and it trained ``sweep_epochs`` epochs.
+    """
+    out: dict[tuple[str, int, str, int], RunResult] = {}
+    for other in reuse if isinstance(reuse, list | tuple) else (reuse,):
+        if other is None:
+            continue
+        name = getattr(other, "name", None)
+        if name not in kinds:
+            raise ValueError(
+                f"reuse 应为 {' 或 '.join(f'run_{k}' for k in kinds)} 的结果，"
+                f"实际得到 {name or type(other).__name__!r}。"
+            )
+        if not (
+            other.config == config and str(other.device) == str(device) and other.data == data_info
+        ):
+            continue
+        for run in other.runs.values():
+            p = run.params
+            if p.get("epochs") == config.sweep_epochs:
+                seed = p.get("seed", other.seed)
+                out[p["activation"], p["num_layers"], p.get("init", "default"), seed] = run
+    return out
+
+
+def seed_key(activation: str, depth: int, init: str, seed: int) -> str:
+    """跨种子实验中一次运行的键，如 ``"sigmoid/depth=8/seed=3"``、``"relu+he/depth=8/seed=0"``。"""
+    return f"{sweep_key(activation, depth, init)}/seed={seed}"
+
+
+def run_gradient_seeds(
+    seeds=None,
+    profile: str | None = None,
+    device=None,
+    config: GradientConfig | None = None,
+    reuse=(),
+    n_images: int = 1000,
+) -> ExperimentResult:
+    """本章结论的依据：设置中 ``seed_runs`` 列出的每个网络（激活函数, 隐藏层个数, 初始化方案），
+    在 ``seeds`` 的每个种子上训练 ``sweep_epochs`` 轮。同一种子下各网络的数据顺序相同，
+    所以结论按种子配对比较。
+
+    ``runs`` 的键如 ``"sigmoid/depth=8/seed=3"``，``params`` 有 ``activation``、``num_layers``、``init``、
+    ``seed``、``epochs``；``summary`` 同 :func:`run_depth_sweep`，主实验深度（``num_layers``）上的默认初始化
+    网络另有 ``init_spread``：初始化时各层输出随输入变化的幅度（:func:`labcode.forward_signal.activation_spread`，
+    测试集前 ``n_images`` 张图），从第一个隐藏层到输出层。
+
+    ``reuse``：:func:`run_gradient_vanishing` / :func:`run_depth_sweep` 的结果（可以多个）。其中与本实验
+    设置、设备、数据相同，种子、网络与训练轮数也相同的运行直接复用，不再训练。
+    """
+    started = time.perf_counter()
+    config, profile_name = resolve_profile_config(
+        "gradient_vanishing", profile, config, GradientConfig
+    )
+    seed_list = tuple(config.seeds if seeds is None else seeds)
+    if not seed_list or len(set(seed_list)) != len(seed_list):
+        raise ValueError(f"seeds 应为不重复的随机种子，例如 (0, 1, 2, 3, 4)，实际得到 {seeds!r}。")
+    specs = []
+    for spec in config.seed_runs:
+        activation, depth, init = spec
+        check_activations((activation,), "seed_runs 中的激活函数")
+        check_num_layers(depth, "seed_runs 中的隐藏层个数")
+        if init not in INIT_SCHEMES:
+            raise ValueError(
+                f"seed_runs 中的初始化方案 {init!r} 无效：应为 {', '.join(INIT_SCHEMES)}。"
+            )
+        specs.append((activation, depth, init))
+    device, data, result = start_mnist_experiment(
+        "gradient_seeds",
+        config,
+        config.n_train,
+        device,
+        seed_list[0],
+        profile_name,
+        notes=[
+            f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}），每个种子训练 {len(specs)} 个网络，"
+            f"各 {config.sweep_epochs} 个 epoch，优化器 {config.optimizer}，lr={config.lr:g}。"
+        ],
+    )
+    reusable = _reusable(reuse, ("gradient_vanishing", "depth_sweep"), config, device, data.info)
+    images = data.test_x[:n_images]
+    for seed in seed_list:
+        for activation, depth, init in specs:
+            key = seed_key(activation, depth, init, seed)
+            found = reusable.get((activation, depth, init, seed))
+            if found is not None:
+                run = dataclasses.replace(
+                    found, name=key, params=dict(found.params), summary=dict(found.summary)
+                )
+            else:
+                run = _train_mlp(
+                    activation,
+                    depth,
+                    config.sweep_epochs,
+                    config,
+                    data,
+                    seed,
+                    device,
+                    "gradient_seeds",
+                    key,
+                    init=init,
+                )
+            run.params["seed"] = seed
+            if depth == config.num_layers and init == "default":
+                model = seeded_mlp(activation, depth, config.hidden_dim, seed, device)
+                run.summary["init_spread"] = [
+                    row["spread"] for row in activation_spread(model, images)
+                ]
+            result.runs[key] = run
+    result.elapsed_s = time.perf_counter() - started
+    return result

@@ -207,37 +207,52 @@ def resolve_profile_config(experiment: str, profile: str | None, config: Any, ex
     return config, "custom"
 
 
-def load_mnist_tensors(n_train: int | None, device: torch.device) -> MnistData:
-    """加载 MNIST（每个进程只从磁盘读一次），需要时只取训练集的前 ``n_train`` 张。
+def load_mnist_tensors(
+    n_train: int | None, device: torch.device, n_test: int | None = None
+) -> MnistData:
+    """加载 MNIST（每个进程只从磁盘读一次），需要时只取训练集的前 ``n_train`` 张、测试集的前 ``n_test`` 张。
 
-    返回 :class:`~labcode.data.MnistData`；取了前 ``n_train`` 张时，它的 ``info`` 记录实际的训练图片数。
+    返回 :class:`~labcode.data.MnistData`；取了一部分时，它的 ``info`` 记录实际的图片数。
     """
     from ..data import load_mnist
 
     data = load_mnist(device=device)
-    if n_train is None or n_train >= len(data.train_y):
+    cut_train = n_train is not None and n_train < len(data.train_y)
+    cut_test = n_test is not None and n_test < len(data.test_y)
+    if not (cut_train or cut_test):
         return data
+    n_tr = int(n_train) if cut_train else len(data.train_y)
+    n_te = int(n_test) if cut_test else len(data.test_y)
+    parts = [f"训练集的前 {n_tr} 张"] if cut_train else []
+    parts += [f"测试集的前 {n_te} 张"] if cut_test else []
     info = dataclasses.replace(
         data.info,
-        n_train=int(n_train),
-        description=f"{data.info.description}；本实验只用其中前 {n_train} 张训练图",
+        n_train=n_tr,
+        n_test=n_te,
+        description=f"{data.info.description}；本实验只用其中{'、'.join(parts)}",
     )
     return dataclasses.replace(
-        data, train_x=data.train_x[:n_train], train_y=data.train_y[:n_train], info=info
+        data,
+        train_x=data.train_x[:n_tr],
+        train_y=data.train_y[:n_tr],
+        test_x=data.test_x[:n_te],
+        test_y=data.test_y[:n_te],
+        info=info,
     )
 
 
 def start_mnist_experiment(
     name: str, config, n_train: int | None, device, seed: int, profile_name: str, notes: list[str]
 ):
-    """一个 MNIST 实验的开头：解析设备、加载数据，建好记录设置、所用数据、设备与种子的空结果对象。
+    """一个 MNIST 实验的开头：解析设备、加载数据（训练集前 ``n_train`` 张，测试集前 ``config.n_test`` 张，
+    如果设置里有这一项），建好记录设置、所用数据、设备与种子的空结果对象。
 
     返回 ``(device, data, result)``。
     """
     from .results import ExperimentResult
 
     device = settings.get_device(device)
-    data = load_mnist_tensors(n_train, device)
+    data = load_mnist_tensors(n_train, device, getattr(config, "n_test", None))
     result = ExperimentResult(
         name, config, data.info, str(device), seed, profile_name, notes=list(notes)
     )

@@ -36,6 +36,8 @@ from .core import (
     lesson,
     paired,
     report,
+    runs_by,
+    seeds_of,
 )
 
 # every registered lesson is importable as lessons.<name>
@@ -55,5 +57,7 @@ __all__ = [
     "lesson",
     "paired",
     "report",
+    "runs_by",
+    "seeds_of",
     *REGISTRY,
 ]

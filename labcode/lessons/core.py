@@ -239,3 +239,52 @@ def paired(diffs: Iterable[float], *, rule: str = "each", min_seeds: int = 5) ->
     else:
         raise ValueError(f"rule 应为 'each' 或 'se'，实际得到 {rule!r}。")
     return passed, text
+
+
+# ---------------------------------------------------------------------------
+# 按全部参数选运行
+
+
+def runs_by(result, key: str, **params) -> dict:
+    """``result`` 中 ``params`` 与给出的每一项都相同的运行，以 ``run.params[key]`` 为键。
+
+    选运行必须用上它的全部参数：若两次运行在 ``key`` 上相同（说明还有没给出的参数把它们区分开，
+    例如 ``init``），抛出 ``ValueError``，而不是让一个覆盖另一个。没有运行匹配时也抛出 ``ValueError``。
+    """
+    out: dict = {}
+    for run in result.runs.values():
+        if all(run.params.get(name, _MISSING) == value for name, value in params.items()):
+            k = run.params.get(key, _MISSING)
+            if k is _MISSING:
+                raise ValueError(f"运行 {run.name!r} 的参数中没有 {key!r}。")
+            if k in out:
+                raise ValueError(
+                    f"按 {params} 选出的运行中有两个 {key}={k!r}（{out[k].name!r} 与 {run.name!r}）："
+                    "请给出区分它们的全部参数。"
+                )
+            out[k] = run
+    if not out:
+        wanted = "，".join(f"{n}={v!r}" for n, v in params.items())
+        raise ValueError(f"结果中没有 {wanted} 的运行（已有：{list(result.runs)}）。")
+    return out
+
+
+_MISSING = object()
+
+
+def seeds_of(*groups: dict, min_seeds: int = 5) -> list:
+    """几组按种子索引的运行（:func:`runs_by` 的结果）共有的种子；少于 ``min_seeds`` 个时抛出 ``ValueError``。"""
+    common = sorted(set.intersection(*(set(g) for g in groups)))
+    if len(common) < min_seeds:
+        raise ValueError(
+            f"配对比较需要至少 {min_seeds} 个种子上的全部运行，只有 {len(common)} 个（{common}）。"
+            "请用跨种子的实验（如 run_gradient_seeds）。"
+        )
+    return common
+
+
+def span(values, f=None) -> str:
+    """一组数的范围，如 “0.12–0.31”（只有一个数时就写它）。"""
+    f = f or fmt
+    lo, hi = min(values), max(values)
+    return f(lo) if f(lo) == f(hi) else f"{f(lo)}–{f(hi)}"

@@ -1,121 +1,158 @@
-"""ReLU 死亡一章的结论。"""
+"""ReLU 死亡一章的结论：都读跨种子的实验（:func:`~labcode.experiments.run_dead_relu_seeds`、
+:func:`~labcode.experiments.run_dead_at_init`），在每个种子上检查。"""
 
 from __future__ import annotations
 
-from ..plotstyle import layer_label
-from .core import lesson, pct
+from .core import lesson, pct, runs_by, seeds_of, span
+
+KIND = "dead_relu_seeds"
 
 
-def _setting(name: str):
-    return lambda res: any(r.params.get("setting") == name for r in res.runs.values())
+def _per_seed(result, activation: str, setting: str) -> dict:
+    return runs_by(result, "seed", activation=activation, setting=setting)
 
 
-@lesson("dead_relu", runs=("relu",), applies=_setting("seed"))
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+@lesson(KIND)
 def naive_zero_fraction_is_not_death(result, min_zero: float = 0.25, max_dead: float = 0.05):
-    """原实验的设置下，ReLU 输出为 0 的比例很高（≥ ``min_zero``，约一半），但真正死亡的神经元很少（≤ ``max_dead``）：
-    “输出为 0”不等于“死亡”。"""
-    run = result["relu"]
-    zero, dead = run.summary["final_zero_output_fraction"], run.summary["final_dead_fraction"]
-    passed = zero >= min_zero and dead <= max_dead
+    """原实验的设置（ReLU），每个种子上：训练后输出为 0 的比例仍很高（≥ ``min_zero``），而真正死亡的神经元
+    很少（≤ ``max_dead``）——“输出为 0”不等于“死亡”。说明里另给出训练前输出为 0 的比例。"""
+    runs = _per_seed(result, "relu", "seed")
+    seeds = seeds_of(runs)
+    zero = [runs[k].summary["final_zero_output_fraction"] for k in seeds]
+    zero0 = [_mean(runs[k].summary["zero_output_fraction_init"]) for k in seeds]
+    dead = [runs[k].summary["final_dead_fraction"] for k in seeds]
+    passed = all(z >= min_zero for z in zero) and all(d <= max_dead for d in dead)
     detail = (
-        f"ReLU 输出为 0 的比例（原实验的“死亡率”）为 {pct(zero)}，而真正死亡（对所有训练样本导数都为 0）"
-        f"的神经元只占 {pct(dead)}（要求前者 ≥ {pct(min_zero)}、后者 ≤ {pct(max_dead)}）。"
+        f"{len(seeds)} 个种子：ReLU 输出为 0 的比例（原实验的“死亡率”）训练前为 {span(zero0, pct)}，"
+        f"训练后为 {span(zero, pct)}；而真正死亡（对所有训练样本导数都为 0）的神经元只占 {span(dead, pct)}"
+        f"（要求每个种子训练后前者 ≥ {pct(min_zero)}、后者 ≤ {pct(max_dead)}）。"
     )
-    return passed, detail, {"zero_output_fraction": zero, "dead_fraction": dead}
+    return passed, detail, {"seeds": seeds, "zero_init": zero0, "zero": zero, "dead": dead}
 
 
-@lesson("dead_relu", runs=("relu",), applies=_setting("dying"))
+@lesson(KIND)
 def relu_dies_in_dying_setting(result, min_fraction: float = 0.10):
-    """“让 ReLU 死亡”的设置下，训练结束时 ReLU 隐藏神经元中死亡的比例 ≥ ``min_fraction``，且比训练前至少多这么多。"""
-    run = result["relu"]
-    final = run.summary["final_dead_fraction"]
-    init = sum(run.summary["dead_fraction_init"]) / len(run.summary["dead_fraction_init"])
-    per_layer = run.history["dead_fraction"][-1]
-    passed = final >= min_fraction and final - init >= min_fraction
-    names = run.layer_names  # the activated layers, input -> output
-    layers = "，".join(
-        f"{layer_label(n, names)} {pct(f)}" for n, f in zip(names, per_layer, strict=True)
+    """危险设置下的 ReLU 网络，每个种子上：训练结束时死亡神经元的比例比训练前至少多 ``min_fraction``（配对：同一网络训练前后）。"""
+    runs = _per_seed(result, "relu", "dying")
+    seeds = seeds_of(runs)
+    before = [_mean(runs[k].summary["dead_fraction_init"]) for k in seeds]
+    after = [runs[k].summary["final_dead_fraction"] for k in seeds]
+    rise = [a - b for a, b in zip(after, before, strict=True)]
+    first = runs[seeds[0]]
+    passed = all(r >= min_fraction for r in rise)
+    layers = [
+        _mean(runs[k].history["dead_fraction"][-1][i] for k in seeds)
+        for i in range(len(first.layer_names))
+    ]
+    detail = (
+        f"设置 'dying'（{first.params['optimizer']}，lr={first.params['lr']:g}），{len(seeds)} 个种子：死亡比例训练前 "
+        f"{span(before, pct)}，训练后 {span(after, pct)}（各层的种子平均："
+        + "，".join(f"第 {i + 1} 层 {pct(v)}" for i, v in enumerate(layers))
+        + f"）；要求每个种子都至少多出 {pct(min_fraction)}。"
+    )
+    return passed, detail, {"seeds": seeds, "before": before, "after": after, "layers": layers}
+
+
+@lesson(KIND)
+def dead_units_partly_revive(result, min_units: int = 5):
+    """危险设置下的 ReLU 网络，每个种子上：第一层之后的各层里，“上一次统计时死亡、这一次又活过来”的神经元
+    （各 epoch、各层合计）不少于 ``min_units`` 个——死亡并非绝对不可逆。说明里另给出第一层（输入固定）复活的个数。"""
+    runs = _per_seed(result, "relu", "dying")
+    seeds = seeds_of(runs)
+    deeper, first = [], []
+    for k in seeds:
+        run = runs[k]
+        history = run.history.get("revived_fraction")
+        if not history:
+            raise ValueError(
+                "需要 history 中的 revived_fraction（请用新版 run_dead_relu 重新运行）。"
+            )
+        width = getattr(result.config, "hidden_dim", 100)
+        first.append(round(sum(epoch[0] for epoch in history) * width))
+        deeper.append(round(sum(sum(epoch[1:]) for epoch in history) * width))
+    passed = all(n >= min_units for n in deeper)
+    detail = (
+        f"{len(seeds)} 个种子：第一层之后的各层里，训练中先死亡、后又活过来的神经元（各 epoch 合计）有 "
+        f"{span(deeper, str)} 个（要求每个种子至少 {min_units} 个）；输入固定的第一层有 {span(first, str)} 个。"
+    )
+    return passed, detail, {"seeds": seeds, "revived_deeper": deeper, "revived_first": first}
+
+
+@lesson(KIND)
+def leaky_relu_units_stuck_negative(result, min_fraction: float = 0.03):
+    """危险设置下，每个种子上：LeakyReLU 网络里预激活值对**每个**训练样本都 ≤ 0 的神经元不少于 ``min_fraction``
+    （按定义它们没有死：导数是 negative_slope，但每个样本传回的梯度都乘了这么小的系数），
+    又都少于同一种子 ReLU 网络的死亡比例。"""
+    leaky = _per_seed(result, "leaky_relu", "dying")
+    relu = _per_seed(result, "relu", "dying")
+    seeds = seeds_of(leaky, relu)
+    neg = [leaky[k].summary["final_negative_fraction"] for k in seeds]
+    first = [leaky[k].history["negative_fraction"][-1][0] for k in seeds]
+    dead = [relu[k].summary["final_dead_fraction"] for k in seeds]
+    passed = all(n >= min_fraction for n in neg) and all(
+        n < d for n, d in zip(neg, dead, strict=True)
     )
     detail = (
-        f"设置 {run.params['setting']!r}（{run.params['optimizer']}，lr={run.params['lr']:g}）：训练前死亡比例 {pct(init)}，"
-        f"训练后 {pct(final)}（各层：{layers}）；要求训练后 ≥ {pct(min_fraction)} 且比训练前多出这么多。"
+        f"{len(seeds)} 个种子：训练后，LeakyReLU 网络中对每个训练样本都落在负半轴的神经元占 {span(neg, pct)}"
+        f"（第一层 {span(first, pct)}），它们的梯度每个样本都乘了 negative_slope；同一种子 ReLU 的死亡比例为 "
+        f"{span(dead, pct)}。要求每个种子前者 ≥ {pct(min_fraction)} 且小于后者。"
     )
-    return passed, detail, {"final_dead_fraction": final, "init_dead_fraction": init}
+    return (
+        passed,
+        detail,
+        {"seeds": seeds, "negative": neg, "first_layer": first, "relu_dead": dead},
+    )
 
 
-@lesson("dead_relu", runs=("relu",), applies=_setting("dying"))
-def dead_units_partly_revive(result, min_fraction: float = 0.02):
-    """危险设置下的 ReLU 网络：训练中至少有一层，在某个 epoch 结束时有不少于 ``min_fraction`` 的神经元
-    是“上一次统计时死亡、这一次又活过来的”——死亡并非绝对不可逆。"""
-    history = result["relu"].history.get("revived_fraction")
-    if not history:
-        raise ValueError("需要 history 中的 revived_fraction（请用新版 run_dead_relu 重新运行）。")
-    best_epoch, best_layer, best = 0, 0, -1.0
-    for epoch, layers in enumerate(history, start=1):
-        for layer, value in enumerate(layers):
-            if value > best:
-                best_epoch, best_layer, best = epoch, layer, value
-    total = [sum(epoch[i] for epoch in history) for i in range(len(history[0]))]
-    passed = best >= min_fraction
+@lesson(KIND)
+def tanh_units_saturate(result, min_fraction: float = 0.02):
+    """危险设置下，每个种子上：Tanh 网络第一层中，导数对**每个**训练样本都小于饱和阈值（默认 1e-3）的神经元，
+    训练后不少于 ``min_fraction``，且比训练前多（配对：同一网络训练前后）。"""
+    runs = _per_seed(result, "tanh", "dying")
+    seeds = seeds_of(runs)
+    after = [runs[k].history["saturated_fraction"][-1][0] for k in seeds]
+    before = [runs[k].summary["saturated_fraction_init"][0] for k in seeds]
+    overall = [runs[k].summary["final_saturated_fraction"] for k in seeds]
+    tol = getattr(result.config, "saturation_tol", 1e-3)
+    passed = all(a >= min_fraction and a > b for a, b in zip(after, before, strict=True))
     detail = (
-        f"ReLU 网络第 {best_layer + 1} 层在第 {best_epoch} 个 epoch 结束时，有 {pct(best)} 的神经元"
-        f"是上一次统计时死亡、这次又活过来的（要求至少 {pct(min_fraction)}）；整个训练中各层复活的比例合计："
-        + "，".join(pct(t) for t in total)
-        + "。"
+        f"{len(seeds)} 个种子：Tanh 网络第一层中 tanh′ 对每个训练样本都 < {tol:g} 的神经元，训练前 {span(before, pct)}，"
+        f"训练后 {span(after, pct)}（全部隐藏层 {span(overall, pct)}）。要求每个种子训练后 ≥ {pct(min_fraction)} 且多于训练前。"
     )
-    return passed, detail, {"epoch": best_epoch, "layer": best_layer, "revived": best}
+    return passed, detail, {"seeds": seeds, "before": before, "after": after, "overall": overall}
 
 
-@lesson(
-    "dead_relu",
-    runs=("leaky_relu",),
-    applies=lambda res: "leaky_relu" in res.runs and _setting("dying")(res),
-)
-def leaky_relu_does_not_die(result):
-    """LeakyReLU 在负半轴的导数是 negative_slope（> 0），任何 epoch、任何层都没有死亡神经元。"""
-    run = result["leaky_relu"]
-    worst = max(max(epoch) for epoch in run.history["dead_fraction"])
-    passed = worst == 0.0
-    extra = ""
-    if "relu" in result.runs:
-        extra = (
-            f"同样设置下 ReLU 的死亡比例为 {pct(result['relu'].summary['final_dead_fraction'])}。"
-        )
-    detail = f"LeakyReLU 各 epoch、各层死亡比例的最大值为 {pct(worst)}（要求为 0）。{extra}"
-    return passed, detail, {"max_dead_fraction": worst}
-
-
-@lesson(
-    "dead_relu",
-    runs=("tanh",),
-    applies=lambda res: "tanh" in res.runs and _setting("dying")(res),
-)
-def tanh_has_no_dead_units(result):
-    """Tanh 的导数 1 − tanh²(x) 处处大于 0：没有死亡神经元（只会饱和、梯度变小）。"""
-    run = result["tanh"]
-    worst = max(max(epoch) for epoch in run.history["dead_fraction"])
-    passed = worst == 0.0
-    detail = f"Tanh 各 epoch、各层死亡比例的最大值为 {pct(worst)}（要求为 0）。"
-    return passed, detail, {"max_dead_fraction": worst}
-
-
-@lesson("dead_at_init", runs=("default", "he"))
+@lesson("dead_at_init")
 def deep_default_init_starts_dead(result, min_dead: float = 0.25, he_factor: float = 0.5):
-    """还没训练的深层 ReLU 网络：默认初始化下，最深 3 层的死亡比例平均不低于 ``min_dead``；
-    He 初始化下不到它的 ``he_factor`` 倍。"""
-    d, h = result["default"].summary, result["he"].summary
-    passed = (
-        d["deep_dead_fraction"] >= min_dead
-        and h["deep_dead_fraction"] <= he_factor * d["deep_dead_fraction"]
-    )
-    names = result["default"].layer_names
+    """还没训练的深层 ReLU 网络，每个种子上：默认初始化下最深 3 层的死亡比例平均不低于 ``min_dead``；
+    同一种子的 He 初始化网络不到它的 ``he_factor`` 倍。"""
+    default = runs_by(result, "seed", init="default")
+    he = runs_by(result, "seed", init="he")
+    seeds = seeds_of(default, he)
+    d = [default[k].summary["deep_dead_fraction"] for k in seeds]
+    h = [he[k].summary["deep_dead_fraction"] for k in seeds]
+    passed = all(a >= min_dead and b <= he_factor * a for a, b in zip(d, h, strict=True))
+    n_layers = len(default[seeds[0]].summary["dead_fraction"])
+    layers_d = [
+        _mean(default[k].summary["dead_fraction"][i] for k in seeds) for i in range(n_layers)
+    ]
+    layers_h = [_mean(he[k].summary["dead_fraction"][i] for k in seeds) for i in range(n_layers)]
     per_layer = "，".join(
-        f"{layer_label(n, names)} {pct(a)}/{pct(b)}"
-        for n, a, b in zip(names, d["dead_fraction"], h["dead_fraction"], strict=True)
+        f"第 {i + 1} 层 {pct(a)}/{pct(b)}"
+        for i, (a, b) in enumerate(zip(layers_d, layers_h, strict=True))
     )
     detail = (
-        f"未训练的网络，各层死亡比例（默认初始化/He 初始化）：{per_layer}。最深 3 层平均：默认 "
-        f"{pct(d['deep_dead_fraction'])}（要求 ≥ {pct(min_dead)}），He {pct(h['deep_dead_fraction'])}"
-        f"（要求不到默认的 {he_factor:g} 倍）。"
+        f"未训练的网络，{len(seeds)} 个种子平均的各层死亡比例（默认初始化/He 初始化）：{per_layer}。"
+        f"最深 3 层平均：默认 {span(d, pct)}（要求每个种子 ≥ {pct(min_dead)}），He {span(h, pct)}"
+        f"（要求每个种子不到默认的 {he_factor:g} 倍）。"
     )
-    return passed, detail, {"default": d["dead_fraction"], "he": h["dead_fraction"]}
+    return (
+        passed,
+        detail,
+        {"seeds": seeds, "default": d, "he": h, "layers_default": layers_d, "layers_he": layers_h},
+    )
