@@ -405,6 +405,12 @@ def test_lab_timing_times_each_call_of_a_chapter(monkeypatch):
         run_chapter("nope", "quick", "cpu", None)
     with pytest.raises(ValueError, match="jobs"):
         run_lab(["l2"], "quick", "cpu", jobs=0)
+
+
+@pytest.mark.slow
+def test_lab_timing_runs_a_real_chapter_in_its_own_process():
+    from benchmarks.lab_timing import run_lab
+
     seen = []
     results, wall = run_lab(["l2"], "quick", "cpu", on_done=lambda r, t: seen.append((r, t)))
     assert [r["chapter"] for r in results] == ["l2"] and seen[0][0] == results[0]
