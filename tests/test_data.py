@@ -862,6 +862,37 @@ def test_fingerprint_follows_the_loader_from_subset_to_full(tmp_path, monkeypatc
     assert load_mnist(tmp_path, "cpu").info.source == "full"
 
 
+def test_prepared_files_keep_the_fingerprint_through_the_first_load(tmp_path, monkeypatch):
+    """The site build prepares the files before it fingerprints them: the first execution of a
+    chapter (which writes the offline subset) must not change the key of the next step."""
+    monkeypatch.setenv("LABCODE_OFFLINE", "1")
+    unprepared = data_fingerprint(tmp_path)
+    data.prepare_files(tmp_path)
+    raw = tmp_path / "MNIST-subset" / "raw"
+    assert (raw / data.SUBSET_MARKER).is_file(), "the subset is written by prepare_files"
+    before = data_fingerprint(tmp_path)
+    assert before != unprepared  # the counterfactual: without preparing, the key would move
+    with pytest.warns(MnistFallbackWarning):
+        assert load_mnist(tmp_path, "cpu").info.source == "subset"
+    assert data_fingerprint(tmp_path) == before
+    monkeypatch.setattr(subset, "load_subset", None)  # once per process: nothing is done again
+    data.prepare_files(tmp_path)
+
+
+def test_prepare_files_downloads_what_the_loader_would(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_download(root, dataset):
+        calls.append((root, dataset))
+        write_mnist(root)
+
+    monkeypatch.setattr(sources, "download_full", fake_download)
+    data.prepare_files(tmp_path)
+    assert calls == [(tmp_path.resolve(), "mnist")]
+    assert data_fingerprint(tmp_path)["source"] == "full"
+    assert not (tmp_path / "MNIST-subset").exists()
+
+
 def test_fingerprint_without_any_data(tmp_path, monkeypatch):
     monkeypatch.setattr(subset, "SUBSET_CSV", tmp_path / "gone" / "mnist_5k.csv.gz")
     assert data_fingerprint(tmp_path) == {
