@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 
 from .. import settings
@@ -48,7 +48,7 @@ __all__ = [
     "train_epoch",
 ]
 
-PROGRESS_ENV = "LABCODE_PROGRESS"
+PROGRESS_ENV = settings.PROGRESS_ENV
 TQDM_DISABLE_ENV = "TQDM_DISABLE"
 
 #: 发散判据（见 :func:`divergence_threshold`）：一个 epoch 的平均训练损失超过
@@ -116,10 +116,6 @@ class TrainingDivergedError(RuntimeError):
 # 进度条
 
 
-_TRUE_WORDS = ("1", "true", "yes", "on")
-_FALSE_WORDS = ("0", "false", "no", "off")
-
-
 def in_ipython_kernel() -> bool:
     """是否在 IPython 内核（Jupyter、VS Code 的笔记本等）中运行：已导入 ipykernel，且
     ``get_ipython()`` 是连着内核的 shell。普通的 ``ipython`` 终端不算（它的 stderr 是终端）。"""
@@ -130,7 +126,7 @@ def in_ipython_kernel() -> bool:
         return False
     try:
         shell = get_ipython()
-    except Exception:  # noqa: BLE001 —— a broken IPython only means: no kernel here
+    except Exception:
         return False
     return shell is not None and getattr(shell, "kernel", None) is not None
 
@@ -151,18 +147,11 @@ def progress_enabled() -> bool:
     3. 否则在 stderr 是终端、或在 IPython 内核（Jupyter）中运行时显示，其他情况（渲染网页、跑测试、
        输出被重定向）不显示。
     """
-    value = os.environ.get(PROGRESS_ENV, "").strip().lower()
-    if value in _TRUE_WORDS:
-        return True
-    if value in _FALSE_WORDS:
-        return False
-    if value:
-        raise ValueError(
-            f"环境变量 {PROGRESS_ENV} 的取值 {value!r} 无效。可选值：1（显示进度条）或 0（不显示）。"
-            f"例如：export {PROGRESS_ENV}=0"
-        )
-    disable = os.environ.get(TQDM_DISABLE_ENV, "").strip().lower()
-    if disable and disable not in _FALSE_WORDS:
+    forced = settings.env_flag(PROGRESS_ENV, "显示进度条")
+    if forced is not None:
+        return forced
+    disable = os.environ.get(TQDM_DISABLE_ENV, "").strip().lower()  # tqdm's own: any non-false
+    if disable and disable not in settings.FALSE_WORDS:
         return False
     return _stderr_is_terminal() or in_ipython_kernel()
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import settings
+
 #: 设为 1 时（网站构建），:func:`report` 遇到不成立的结论就抛出 :class:`LessonFailedError`。
-GATE_ENV = "LABCODE_LESSON_GATE"
+GATE_ENV = settings.LESSON_GATE_ENV
 
 
 @dataclass(frozen=True)
@@ -38,14 +39,7 @@ class LessonFailedError(AssertionError):
 
 
 def _gate_on() -> bool:
-    value = os.environ.get(GATE_ENV, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise ValueError(
-        f"环境变量 {GATE_ENV} 的取值 {value!r} 无效。可选值：1（把关）或 0（只打印）。"
-    )
+    return bool(settings.env_flag(GATE_ENV, "把关：结论不成立时报错"))
 
 
 def report(
