@@ -16,10 +16,10 @@ METRICS = {
 }
 
 
-def seed_table(result, metrics=("loss_gap", "gap", "test_acc")) -> str:
+def seed_table(result, metrics=("loss_gap", "gap", "test_acc"), variants=None) -> str:
     """``result`` 的运行按 ``params["variant"]`` 与 ``params["seed"]`` 分组（如 :func:`run_dropout_seeds`、
     :func:`run_dropout_mlp` 的结果），每个种子一行、每个变体每个指标一列，取后 1/3 个 epoch 的平均；
-    最后一行是均值 ± 标准差。"""
+    最后一行是均值 ± 标准差。``variants`` 给出时只列这些变体（按给出的顺序）。"""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"未知的指标 {unknown}。可选：{', '.join(METRICS)}。")
@@ -30,7 +30,14 @@ def seed_table(result, metrics=("loss_gap", "gap", "test_acc")) -> str:
                 "seed_table 需要每个运行的 params 中有 variant 和 seed（例如 run_dropout_seeds 的结果）。"
             )
         cells[run.params["variant"], run.params["seed"]] = run
-    variants = list(dict.fromkeys(v for v, _ in cells))
+    present = list(dict.fromkeys(v for v, _ in cells))
+    if variants is None:
+        variants = present
+    else:
+        variants = list(variants)
+        missing = [v for v in variants if v not in present]
+        if missing:
+            raise ValueError(f"结果中没有变体 {missing}（已有：{present}）。")
     seeds = sorted({s for _, s in cells})
 
     def fmt(value: float, pct: bool) -> str:

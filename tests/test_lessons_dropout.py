@@ -49,10 +49,27 @@ GOOD_MLP = {
     "none": {"test_loss": 0.49, "test_acc": 0.858},
     "dropout": {"test_loss": 0.46, "test_acc": 0.869, "train_acc": 0.972},
     "torch": {"test_loss": 0.456, "test_acc": 0.870, "train_acc": 0.973},
+    "weight_decay": {"test_loss": 0.46, "test_acc": 0.858},
+    "dropout_wd": {"test_loss": 0.44, "test_acc": 0.870},
+    "early_stop": {"test_loss": 0.50, "test_acc": 0.85},
 }
 
 
-def _mlp(name="dropout_mlp", seeds=SEEDS5, variants=None, **changes):
+def _early_stop(result, stopped=0.47, last=0.50):
+    """Give the early_stop runs of a hand-built dropout_mlp result their summaries."""
+    for run in result.runs.values():
+        if run.params["variant"] == "early_stop":
+            j = 1 + 0.01 * run.params["seed"]
+            run.params["epochs"] = EPOCHS
+            run.summary = {
+                "stop_epoch": 3,
+                "stopped_test_loss": stopped * j,
+                "final_test_loss": last * j,
+            }
+    return result
+
+
+def _mlp(name="dropout_mlp", seeds=SEEDS5, variants=None, stopped=0.47, **changes):
     variants = {k: dict(v) for k, v in (variants or GOOD_MLP).items()}
     for key, value in changes.items():
         variant, metric = key.split("__")
@@ -62,8 +79,8 @@ def _mlp(name="dropout_mlp", seeds=SEEDS5, variants=None, **changes):
         for variant, metrics in variants.items():
             key = f"{variant}/seed={seed}"
             res.runs[key] = _run(key, seed, **metrics)
-            res.runs[key].params = {"variant": variant, "seed": seed}
-    return res
+            res.runs[key].params = {"variant": variant, "seed": seed, "weight_decay": 0.01}
+    return _early_stop(res, stopped=stopped)
 
 
 GOOD_SWEEP = {
@@ -116,6 +133,14 @@ COUNTERFACTUALS = [
     ("high_dropout_underfits", _sweep_with(0.9, test_loss=0.40)),
     # p = 0.9 does not narrow the gap
     ("high_dropout_underfits", _sweep_with(0.9, train_loss=0.01, test_loss=0.6)),
+    # weight decay does not lower the test loss
+    ("weight_decay_helps_small_data_mlp", _mlp(weight_decay__test_loss=0.50)),
+    # combining is worse than dropout alone
+    ("dropout_and_weight_decay_combine", _mlp(dropout_wd__test_loss=0.48)),
+    # combining is no better than nothing
+    ("dropout_and_weight_decay_combine", _mlp(dropout_wd__test_loss=0.495)),
+    # the epoch chosen on validation is no better than the last one
+    ("early_stopping_on_validation_helps", _mlp(stopped=0.52)),
 ]
 
 GOOD = {"dropout_mlp": _mlp(), "dropout_mlp_sweep": _sweep()}
@@ -195,6 +220,30 @@ def test_mlp_experiments_shape_and_reuse():
         run_dropout_mlp_sweep(seeds=(0,), config=cfg, rates=(0.5, 1.0))
 
 
+def test_mlp_regulariser_variants():
+    cfg = replace(
+        get_config("dropout_mlp", "quick"),
+        epochs=2,
+        hidden_dim=8,
+        n_train=64,
+        n_val=16,
+        weight_decay=0.5,
+    )
+    res = run_dropout_mlp(seeds=(0,), config=cfg, variants=("none", "weight_decay", "early_stop"))
+    stop = res["early_stop/seed=0"]
+    assert len(stop.history["val_loss"]) == 2 and stop.summary["stop_epoch"] in (1, 2)
+    assert (
+        stop.summary["stopped_test_loss"]
+        == stop.history["test_loss"][stop.summary["stop_epoch"] - 1]
+    )
+    # same seed, same batches: only the decay differs, and it changes the training
+    assert (
+        res["weight_decay/seed=0"].history["test_loss"] != res["none/seed=0"].history["test_loss"]
+    )
+    with pytest.raises(ValueError, match="n_val"):
+        run_dropout_mlp(seeds=(0,), config=replace(cfg, n_val=64), variants=("early_stop",))
+
+
 # ---------------------------------------------------------------------------
 # slow: the real experiments, quick profile, 3 seed sets of 5 seeds
 
@@ -209,10 +258,13 @@ def _no_scaling(x, p):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed_set", sorted(SEED_SETS))
 def test_dropout_lessons_over_seed_sets(seed_set):
-    mlp = run_dropout_mlp(seeds=SEED_SETS[seed_set], profile="quick")
+    variants = ("none", "dropout", "torch", "weight_decay", "dropout_wd", "early_stop")
+    mlp = run_dropout_mlp(seeds=SEED_SETS[seed_set], profile="quick", variants=variants)
     sweep = run_dropout_mlp_sweep(seeds=SEED_SETS[seed_set], profile="quick", reuse=mlp)
     out = lessons.check_all(mlp, sweep)
-    assert len(out) == 5
+    assert sorted(lesson.name for lesson in out) == sorted(
+        set(CHECKED) - {"dropout_gap_over_seeds"}
+    )
     for lesson in out:
         assert lesson.passed, str(lesson)
 

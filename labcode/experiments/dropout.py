@@ -272,6 +272,9 @@ MLP_VARIANTS = {
     "none": "无 dropout（所有比例为 0）",
     "dropout": "手写 dropout_layer（或你传入的 dropout_fn），每层的比例见设置",
     "torch": "torch.nn.functional.dropout，比例同上",
+    "weight_decay": "无 dropout，权重衰减 λ（设置中的 weight_decay，只衰减权重、不衰减偏置）",
+    "dropout_wd": 'dropout（比例同 "dropout"）加权重衰减 λ',
+    "early_stop": "无 dropout，从训练图中留出 n_val 张作验证集，用其余的训练；按验证损失选 epoch（提前停止）",
 }
 
 
@@ -284,9 +287,51 @@ def _check_seeds(seeds, minimum: int = 1) -> tuple[int, ...]:
     return seed_list
 
 
-def _train_mlp(config, data, device, seed, key, experiment, p_in, p_hidden, dropout_fn, params):
+def _decay_weights(model: DropoutMLP, lam: float) -> None:
+    """SGD 的权重衰减，只作用于三个 Linear 层的权重（偏置不衰减，见 L2 一章）：每个权重的梯度加上 λw。"""
+    for weight in (model.hidden1.weight, model.hidden2.weight, model.output.weight):
+        weight.register_hook(lambda grad, w=weight: grad + lam * w.detach())
+
+
+def _validation_metrics(val_x, val_y):
+    """每个 epoch 结束后在验证集上（eval 模式）算损失与准确率，供 ``fit_classifier(epoch_end=...)``。"""
+
+    def metrics(model) -> dict:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            logits = model(val_x)
+            loss = float(torch.nn.functional.cross_entropy(logits, val_y))
+            acc = float((logits.argmax(dim=1) == val_y).float().mean())
+        model.train(was_training)
+        return {"val_loss": loss, "val_acc": acc}
+
+    return metrics
+
+
+def _train_mlp(
+    config,
+    data,
+    device,
+    seed,
+    key,
+    experiment,
+    p_in,
+    p_hidden,
+    dropout_fn,
+    params,
+    weight_decay: float = 0.0,
+    n_val: int = 0,
+):
     settings.seed_everything(seed)  # 同一种子：同样的初始权重与批次顺序（配对比较）
     model = DropoutMLP(p_in, p_hidden, config.hidden_dim, dropout_fn=dropout_fn).to(device)
+    if weight_decay > 0:
+        _decay_weights(model, weight_decay)
+    epoch_end = None
+    if n_val > 0:  # 最后 n_val 张训练图留作验证集，不参加训练
+        n = len(data.train_y) - n_val
+        epoch_end = _validation_metrics(data.train_x[n:], data.train_y[n:])
+        data = dataclasses.replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n])
     history, _ = fit_classifier(
         model,
         data,
@@ -299,6 +344,7 @@ def _train_mlp(config, data, device, seed, key, experiment, p_in, p_hidden, drop
         seed=seed,
         eval_batch_size=config.eval_batch_size,
         eval_train=True,
+        epoch_end=epoch_end,
     )
     add_gaps(history)
     history["gap_seed_style"] = [
@@ -311,12 +357,21 @@ def _train_mlp(config, data, device, seed, key, experiment, p_in, p_hidden, drop
         "final_gap": history["gap"][-1],
         "final_loss_gap": history["loss_gap"][-1],
     }
+    if n_val > 0:
+        best = min(range(len(history["val_loss"])), key=history["val_loss"].__getitem__)
+        summary.update(
+            stop_epoch=best + 1,
+            stopped_test_loss=history["test_loss"][best],
+            stopped_test_acc=history["test_acc"][best],
+        )
     params = {
         **params,
         "seed": seed,
         "input_dropout": p_in,
         "hidden_dropout": tuple(p_hidden),
         "epochs": config.epochs,
+        "weight_decay": weight_decay,
+        "n_val": n_val,
     }
     return RunResult(key, params=params, history=history, summary=summary)
 
@@ -334,7 +389,9 @@ def run_dropout_mlp(
     每个种子训练 :class:`~labcode.models.DropoutMLP` 的几个变体（``variants``）：``"none"``（所有比例为 0）、
     ``"dropout"``（设置中的 ``input_dropout`` / ``hidden_dropout``，丢弃函数为 ``dropout_fn``，默认手写的
     ``dropout_layer``，可以换成你自己写的）与 ``"torch"``（同样的比例，丢弃函数为
-    ``torch.nn.functional.dropout``）。同一个种子的各变体初始权重与批次顺序相同，供配对比较。
+    ``torch.nn.functional.dropout``）；另可选 ``"weight_decay"``（权重衰减 ``config.weight_decay``，只衰减权重）、
+    ``"dropout_wd"``（两者同时）与 ``"early_stop"``（最后 ``config.n_val`` 张训练图留作验证集，``history`` 多出
+    ``val_loss`` / ``val_acc``，``summary`` 有按验证损失选出的 ``stop_epoch`` 及那个 epoch 的 ``stopped_test_loss``）。同一个种子的各变体初始权重与批次顺序相同，供配对比较。
     ``runs`` 的键为 ``"none/seed=0"``、``"dropout/seed=0"`` 等，``history`` 同 :func:`run_dropout`
     （含 eval 模式的训练集指标与原实验方式的 ``gap_seed_style``）。
     """
@@ -369,7 +426,25 @@ def run_dropout_mlp(
         "none": (0.0, (0.0, 0.0), dropout_layer),
         "dropout": (*recipe, dropout_fn),
         "torch": (*recipe, torch.nn.functional.dropout),
+        "weight_decay": (0.0, (0.0, 0.0), dropout_layer),
+        "dropout_wd": (*recipe, dropout_fn),
+        "early_stop": (0.0, (0.0, 0.0), dropout_layer),
     }
+    extra = {
+        "weight_decay": {"weight_decay": config.weight_decay},
+        "dropout_wd": {"weight_decay": config.weight_decay},
+        "early_stop": {"n_val": config.n_val},
+    }
+    if "early_stop" in variants and not config.n_val < len(data.train_y):
+        raise ValueError(
+            f"变体 early_stop 要从 {len(data.train_y)} 张训练图中留出 n_val={config.n_val} 张作验证集，"
+            "n_val 必须小于训练图的张数。请减小 n_val（dataclasses.replace(config, n_val=...)）。"
+        )
+    if any(v in extra for v in variants):
+        result.notes.append(
+            f"权重衰减 λ = {config.weight_decay:g}（事先固定，没有在测试集上挑选；只衰减权重）；"
+            f"提前停止：最后 {config.n_val} 张训练图留作验证集，按验证损失最低选 epoch。"
+        )
     for seed in seed_list:
         for variant in variants:
             p_in, p_hidden, fn = setups[variant]
@@ -385,6 +460,7 @@ def run_dropout_mlp(
                 p_hidden,
                 fn,
                 {"variant": variant, "dropout": max(p_in, *p_hidden)},
+                **extra.get(variant, {}),
             )
     result.elapsed_s = time.perf_counter() - started
     return result

@@ -186,3 +186,72 @@ def high_dropout_underfits(result):
     )
     values = {"test_acc": acc, "test_loss": loss, "best": best, "ties": ties, "high": high}
     return narrower and underfit and worse, detail, values
+
+
+def _has(variant: str):
+    return lambda r: any(v.params.get("variant") == variant for v in r.runs.values())
+
+
+@lesson("dropout_mlp", applies=_has("weight_decay"))
+def weight_decay_helps_small_data_mlp(result):
+    """小数据 MLP：权重衰减（只衰减权重，λ 事先固定）后，每个种子上测试损失（后 1/3 个 epoch 的平均）都比
+    不加正则时低。细节中另给出测试准确率。"""
+    runs, seeds = _by_variant(result, ("none", "weight_decay"))
+    loss = {v: _tails(runs, v, seeds, "test_loss") for v in ("none", "weight_decay")}
+    acc = {v: _tails(runs, v, seeds, "test_acc") for v in ("none", "weight_decay")}
+    passed, text = paired(_diffs(loss["none"], loss["weight_decay"]))
+    lam = runs["weight_decay"][seeds[0]].params.get("weight_decay")
+    detail = (
+        f"λ = {lam:g}。测试损失：不加正则 {_ms(loss['none'])}，权重衰减 {_ms(loss['weight_decay'])}；"
+        f"不加减衰减：{text}。测试准确率：{_ms(acc['none'], True)} 对 {_ms(acc['weight_decay'], True)}。"
+    )
+    return passed, detail, {"test_loss": loss, "test_acc": acc}
+
+
+@lesson("dropout_mlp", applies=_has("dropout_wd"))
+def dropout_and_weight_decay_combine(result):
+    """小数据 MLP：dropout 与权重衰减同时用，每个种子上测试损失都比不加正则低；与单独用其中较好的一种相比，
+    平均配对差不大于 2 × 标准误（看不出变差）。细节中说明它是否可分辨地更好。"""
+    variants = ("none", "dropout", "weight_decay", "dropout_wd")
+    runs, seeds = _by_variant(result, variants)
+    loss = {v: _tails(runs, v, seeds, "test_loss") for v in variants}
+    lower, lower_text = paired(_diffs(loss["none"], loss["dropout_wd"]))
+    single = min(("dropout", "weight_decay"), key=lambda v: sum(loss[v]))
+    d = _diffs(loss["dropout_wd"], loss[single])
+    mean, sd = mean_sd(d)
+    se = sd / len(d) ** 0.5
+    not_worse = mean <= 2 * se
+    better = mean < -2 * se
+    names = {"dropout": "只用 dropout", "weight_decay": "只用权重衰减"}
+    detail = (
+        f"测试损失：不加正则 {_ms(loss['none'])}，只用 dropout {_ms(loss['dropout'])}，只用权重衰减 "
+        f"{_ms(loss['weight_decay'])}，两者同时 {_ms(loss['dropout_wd'])}。两者同时比不加正则低：{lower_text}；"
+        f"与较好的单一做法（{names[single]}）的平均配对差 {mean:+.4f}，标准误 {se:.4f}"
+        f"（要求 ≤ 2 × 标准误：看不出变差）；"
+        f"{'可分辨地更好（< −2 × 标准误）' if better else '分不出高下'}。"
+    )
+    values = {"test_loss": loss, "best_single": single, "better_than_single": better}
+    return lower and not_worse, detail, values
+
+
+@lesson("dropout_mlp", applies=_has("early_stop"))
+def early_stopping_on_validation_helps(result):
+    """提前停止：从训练图中留出验证集，按验证损失最低选 epoch；每个种子上，选出的 epoch 的测试损失都比训练到
+    最后一个 epoch 的低（同一次运行的两个读数，测试集没有参与选择）。"""
+    runs: dict[int, object] = {}
+    for run in result.runs.values():
+        if run.params.get("variant") == "early_stop":
+            runs[run.params["seed"]] = run
+    seeds = sorted(runs)
+    if len(seeds) < 5:
+        raise ValueError(f"需要至少 5 个种子上的 early_stop 运行，只有 {len(seeds)} 个。")
+    stopped = [runs[s].summary["stopped_test_loss"] for s in seeds]
+    last = [runs[s].summary["final_test_loss"] for s in seeds]
+    epochs = [runs[s].summary["stop_epoch"] for s in seeds]
+    passed, text = paired(_diffs(last, stopped))
+    total = runs[seeds[0]].params["epochs"]
+    detail = (
+        f"按验证损失选出的 epoch：{', '.join(map(str, epochs))}（共 {total} 个）。测试损失：选出的 epoch "
+        f"{_ms(stopped)}，最后一个 epoch {_ms(last)}；最后减选出的：{text}。"
+    )
+    return passed, detail, {"stop_epoch": epochs, "stopped": stopped, "last": last}
