@@ -337,12 +337,17 @@ def test_a_read_only_cache_without_the_entry_says_what_to_do(tmp_path, monkeypat
 # --------------------------------------------------------------------------------------------------
 
 
-def _scratch_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("labcode-kernel-*")}
+@pytest.fixture
+def scratch(tmp_path, monkeypatch) -> Path:
+    """A temporary directory of this test's own, where the kernel manager makes its folder."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 @pytest.mark.slow
-def test_executor_caches_and_uses_current_interpreter(tmp_path, monkeypatch):
+def test_executor_caches_and_uses_current_interpreter(tmp_path, monkeypatch, scratch):
     # a python3 kernelspec of another interpreter must not be picked up
     bogus = tmp_path / "jupyter" / "kernels" / "python3"
     bogus.mkdir(parents=True)
@@ -351,11 +356,12 @@ def test_executor_caches_and_uses_current_interpreter(tmp_path, monkeypatch):
     (bogus / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
-    before = _scratch_dirs()
     cache = tmp_path / "cache"
     first = execute.executed_notebook(DEMO, QUICK_CPU, cache_dir=cache, log=None)
     assert first.executed and first.path.is_file()
-    assert _scratch_dirs() <= before, "the kernel's sockets and connection file were left behind"
+    assert list(scratch.glob("labcode-kernel-*")) == [], (
+        "the kernel's sockets and connection file were left behind"
+    )
     again = execute.executed_notebook(DEMO, QUICK_CPU, cache_dir=cache, log=None)
     assert not again.executed and again.path == first.path
     outputs = [o for c in again.notebook.cells if c.cell_type == "code" for o in c.outputs]
@@ -387,13 +393,14 @@ def test_a_cell_timeout_names_the_variable(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_kernel_is_reported_and_leaves_no_files(tmp_path):
+def test_a_killed_kernel_is_reported_and_leaves_no_files(tmp_path, scratch):
     killed = tmp_path / "killed.py"
     killed.write_text("# %%\nimport os\nimport signal\n\nos.kill(os.getpid(), signal.SIGKILL)\n")
-    before = _scratch_dirs()
     with pytest.raises(execute.NotebookExecutionError, match="内核意外退出"):
         execute.executed_notebook(killed, QUICK_CPU, cache_dir=tmp_path / "c", log=None)
-    assert _scratch_dirs() <= before, "a killed kernel's sockets and connection file stay behind"
+    assert list(scratch.glob("labcode-kernel-*")) == [], (
+        "a killed kernel's sockets and connection file stay behind"
+    )
 
 
 @pytest.mark.slow
