@@ -153,8 +153,6 @@ class GradientConfig:
         ("relu", 2, "default"),
         ("sigmoid", 2, "default"),
         ("tanh", 2, "default"),
-        ("relu", 1, "default"),
-        ("sigmoid", 1, "default"),
         ("relu", 8, "default"),
         ("sigmoid", 8, "default"),
         ("relu", 8, "he"),
@@ -406,11 +404,11 @@ QUICK_MNIST_SLICE = (4000, 1000)
 _QUICK: dict[str, Any] = {
     "gradient_vanishing": GradientConfig(
         lr=0.015,
-        epochs=3,  # = sweep_epochs: the sweep and the seeds reuse the main runs
+        epochs=2,  # = sweep_epochs: the seeds and the sweep reuse the main runs
         n_train=QUICK_MNIST_SLICE[0],
         n_test=QUICK_MNIST_SLICE[1],
         sweep_depths=(1, 2, 4, 8),
-        sweep_epochs=3,
+        sweep_epochs=2,
     ),
     "dead_relu": DeadReluConfig(
         epochs=3,
