@@ -21,7 +21,7 @@
 #     2. 由 $\sigma' \le \tfrac14$ 说明 Sigmoid 网络为什么首当其冲，并估计每层大约衰减多少；
 #     3. 在 MNIST 上训练 ReLU、Sigmoid、Tanh 等激活函数的多层感知机，**逐层**测量梯度，并对比训练速度；
 #     4. 改变网络深度，观察第一层梯度如何随深度变化；
-#     5. 讨论缓解梯度消失的常用办法。
+#     5. 测量初始化过大时的梯度爆炸，讨论缓解梯度消失与爆炸的常用办法。
 #
 # 前置知识：[激活函数](activations.py)一章中推导的各激活函数的导数及其上界。
 
@@ -338,6 +338,37 @@ lessons.report(
 # 扫描里还有两条线：**He 初始化的 ReLU** 和 **Xavier 初始化的 Tanh**（`labcode.forward_signal.init_weights`）。
 # 网络结构、数据、学习率和训练轮数都不变，只换了初始权重的方差，使每层因子约为 1。上面的结论检查给出了最深处 ReLU 两种初始化在
 # 5 个种子上的准确率：合适的初始化让同样深的网络重新能够训练（Xavier 初始化的 Tanh 只在示例图中，没有跨种子检查）。归一化层和残差连接则从另外的方向解决同一个问题。
+
+# %% [markdown]
+# ## 梯度爆炸：初始化过大
+#
+# 反过来，把 ReLU 网络的权重方差取成 He 初始化的 2 倍（$\operatorname{Var}(W_{ij}) = 4/n$），每层因子约为 $\sqrt2$（见后面的练习 A）。
+# 下面不训练，只在初始化时对训练集的前 256 张图做一次反向传播，比较三种初始化下 8 个隐藏层的 ReLU 网络各层权重梯度的范数
+# （表是种子 0 的示例，结论检查用 5 个种子）：
+
+# %%
+from labcode.experiments import run_init_gradients
+
+burst = run_init_gradients(depth=8)
+print("各层权重梯度的范数（种子 0；从输入层到输出层）和初始损失：")
+for init, label in (("default", "默认初始化"), ("he", "He 初始化"), ("large", "Var(W)=4/n")):
+    run = burst[f"{init}/seed=0"]
+    norms = "  ".join(f"{v:8.3g}" for v in run.summary["grad_norm"])
+    print(f"{label:>10}：{norms}  | 损失 {run.summary['loss']:.3g}")
+lessons.report(lessons.check_all(burst))
+
+# %% [markdown]
+# 注意表中 $\operatorname{Var}(W) = 4/n$ 的一行：梯度并不是只在靠近输入的层变大，而是**每一层**都大了差不多同样的倍数。
+# 原因是前向信号也每层放大约 $\sqrt2$：第 $l$ 层的权重梯度 $\boldsymbol\delta_l\mathbf{h}_{l-1}^\top$ 中，$\boldsymbol\delta_l$ 经过上面各层放大，
+# $\mathbf{h}_{l-1}$ 经过下面各层放大，乘积对每一层大约都是 $(\sqrt2)^{L-1}$ 倍；logits 变大后 softmax 饱和、损失变大，又让它再大一些。
+# 默认初始化的一行正相反：越靠近输入，梯度越小——这就是前面的梯度消失。
+#
+# 用原来的学习率训练，这样大的梯度会让一步更新走得太远，我们预期损失会剧烈振荡甚至发散（这里不作测量）。两种办法：
+#
+# - **合适的初始化**：He 初始化的一行，各层梯度的范数在同一量级；
+# - **梯度裁剪**：在 `optimizer.step()` 之前调用 `torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)`，
+#   它把整个梯度向量按同一比例缩小到范数不超过 `max_norm`，方向不变。裁剪限制的是单步的大小，并不改变网络本身的条件，
+#   所以它是训练循环网络（梯度沿时间连乘）的常用保险，而不是糟糕初始化的替代品。
 #
 # !!! tip "怎样缓解梯度消失"
 #     - **换激活函数**：ReLU 及其变体在正半轴导数为 1，不会因为导数而系统性地缩小梯度。

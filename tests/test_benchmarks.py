@@ -351,6 +351,7 @@ def test_lab_timing_runs_what_the_chapters_run():
         ("run_gradient_vanishing", {}),
         ("run_gradient_seeds", {"reuse": ("reuse", "res")}),
         ("run_depth_sweep", {"reuse": ("reuse", "seeds")}),
+        ("run_init_gradients", {"depth": 8}),
     ]
     dead = [(f, kw.get("setting")) for f, kw in CHAPTERS["dead_relu"]]
     assert dead == [

@@ -25,6 +25,7 @@ from labcode.experiments.gradient_vanishing import (
     run_depth_sweep,
     run_gradient_seeds,
     run_gradient_vanishing,
+    run_init_gradients,
 )
 from labcode.experiments.l2 import (
     make_synthetic_data,
@@ -601,6 +602,19 @@ def test_gradient_seeds_reuse_the_main_runs_and_feed_the_sweep():
     assert "seed" not in sweep["sigmoid/depth=1"].params
     with pytest.raises(ValueError, match="run_gradient_vanishing"):
         run_gradient_seeds(seeds=(0,), config=cfg, reuse=sweep.runs)
+
+
+def test_init_gradients_measures_every_layer_without_training():
+    cfg = tiny_gradient_config(n_train=256)
+    res = run_init_gradients(depth=3, seeds=(0, 1), n_images=64, config=cfg, device="cpu")
+    assert res.run_names == [f"{i}/seed={s}" for s in (0, 1) for i in ("default", "he", "large")]
+    for run in res.runs.values():
+        assert len(run.summary["grad_norm"]) == 5 == len(run.layer_names)  # 3 hidden + in + out
+        assert run.summary["loss"] > 0 and all(v > 0 for v in run.summary["grad_norm"])
+    large, he = res["large/seed=1"].summary, res["he/seed=1"].summary
+    assert all(a > b for a, b in zip(large["grad_norm"], he["grad_norm"], strict=True))
+    with pytest.raises(ValueError, match="huge"):
+        run_init_gradients(inits=("huge",), config=cfg)
 
 
 def test_quick_profile_pins_the_mnist_slice():

@@ -15,6 +15,7 @@ from labcode.experiments.gradient_vanishing import (
     run_depth_sweep,
     run_gradient_seeds,
     run_gradient_vanishing,
+    run_init_gradients,
 )
 from labcode.experiments.results import ExperimentResult, RunResult
 from labcode.lessons import gradients
@@ -78,6 +79,32 @@ def seeds_result(changes=None, seeds=SEEDS, drop=()):
     return res
 
 
+def init_result(changes=None, seeds=SEEDS):
+    """An init_gradients result: 3 layers' gradient norms and the initial loss per (init, seed);
+    ``changes[init] = {key: value}`` in every seed, or ``{key: {seed: value}}``."""
+    base = {
+        "default": {"grad_norm": [8e-4, 4e-3, 3e-2], "loss": 2.3},
+        "he": {"grad_norm": [3.0, 2.0, 2.6], "loss": 3.0},
+        "large": {"grad_norm": [100.0, 80.0, 120.0], "loss": 60.0},
+    }
+    res = ExperimentResult("init_gradients", None, None, "cpu", seeds[0], "quick")
+    for init, summary in base.items():
+        for seed in seeds:
+            s = dict(summary)
+            for key, value in (changes or {}).get(init, {}).items():
+                if isinstance(value, dict):
+                    if seed in value:
+                        s[key] = value[seed]
+                else:
+                    s[key] = value
+            res.runs[f"{init}/seed={seed}"] = RunResult(
+                f"{init}/seed={seed}",
+                params={"activation": "relu", "num_layers": 8, "init": init, "seed": seed},
+                summary=s,
+            )
+    return res
+
+
 SIG2, RELU2, TANH2 = ("sigmoid", 2, "default"), ("relu", 2, "default"), ("tanh", 2, "default")
 SIG8, RELU8, HE8 = ("sigmoid", 8, "default"), ("relu", 8, "default"), ("relu", 8, "he")
 
@@ -113,7 +140,21 @@ COUNTERFACTUALS = {
             HE8: {"final_test_acc": {0: 0.45}}
         },
     },
+    "large_init_explodes_gradients": {
+        "one layer not blown up in one seed": {"large": {"grad_norm": {2: [100.0, 5.0, 120.0]}}},
+        "the large init is no larger than He": {
+            "large": {"grad_norm": [3.0, 2.0, 2.6], "loss": 3.0}
+        },
+    },
 }
+
+
+def _build(name, label):
+    change = COUNTERFACTUALS[name][label]
+    if lessons.REGISTRY[name].kinds[0] == "init_gradients":
+        return init_result(change)
+    return seeds_result(change)
+
 
 CASES = [(name, label) for name, cases in COUNTERFACTUALS.items() for label in cases]
 
@@ -128,7 +169,7 @@ def test_the_catalogue_covers_every_lesson_of_the_chapter():
 
 
 def test_every_lesson_holds_on_the_base_result_and_states_its_rule():
-    checked = lessons.check_all(seeds_result())
+    checked = lessons.check_all(seeds_result(), init_result())
     assert [c.name for c in checked] == list(COUNTERFACTUALS)
     for lesson in checked:
         assert lesson.passed, str(lesson)
@@ -138,7 +179,7 @@ def test_every_lesson_holds_on_the_base_result_and_states_its_rule():
 
 @pytest.mark.parametrize(("name", "label"), CASES)
 def test_each_lesson_fails_on_its_counterfactuals(name, label):
-    lesson = getattr(lessons, name)(seeds_result(COUNTERFACTUALS[name][label]))
+    lesson = getattr(lessons, name)(_build(name, label))
     assert not lesson.passed, f"{name} passed on '{label}': {lesson}"
     assert str(lesson).startswith("✗")
 
@@ -186,7 +227,7 @@ def test_gradient_lessons_hold_over_seed_sets(seed_set):
         reuse = (main, run_depth_sweep(profile="quick", seed=0, reuse=main))
     res = run_gradient_seeds(seeds=seeds, profile="quick", reuse=reuse)
     assert res.profile == "quick" and res.device == "cpu" and res.data.n_train == 4000
-    checked = lessons.check_all(res)
+    checked = lessons.check_all(res, run_init_gradients(profile="quick", seeds=seeds))
     assert len(checked) == len(COUNTERFACTUALS)
     failed = [str(lesson) for lesson in checked if not lesson.passed]
     assert not failed, "\n".join(failed)

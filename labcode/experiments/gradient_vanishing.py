@@ -32,6 +32,7 @@ __all__ = [
     "check_activations",
     "run_depth_sweep",
     "run_gradient_seeds",
+    "run_init_gradients",
     "run_gradient_vanishing",
     "seeded_mlp",
     "sweep_key",
@@ -398,5 +399,72 @@ def run_gradient_seeds(
                     row["spread"] for row in activation_spread(model, images)
                 ]
             result.runs[key] = run
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+#: 初始化方案 -> (init_weights 的方案, 之后把每层权重再乘的倍数)。"large"：He 初始化再乘 √2，即 Var(W) = 4/n。
+INIT_GRADIENT_SCHEMES = {"default": ("default", 1.0), "he": ("he", 1.0), "large": ("he", 2**0.5)}
+
+
+def run_init_gradients(
+    depth: int = 8,
+    inits=("default", "he", "large"),
+    seeds=None,
+    n_images: int = 256,
+    profile: str | None = None,
+    device=None,
+    config: GradientConfig | None = None,
+) -> ExperimentResult:
+    """初始化时（不训练）的梯度：``depth`` 个隐藏层的 ReLU 网络，每种初始化、每个种子（默认取设置中的
+    ``seeds``），在训练集前 ``n_images`` 张图上算一次交叉熵损失并反向传播，记录每个线性层权重梯度的范数。
+
+    ``inits``：``"default"``（PyTorch 默认）、``"he"``（Var(W) = 2/n，每层因子约为 1）、``"large"``
+    （Var(W) = 4/n，每层因子约为 √2：梯度爆炸）。``runs`` 的键如 ``"large/seed=3"``；``summary`` 有
+    ``grad_norm``（每层一个，从输入层到输出层）、``loss``（初始损失）。
+    """
+    started = time.perf_counter()
+    config, profile_name = resolve_profile_config(
+        "gradient_vanishing", profile, config, GradientConfig
+    )
+    depth = check_num_layers(depth)
+    inits = tuple(inits)
+    unknown = [i for i in inits if i not in INIT_GRADIENT_SCHEMES]
+    if unknown or not inits:
+        raise ValueError(
+            f"未知的初始化方案 {unknown or inits}。可选：{', '.join(INIT_GRADIENT_SCHEMES)}。"
+        )
+    seed_list = tuple(config.seeds if seeds is None else seeds)
+    device, data, result = start_mnist_experiment(
+        "init_gradients",
+        config,
+        config.n_train,
+        device,
+        seed_list[0],
+        profile_name,
+        notes=[
+            f"{depth} 个隐藏层的 ReLU 网络，未训练；训练集前 {n_images} 张图上的一次反向传播；"
+            f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}）。"
+        ],
+    )
+    x, y = data.train_x[:n_images], data.train_y[:n_images]
+    for seed in seed_list:
+        for init in inits:
+            scheme, gain = INIT_GRADIENT_SCHEMES[init]
+            model = seeded_mlp("relu", depth, config.hidden_dim, seed, device, init=scheme)
+            with torch.no_grad():
+                for _, layer in model.linear_layers():
+                    layer.weight.mul_(gain)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            norms = torch.stack([layer.weight.grad.norm() for _, layer in model.linear_layers()])
+            values = torch.cat([norms, loss.detach().reshape(1)]).tolist()  # one read-out
+            key = f"{init}/seed={seed}"
+            result.runs[key] = RunResult(
+                key,
+                params={"activation": "relu", "num_layers": depth, "init": init, "seed": seed},
+                summary={"grad_norm": values[:-1], "loss": values[-1]},
+                layer_names=[name for name, _ in model.linear_layers()],
+            )
     result.elapsed_s = time.perf_counter() - started
     return result

@@ -200,3 +200,29 @@ def initialisation_rescues_depth(result, margin: float = 0.3, floor: float = 0.5
         )
     detail = "；".join(parts) + f"（要求每个种子都至少高 {pp(margin)}，且不低于 {pct(floor)}）。"
     return passed, detail, values
+
+
+@lesson("init_gradients")
+def large_init_explodes_gradients(result, factor: float = 10.0):
+    """初始化时（不训练），每个种子上：权重方差取 He 初始化的 2 倍（Var(W) = 4/n，每层因子约为 √2）时，
+    **每一层**的权重梯度范数都比同一种子 He 初始化的同一层大 ``factor`` 倍以上，初始损失也大 ``factor`` 倍以上。"""
+    large = runs_by(result, "seed", init="large")
+    he = runs_by(result, "seed", init="he")
+    seeds = seeds_of(large, he)
+    per_seed = [
+        min(
+            _ratio(a, b)
+            for a, b in zip(large[k].summary["grad_norm"], he[k].summary["grad_norm"], strict=True)
+        )
+        for k in seeds
+    ]
+    loss_ratio = [_ratio(large[k].summary["loss"], he[k].summary["loss"]) for k in seeds]
+    passed = all(r > factor for r in per_seed) and all(r > factor for r in loss_ratio)
+    depth = large[seeds[0]].params["num_layers"]
+    detail = (
+        f"{depth} 个隐藏层的 ReLU 网络，初始化时，{len(seeds)} 个种子：Var(W) = 4/n 时各层权重梯度的范数是 He 初始化"
+        f"同一层的 {_times(min(per_seed))} 倍以上（每个种子取最小的一层：{span(per_seed, _times)} 倍），"
+        f"初始损失 {span([large[k].summary['loss'] for k in seeds])}，He 初始化 {span([he[k].summary['loss'] for k in seeds])}"
+        f"（要求每个种子都大 {factor:g} 倍以上）。"
+    )
+    return passed, detail, {"seeds": seeds, "min_layer_ratio": per_seed, "loss_ratio": loss_ratio}
