@@ -1,6 +1,6 @@
 """Build the site into a temporary folder and swap it in only on success (maintainer-facing).
 
-Usage: ``python docs/_build/build_site.py [-d SITE_DIR] [mkdocs build options...]``. Runs
+Usage: ``python -m docs._build.build_site [-d SITE_DIR] [mkdocs build options...]``. Runs
 ``mkdocs build --strict`` into ``<SITE_DIR>.building`` next to the target; when it succeeds the old
 site is moved aside and the new one renamed into place, so a failed build (a cell error, a lesson
 that does not hold, a broken link) leaves the previous ``site/`` exactly as it was.

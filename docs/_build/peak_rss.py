@@ -1,6 +1,6 @@
 """Run a command and report the peak resident memory of its whole process tree (maintainer-facing).
 
-Usage: ``python docs/_build/peak_rss.py COMMAND [ARGS...]``. The command's output passes through;
+Usage: ``python -m docs._build.peak_rss COMMAND [ARGS...]``. The command's output passes through;
 at the end one line ``labcode-peak-rss-kib=N`` is printed and the command's exit code is returned.
 
 The peak is the largest *sum* of the RSS of the command and all its descendants seen at once
@@ -49,7 +49,7 @@ def run(argv: list[str]) -> tuple[int, int]:
 
 def main() -> int:
     if len(sys.argv) < 2:
-        print("usage: python docs/_build/peak_rss.py COMMAND [ARGS...]", file=sys.stderr)
+        print("usage: python -m docs._build.peak_rss COMMAND [ARGS...]", file=sys.stderr)
         return 2
     code, peak = run(sys.argv[1:])
     print(f"{MARKER}{peak}", flush=True)
