@@ -39,6 +39,7 @@ import contextlib
 import copy
 import dataclasses
 import datetime
+import errno
 import hashlib
 import importlib.metadata
 import json
@@ -534,6 +535,9 @@ def executed_notebook(
     lock = FileLock(path.with_name(f".{path.name}.lock"))
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # a read-only folder or mount: say so at once (a lock could not be taken there anyway)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "没有写权限")
         lock.acquire()
     except OSError as exc:
         raise _not_writable(folder, exc) from None
