@@ -347,7 +347,7 @@ def scratch(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.mark.slow
-def test_executor_caches_and_uses_current_interpreter(tmp_path, monkeypatch, scratch):
+def test_executor_caches_and_uses_current_interpreter(tmp_path, monkeypatch, scratch, labcode_copy):
     # a python3 kernelspec of another interpreter must not be picked up
     bogus = tmp_path / "jupyter" / "kernels" / "python3"
     bogus.mkdir(parents=True)
@@ -357,18 +357,23 @@ def test_executor_caches_and_uses_current_interpreter(tmp_path, monkeypatch, scr
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
     cache = tmp_path / "cache"
-    first = execute.executed_notebook(DEMO, QUICK_CPU, cache_dir=cache, log=None)
+    run = dict(cache_dir=cache, labcode_dir=labcode_copy, log=None)
+    first = execute.executed_notebook(DEMO, QUICK_CPU, **run)
     assert first.executed and first.path.is_file()
     assert list(scratch.glob("labcode-kernel-*")) == [], (
         "the kernel's sockets and connection file were left behind"
     )
-    again = execute.executed_notebook(DEMO, QUICK_CPU, cache_dir=cache, log=None)
+    again = execute.executed_notebook(DEMO, QUICK_CPU, **run)
     assert not again.executed and again.path == first.path
     outputs = [o for c in again.notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert any("0.000977" in o.get("text", "") for o in outputs)
     assert any("image/png" in o.get("data", {}) for o in outputs), "figure not captured (backend?)"
     build = again.notebook.metadata["labcode_build"]
     assert build["seconds"] > 0 and build["data"]["dataset"] == "mnist"
+    module = labcode_copy / "settings.py"  # a labcode change re-executes
+    module.write_text(module.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    changed = execute.executed_notebook(DEMO, QUICK_CPU, **run)
+    assert changed.executed and changed.key != first.key
 
 
 @pytest.mark.slow
@@ -419,17 +424,3 @@ def test_a_fresh_data_directory_executes_once(tmp_path, monkeypatch):
     assert first.executed and not again.executed
     text = "".join(o.get("text", "") for c in first.notebook.cells for o in c.get("outputs", []))
     assert "离线子集" in text
-
-
-@pytest.mark.slow
-def test_labcode_change_re_executes(tmp_path, labcode_copy):
-    cache = tmp_path / "cache"
-    first = execute.executed_notebook(
-        DEMO, QUICK_CPU, cache_dir=cache, labcode_dir=labcode_copy, log=None
-    )
-    module = labcode_copy / "settings.py"
-    module.write_text(module.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
-    again = execute.executed_notebook(
-        DEMO, QUICK_CPU, cache_dir=cache, labcode_dir=labcode_copy, log=None
-    )
-    assert first.executed and again.executed and again.key != first.key
