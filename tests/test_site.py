@@ -1,8 +1,9 @@
-"""The course site: notebook execution cache, rendering of chapter pages, search index, self-containment.
+"""The course site: rendering of chapter pages, search index, self-containment, build integrity.
 
-The site tests build with ``mkdocs build --strict`` (quick profile, CPU) into a temporary directory,
-once per session (shared with tests/test_browser.py); ``LABCODE_SITE_DIR`` names an already built
-site to check instead. The executed notebooks are cached in ``.cache/notebooks`` as for every build.
+The executor itself (cache key, cache entries, faults) is tested in tests/test_execute.py. The real
+site is built with ``mkdocs build --strict`` (quick profile, CPU, an empty notebook cache) once per
+session (shared with tests/test_browser.py); ``LABCODE_SITE_DIR`` names an already built site to
+check instead. Small fixture projects (tests/fixtures/site) test the pipeline on known notebooks.
 """
 
 from __future__ import annotations
