@@ -265,7 +265,18 @@ from labcode.experiments import run_gradient_seeds
 seeds = run_gradient_seeds(reuse=res)
 for note in seeds.notes:
     print(note)
-lessons.report([lessons.sigmoid_first_layer_vanishes(seeds), lessons.sigmoid_learns_slowest(seeds)])
+lessons.report(
+    [
+        lessons.sigmoid_first_layer_vanishes(seeds),
+        lessons.sigmoid_learns_slowest(seeds),
+        lessons.sigmoid_vanishes_without_saturation(seeds),
+    ]
+)
+
+# %% [markdown]
+# 第三条检查值得留意：常听到的解释是"Sigmoid 饱和了，所以梯度消失"。本章的设置里并非如此：训练结束时几乎没有对所有样本都饱和的
+# Sigmoid 神经元，导数的平均值接近它的上限 $\tfrac14$（实测值见上）。梯度消失来自连乘本身：即使每层都取到最好的 $\tfrac14$，
+# 再乘以权重带来的约 $0.58$，每层仍只剩约 $0.14$。饱和会让情况更糟，但不是这里的原因。
 
 # %% [markdown]
 # ## 前向信号：Sigmoid 网络的输出随输入变化很小

@@ -17,6 +17,7 @@ from .checks import check_int
 
 __all__ = [
     "Accumulator",
+    "activation_stats",
     "DeadUnitCounter",
     "GradientTracker",
     "analyze_gradients",
@@ -298,3 +299,41 @@ def count_dead_units(model: nn.Module, loader) -> list[float]:
     finally:
         model.train(was_training)
     return counter.end_epoch()
+
+
+@torch.no_grad()
+def activation_stats(
+    model: nn.Module, x: torch.Tensor, batch_size: int = 2000, saturation_tol: float = 1e-3
+) -> dict[str, list[float]]:
+    """以当前参数在 ``x`` 上统计每个带激活的层（``model(x, return_preactivations=True)``）：
+
+    - ``saturated_fraction``：激活函数的导数对**每个**样本都小于 ``saturation_tol`` 的神经元的比例；
+    - ``mean_derivative``：激活函数导数在所有样本、所有神经元上的平均（Sigmoid 不超过 1/4）。
+
+    用 eval 模式，结束后恢复原模式；在设备上累加，最后读出一次。
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        unsaturated, sums, count = None, None, 0
+        for start in range(0, len(x), batch_size):
+            _, preacts = model(x[start : start + batch_size], return_preactivations=True)
+            grads = [model.activation.derivative(z.flatten(1)).abs() for z in preacts]
+            now = [(g >= saturation_tol).any(dim=0) for g in grads]
+            total = [
+                g.sum() / g.shape[1] for g in grads
+            ]  # per layer: sum over samples, mean over units
+            unsaturated = (
+                now
+                if unsaturated is None
+                else [a | b for a, b in zip(unsaturated, now, strict=True)]
+            )
+            sums = total if sums is None else [a + b for a, b in zip(sums, total, strict=True)]
+            count += len(grads[0])
+        if unsaturated is None:
+            raise ValueError("activation_stats 需要至少一个样本。")
+        values = torch.stack([(~u).float().mean() for u in unsaturated] + list(sums)).tolist()
+    finally:
+        model.train(was_training)
+    n = len(unsaturated)
+    return {"saturated_fraction": values[:n], "mean_derivative": [s / count for s in values[n:]]}

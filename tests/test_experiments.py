@@ -593,6 +593,9 @@ def test_gradient_seeds_reuse_the_main_runs_and_feed_the_sweep():
     res = run_gradient_seeds(config=cfg, device="cpu", reuse=main)
     assert res.name == "gradient_seeds" and len(res.runs) == 3 * len(cfg.seeds)
     assert res["sigmoid/depth=1/seed=0"].history is main["sigmoid"].history
+    assert len(main["sigmoid"].summary["mean_derivative"]) == 2  # measured after training
+    assert "mean_derivative" in res["relu/depth=1/seed=3"].summary  # the main depth, on every seed
+    assert "mean_derivative" not in res["relu+he/depth=2/seed=3"].summary
     assert res["relu+he/depth=2/seed=4"].params["init"] == "he"
     spread = res["sigmoid/depth=1/seed=2"].summary["init_spread"]
     assert len(spread) == 3 and spread[0] > spread[1] > spread[2] > 0  # 2 activated layers, logits
@@ -602,6 +605,24 @@ def test_gradient_seeds_reuse_the_main_runs_and_feed_the_sweep():
     assert "seed" not in sweep["sigmoid/depth=1"].params
     with pytest.raises(ValueError, match="run_gradient_vanishing"):
         run_gradient_seeds(seeds=(0,), config=cfg, reuse=sweep.runs)
+
+
+def test_activation_stats_measures_saturation_and_the_mean_derivative():
+    from labcode.metrics import activation_stats
+
+    torch.manual_seed(0)
+    net = Network(784, 10, "sigmoid", num_layers=1, hidden_dim=20)
+    with torch.no_grad():
+        net.input_layer.weight[3].zero_()
+        net.input_layer.bias[3] = 20.0  # sigma'(20) ~ 2e-9 for every sample
+    x = torch.randn(300, 784)
+    stats = activation_stats(net, x, batch_size=64)
+    assert stats["saturated_fraction"] == [pytest.approx(1 / 20), 0.0]
+    with torch.no_grad():
+        _, pre = net(x, return_preactivations=True)
+    expected = [net.activation.derivative(z).mean().item() for z in pre]
+    assert stats["mean_derivative"] == pytest.approx(expected, rel=1e-5)
+    assert all(v <= 0.25 for v in stats["mean_derivative"]) and net.training
 
 
 def test_init_gradients_measures_every_layer_without_training():

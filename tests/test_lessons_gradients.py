@@ -39,6 +39,8 @@ BASE = {
         "grad_ratio": 2e-3,
         "final_test_acc": 0.10,
         "init_spread": [0.11, 0.0155, 0.0022, 0.0012],
+        "saturated_fraction": [0.0, 0.0, 0.0],
+        "mean_derivative": [0.232, 0.244, 0.245],
     },
     ("tanh", 2, "default"): {
         "first_layer_grad": 1.7e-3,
@@ -117,6 +119,10 @@ COUNTERFACTUALS = {
     "sigmoid_learns_slowest": {
         "sigmoid within the margin in one seed": {SIG2: {"final_test_acc": {1: 0.52}}},
         "sigmoid learns best": {SIG2: {"final_test_acc": 0.9}},
+    },
+    "sigmoid_vanishes_without_saturation": {
+        "a saturated layer in one seed": {SIG2: {"saturated_fraction": {3: [0.0, 0.3, 0.0]}}},
+        "sigmoid's derivative small on average": {SIG2: {"mean_derivative": [0.02, 0.05, 0.1]}},
     },
     "sigmoid_forward_signal_collapses": {
         "sigmoid's spread does not shrink": {SIG2: {"init_spread": [0.11, 0.1, 0.09, 0.05]}},

@@ -19,6 +19,7 @@ import torch
 from .. import settings
 from ..activations import ACTIVATIONS
 from ..forward_signal import INIT_SCHEMES, activation_spread, init_weights
+from ..metrics import activation_stats
 from ..models import Network, check_num_layers
 from ..profiles import GradientConfig
 from .results import ExperimentResult, RunResult
@@ -103,6 +104,7 @@ def _train_mlp(
     run: str,
     network_cls: type = Network,
     init: str = "default",
+    measure_saturation: bool = False,
 ) -> RunResult:
     model = seeded_mlp(
         activation, num_layers, config.hidden_dim, seed, device, network_cls=network_cls, init=init
@@ -135,6 +137,8 @@ def _train_mlp(
         "init": init,
         "network": f"{network_cls.__module__}.{network_cls.__qualname__}",
     }
+    if measure_saturation:  # after training, on the whole training set (one pass)
+        summary.update(activation_stats(model, data.train_x))
     return RunResult(run, params=params, history=history, summary=summary, layer_names=layer_names)
 
 
@@ -192,6 +196,7 @@ def run_gradient_vanishing(
             "gradient_vanishing",
             name,
             network_cls=network_cls,
+            measure_saturation=True,
         )
     result.elapsed_s = time.perf_counter() - started
     return result
@@ -391,6 +396,7 @@ def run_gradient_seeds(
                     "gradient_seeds",
                     key,
                     init=init,
+                    measure_saturation=depth == config.num_layers,
                 )
             run.params["seed"] = seed
             if depth == config.num_layers and init == "default":

@@ -78,6 +78,36 @@ def sigmoid_learns_slowest(result, margin: float = 0.05):
 
 
 @lesson(KIND)
+def sigmoid_vanishes_without_saturation(
+    result, max_saturated: float = 0.01, min_derivative: float = 0.2
+):
+    """主实验的深度、训练结束时，每个种子上：Sigmoid 网络每一层中导数对每个训练样本都 < 1e-3（饱和）的神经元
+    不超过 ``max_saturated``，导数的平均值不低于 ``min_derivative``（上限是 1/4）——这里的梯度消失不是饱和造成的，
+    而是每层最多 1/4 的导数与权重的连乘。读运行的 ``summary["saturated_fraction"]`` 与 ``["mean_derivative"]``。"""
+    depth = _main_depth(result)
+    sig = runs_by(result, "seed", activation="sigmoid", num_layers=depth, init="default")
+    seeds = seeds_of(sig)
+    missing = [k for k in seeds if "mean_derivative" not in sig[k].summary]
+    if missing:
+        raise ValueError(f"种子 {missing} 的运行没有 saturated_fraction / mean_derivative。")
+    saturated = [max(sig[k].summary["saturated_fraction"]) for k in seeds]
+    derivative = [min(sig[k].summary["mean_derivative"]) for k in seeds]
+    passed = all(s <= max_saturated for s in saturated) and all(
+        d >= min_derivative for d in derivative
+    )
+    detail = (
+        f"{depth} 个隐藏层、训练结束时，{len(seeds)} 个种子：Sigmoid 网络各层中对每个训练样本都饱和（σ′ < 1e-3）的"
+        f"神经元最多占 {span(saturated, pct)}（要求每个种子 ≤ {pct(max_saturated)}）；各层 σ′ 的平均值最低为 "
+        f"{span(derivative, '{:.3f}'.format)}（上限 0.25，要求每个种子 ≥ {min_derivative:g}）。"
+    )
+    return (
+        passed,
+        detail,
+        {"seeds": seeds, "max_saturated": saturated, "min_mean_derivative": derivative},
+    )
+
+
+@lesson(KIND)
 def sigmoid_forward_signal_collapses(result, per_layer: float = 0.3, vs_tanh: float = 10.0):
     """初始化时（主实验的深度）：每个种子上，Sigmoid 网络隐藏层输出中随输入变化的部分逐层缩小
     （相邻隐藏层之比的几何平均小于 ``per_layer``），输出层 logits 随输入的变化比同一种子的 Tanh 网络
