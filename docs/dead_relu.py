@@ -272,8 +272,14 @@ lessons.report(
         lessons.dead_units_partly_revive(seeds),
         lessons.leaky_relu_units_stuck_negative(seeds),
         lessons.tanh_units_saturate(seeds),
+        lessons.gelu_units_stuck_like_dead(seeds),
     ]
 )
+
+# %% [markdown]
+# 最后一条检查来自跨种子运行里额外训练的 GELU 网络（同样的危险设置）。GELU 在负半轴的导数并不为 0，但 $z$ 很负时
+# 它按 $e^{-z^2/2}$ 的速度趋于 0：被推到很负的地方的 GELU 神经元，和死亡的 ReLU 神经元一样几乎收不到梯度。
+# "负半轴导数不为 0"只是不会**恰好**为 0，不能代替合适的学习率。
 
 # %% [markdown]
 # 死了这么多神经元，网络的准确率如何？
@@ -292,7 +298,8 @@ fig
 #     - **控制学习率**：使用较小的学习率，或使用学习率预热（warmup），避免训练初期梯度大时走出过大的一步；
 #       配合梯度裁剪可以进一步限制单步更新的幅度。
 #     - **合适的初始化**：权重使用 He 初始化；偏置初始化为 0 或一个小的正数（如 0.01），不要让预激活值整体偏负。
-#     - **换用变体**：LeakyReLU、PReLU、ELU、GELU、SiLU 在负半轴都有非零导数，神经元不会彻底失去梯度。
+#     - **换用变体**：LeakyReLU、PReLU、ELU、GELU、SiLU 在负半轴都有非零导数，神经元不会**恰好**失去全部梯度；
+#       但实验二测到，LeakyReLU 的梯度在负半轴被乘上 0.01，GELU 被推得很负时导数小于 $10^{-3}$，它们都不能代替合适的学习率。
 #     - **归一化**：BatchNorm 先把每个神经元的预激活值在一个批次内归一化（均值 0、方差 1），再乘以可学习的缩放 $\gamma$、
 #       加上可学习的平移 $\beta$；归一化让预激活值不会整体漂到负半轴。
 #     - **小心自适应优化器的学习率**：Adam 的单步更新幅度至多约为学习率（第一步恰好等于它），与梯度大小几乎无关。

@@ -303,9 +303,15 @@ def count_dead_units(model: nn.Module, loader) -> list[float]:
 
 @torch.no_grad()
 def activation_stats(
-    model: nn.Module, x: torch.Tensor, batch_size: int = 2000, saturation_tol: float = 1e-3
+    model: nn.Module,
+    x: torch.Tensor,
+    batch_size: int = 2000,
+    saturation_tol: float = 1e-3,
+    forward=None,
 ) -> dict[str, list[float]]:
-    """以当前参数在 ``x`` 上统计每个带激活的层（``model(x, return_preactivations=True)``）：
+    """以当前参数在 ``x`` 上统计每个带激活的层（``forward(x, return_preactivations=True)``，默认 ``forward``
+    就是 ``model``；学生写的 ``forward`` 不返回预激活值时，传入参考实现，如
+    ``functools.partial(Network.forward, model)``）：
 
     - ``saturated_fraction``：激活函数的导数对**每个**样本都小于 ``saturation_tol`` 的神经元的比例；
     - ``mean_derivative``：激活函数导数在所有样本、所有神经元上的平均（Sigmoid 不超过 1/4）。
@@ -317,7 +323,9 @@ def activation_stats(
     try:
         unsaturated, sums, count = None, None, 0
         for start in range(0, len(x), batch_size):
-            _, preacts = model(x[start : start + batch_size], return_preactivations=True)
+            _, preacts = (forward or model)(
+                x[start : start + batch_size], return_preactivations=True
+            )
             grads = [model.activation.derivative(z.flatten(1)).abs() for z in preacts]
             now = [(g >= saturation_tol).any(dim=0) for g in grads]
             total = [

@@ -15,6 +15,7 @@ from torch import nn
 from labcode.data import MnistData
 from labcode.experiments import training
 from labcode.experiments.dead_relu import (
+    SEED_RUNS,
     dead_unit_stats,
     run_dead_at_init,
     run_dead_relu,
@@ -550,7 +551,7 @@ def test_dead_relu_seeds_pairs_settings_and_reuses_identical_runs():
     cfg = _tiny_dead_config()
     mild = run_dead_relu(setting="seed", config=cfg, device="cpu")
     res = run_dead_relu_seeds(config=cfg, device="cpu", reuse=mild)
-    assert res.name == "dead_relu_seeds" and len(res.runs) == 4 * len(cfg.seeds)
+    assert res.name == "dead_relu_seeds" and len(res.runs) == len(SEED_RUNS) * len(cfg.seeds)
     assert res["relu/seed/seed=0"].history is mild["relu"].history  # reused, not retrained
     assert res["relu/dying/seed=3"].params == {
         "activation": "relu",
@@ -623,6 +624,23 @@ def test_activation_stats_measures_saturation_and_the_mean_derivative():
     expected = [net.activation.derivative(z).mean().item() for z in pre]
     assert stats["mean_derivative"] == pytest.approx(expected, rel=1e-5)
     assert all(v <= 0.25 for v in stats["mean_derivative"]) and net.training
+
+
+def test_saturation_is_measured_with_a_students_logits_only_forward():
+    """The chapter trains the student's Network (练习 2.1), whose forward returns only logits."""
+
+    class StudentNetwork(Network):
+        def forward(self, x):
+            x = self.activation(self.input_layer(x.flatten(1)))
+            for layer in self.layers:
+                x = self.activation(layer(x))
+            return self.output_layer(x)
+
+    cfg = tiny_gradient_config(epochs=1, n_train=128)
+    res = run_gradient_vanishing(
+        activations=("sigmoid",), device="cpu", config=cfg, network_cls=StudentNetwork
+    )
+    assert len(res["sigmoid"].summary["saturated_fraction"]) == cfg.num_layers + 1
 
 
 def test_init_gradients_measures_every_layer_without_training():

@@ -44,6 +44,10 @@ BASE = {
         {"saturated_fraction_init": [0.0, 0.0, 0.0], "final_saturated_fraction": 0.025},
         {"saturated_fraction": [[0.05, 0.0, 0.0], [0.06, 0.0, 0.0], [0.075, 0.0, 0.0]]},
     ),
+    ("gelu", "dying"): (
+        {"final_saturated_fraction": 0.08},
+        {"saturated_fraction": [[0.15, 0.0, 0.0], [0.2, 0.0, 0.0], [0.25, 0.0, 0.0]]},
+    ),
 }
 
 
@@ -132,6 +136,14 @@ COUNTERFACTUALS = {
             TANH: {"saturated_fraction": {0: [[0.0, 0.0, 0.0], [0.01, 0.0, 0.0], [0.0, 0.0, 0.0]]}}
         },
         "saturated already at initialisation": {TANH: {"saturated_fraction_init": [0.2, 0.0, 0.0]}},
+    },
+    "gelu_units_stuck_like_dead": {
+        "no stuck GELU unit in one seed": {
+            ("gelu", "dying"): {"saturated_fraction": {1: [[0.0, 0.0, 0.0]] * 3}}
+        },
+        "GELU units never saturate": {
+            ("gelu", "dying"): {"saturated_fraction": [[0.01, 0.0, 0.0]] * 3}
+        },
     },
     "deep_default_init_starts_dead": {
         "default init alive in one seed": {"default": {2: 0.1}},

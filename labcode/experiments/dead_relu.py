@@ -37,8 +37,14 @@ __all__ = [
 SETTINGS = ("seed", "dying")
 
 #: 跨种子实验（:func:`run_dead_relu_seeds`）在每个种子上训练的 (设置, 激活函数)：原实验的设置只需 ReLU
-#: （“输出为 0”与“死亡”的对照），危险设置三种激活函数都要（死亡、负半轴、饱和）。
-SEED_RUNS = (("seed", "relu"), ("dying", "relu"), ("dying", "leaky_relu"), ("dying", "tanh"))
+#: （“输出为 0”与“死亡”的对照），危险设置要 ReLU（死亡）、LeakyReLU（负半轴）、Tanh 与 GELU（饱和）。
+SEED_RUNS = (
+    ("seed", "relu"),
+    ("dying", "relu"),
+    ("dying", "leaky_relu"),
+    ("dying", "tanh"),
+    ("dying", "gelu"),
+)
 
 
 @torch.no_grad()

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 import torch
@@ -138,7 +139,9 @@ def _train_mlp(
         "network": f"{network_cls.__module__}.{network_cls.__qualname__}",
     }
     if measure_saturation:  # after training, on the whole training set (one pass)
-        summary.update(activation_stats(model, data.train_x))
+        # the reference forward: a student's Network.forward (练习 2.1) returns only the logits
+        reference = functools.partial(Network.forward, model)
+        summary.update(activation_stats(model, data.train_x, forward=reference))
     return RunResult(run, params=params, history=history, summary=summary, layer_names=layer_names)
 
 

@@ -127,6 +127,24 @@ def tanh_units_saturate(result, min_fraction: float = 0.02):
     return passed, detail, {"seeds": seeds, "before": before, "after": after, "overall": overall}
 
 
+@lesson(KIND)
+def gelu_units_stuck_like_dead(result, min_fraction: float = 0.05):
+    """危险设置下，每个种子上：GELU 网络第一层中，导数对**每个**训练样本都小于饱和阈值（默认 1e-3）的神经元
+    不少于 ``min_fraction``——负半轴导数不为 0 的光滑变体，被推到很负的地方后也几乎收不到梯度。"""
+    runs = _per_seed(result, "gelu", "dying")
+    relu = _per_seed(result, "relu", "dying")
+    seeds = seeds_of(runs, relu)
+    first = [runs[k].history["saturated_fraction"][-1][0] for k in seeds]
+    dead = [relu[k].history["dead_fraction"][-1][0] for k in seeds]
+    tol = getattr(result.config, "saturation_tol", 1e-3)
+    passed = all(f >= min_fraction for f in first)
+    detail = (
+        f"{len(seeds)} 个种子：GELU 网络第一层中 GELU′ 对每个训练样本都 < {tol:g} 的神经元占 {span(first, pct)}"
+        f"（同一种子 ReLU 网络第一层的死亡比例为 {span(dead, pct)}）。要求每个种子 ≥ {pct(min_fraction)}。"
+    )
+    return passed, detail, {"seeds": seeds, "gelu_first_layer": first, "relu_first_layer": dead}
+
+
 @lesson("dead_at_init")
 def deep_default_init_starts_dead(result, min_dead: float = 0.25, he_factor: float = 0.5):
     """还没训练的深层 ReLU 网络，每个种子上：默认初始化下最深 3 层的死亡比例平均不低于 ``min_dead``；
