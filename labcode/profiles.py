@@ -374,7 +374,9 @@ class DropoutMLPConfig:
         if not self.seeds:
             raise ValueError(f"{owner}.seeds 不能为空，例如 seeds=(0, 1, 2, 3, 4)。")
         if not 0 <= self.weight_decay < 1:
-            raise ValueError(f"{owner}.weight_decay 应在 [0, 1) 内，实际得到 {self.weight_decay!r}。")
+            raise ValueError(
+                f"{owner}.weight_decay 应在 [0, 1) 内，实际得到 {self.weight_decay!r}。"
+            )
         _check_positive_int(owner, "n_val", self.n_val)
         if not self.sweep_rates or not all(
             isinstance(r, int | float) and not isinstance(r, bool) and 0 <= r < 1
