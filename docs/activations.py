@@ -141,7 +141,7 @@ print("运行设备：", get_device())
 #
 # ### 三者对比
 #
-# | | ReLU | Sigmoid | Tanh |
+# | 性质 | ReLU | Sigmoid | Tanh |
 # |---|---|---|---|
 # | 值域 | $[0, +\infty)$ | $(0, 1)$ | $(-1, 1)$ |
 # | 导数 | $\mathbb{1}[x > 0]$ | $\sigma(x)(1-\sigma(x))$ | $1 - \tanh^2(x)$ |
