@@ -10,6 +10,8 @@
     ".jupyter-wrapper .jp-OutputArea-output",
     ".md-typeset__scrollwrap",
     ".md-typeset pre > code",
+    ".md-typeset div.arithmatex",
+    "mjx-container[display='true']",
   ].join(",");
   var WRAPPERS =
     ".jupyter-wrapper .jp-Cell-inputWrapper[tabindex='0'], " +
@@ -17,8 +19,8 @@
 
   function overflows(el) {
     var style = getComputedStyle(el);
-    var x = el.scrollWidth > el.clientWidth + 1 && /(auto|scroll)/.test(style.overflowX);
-    var y = el.scrollHeight > el.clientHeight + 1 && /(auto|scroll)/.test(style.overflowY);
+    var x = el.scrollWidth > el.clientWidth && /(auto|scroll)/.test(style.overflowX);
+    var y = el.scrollHeight > el.clientHeight && /(auto|scroll)/.test(style.overflowY);
     return x || y;
   }
 
@@ -66,7 +68,12 @@
   } else {
     update();
   }
-  // fonts and MathJax change widths after the first pass
+  // fonts change widths after the first pass
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(later);
-  window.addEventListener("load", later);
+  // MathJax typesets after the load event: look again once it is done
+  window.addEventListener("load", function () {
+    later();
+    var mj = window.MathJax;
+    if (mj && mj.startup && mj.startup.promise) mj.startup.promise.then(later);
+  });
 })();
