@@ -82,7 +82,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(
+    scope="module"
+)  # closed after this module: Playwright's sync API runs one at a time
 def browser(sync_playwright):
     with sync_playwright() as p:
         browser = p.chromium.launch(
