@@ -121,6 +121,8 @@ def output_lines(nb_path: Path) -> list[str]:
     import nbformat
 
     nb = nbformat.read(nb_path, as_version=4)
+    # a label printed verbatim from a string in the code (print("...：")) is code the index may hold
+    code = re.sub(r"\s+", " ", " ".join(c.source for c in nb.cells if c.cell_type == "code"))
     lines = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -129,7 +131,8 @@ def output_lines(nb_path: Path) -> list[str]:
                 text = "".join(text)
             for line in text.splitlines():
                 line = re.sub(r"\s+", " ", line).strip()
-                if len(line) >= 10 and re.search(r"\d", line) and not line.startswith("<"):
+                distinctive = len(line) >= 10 and re.search(r"\d", line)
+                if distinctive and not line.startswith("<") and line not in code:
                     lines.append(line)
     return lines
 
