@@ -238,6 +238,7 @@ class MySiLU(Activation):
 ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls for cls in (MyReLU, MySigmoid, MyTanh, MyLeakyReLU, MyELU, MyGELU, MySiLU)
 }
+"""注册表：注册名（如 ``"relu"``、``"leaky_relu"``）→ 激活函数类，供 :func:`get_activation` 使用。"""
 
 
 def get_activation(name: str, **kwargs) -> Activation:

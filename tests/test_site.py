@@ -8,11 +8,15 @@ check instead. Small fixture projects (tests/fixtures/site) test the pipeline on
 
 from __future__ import annotations
 
+import ast
 import html as htmlmod
+import importlib
+import importlib.util
 import json
 import os
 import re
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -416,6 +420,78 @@ def test_site_search_and_self_contained(site):
     check_self_contained(site)
     for page in ("index.html", "reference/index.html"):
         assert (site / page).is_file(), f"missing {page}"
+
+
+def documented_modules() -> list[str]:
+    """The modules docs/reference.md renders (its ``::: labcode.xxx`` lines)."""
+    text = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    return re.findall(r"^::: (labcode[\w.]*)$", text, flags=re.MULTILINE)
+
+
+def top_level_names(module_name: str) -> set[str]:
+    """Names the module's source binds at top level (def, class, assignment, import)."""
+    tree = ast.parse(Path(importlib.util.find_spec(module_name).origin).read_text(encoding="utf-8"))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def undocumented(page: str, modules: list[str]) -> list[str]:
+    """Public names of labcode without an entry (an anchor ``<module>.<name>``) on the page.
+
+    Public: ``labcode.__all__`` and, per documented module, its ``__all__`` (or its own top-level
+    names). A name counts where any module has the entry: ``labcode.get_data`` is documented as
+    ``labcode.data.get_data``, a lesson as ``labcode.lessons.<chapter>.<name>``. Exceptions: a
+    constant without a docstring (its module's text describes it), and a class made at run time
+    (``plotstyle.LabFigure``, created on first use), which must appear in the page's text.
+    """
+    entries = {i.rsplit(".", 1)[-1] for i in re.findall(r'id="(labcode\.[^"]+)"', page)}
+    missing = []
+    for module_name in ["labcode", *modules]:
+        module = importlib.import_module(module_name)
+        names = getattr(module, "__all__", None) or [
+            n
+            for n, obj in vars(module).items()
+            if not n.startswith("_") and getattr(obj, "__module__", module_name) == module_name
+        ]
+        for name in names:
+            obj = getattr(module, name)
+            if name in entries or isinstance(obj, types.ModuleType):
+                continue
+            if not callable(obj) and module_name != "labcode":
+                continue
+            if name not in top_level_names(module_name) and f"<code>{name}</code>" in page:
+                continue
+            missing.append(f"{module_name}.{name}")
+    return missing
+
+
+def test_reference_documents_every_module_and_no_stale_ones():
+    modules = documented_modules()
+    assert len(modules) == len(set(modules)), "a module rendered twice in docs/reference.md"
+    for name in modules:
+        importlib.import_module(
+            name
+        )  # a renamed or removed module fails here, not only at build time
+    packaged = {p.stem for p in (ROOT / "labcode").glob("[!_]*.py")}
+    packaged |= {p.parent.name for p in (ROOT / "labcode").glob("[!_]*/__init__.py")}
+    listed = {m.split(".")[1] for m in modules}
+    assert packaged - listed == set(), "modules without a section in docs/reference.md"
+
+
+@pytest.mark.slow
+def test_reference_lists_every_public_name(site):
+    """The API reference is generated (mkdocstrings): every public name of labcode has an entry."""
+    page = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    assert undocumented(page, documented_modules()) == []
+    assert ":func:" not in page and ":class:" not in page  # Sphinx roles rewritten (griffe_roles)
 
 
 @pytest.mark.slow
