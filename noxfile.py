@@ -246,6 +246,6 @@ def browser(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
-    """Benchmark the seed's training path against labcode's (pass -- --device cuda on a GPU)."""
+    """Benchmark the original lab's training path against labcode's (pass -- --device cuda on a GPU)."""
     env = lab_env(session)
     session.run(_bin("python"), "-m", "benchmarks.run", *session.posargs, env=env, external=True)

@@ -82,7 +82,7 @@ class ExperimentConfig:
     dropout: float = 0.0
 
 
-SEED_VARIANTS = {
+ORIGINAL_VARIANTS = {
     "grad": ("relu", "sigmoid", "tanh"),
     "dead": ("relu", "tanh"),
     "dropout": ("none", "scratch"),
@@ -103,7 +103,7 @@ def experiment_config(
         raise ValueError(f"未知的实验 {name!r}，可选：{', '.join(EXPERIMENTS)}。")
     lab = get_config(LABCODE_NAMES[name], profile)
     if name == "dead":
-        optimizer, lr = lab.seed_setting.optimizer, lab.seed_setting.lr
+        optimizer, lr = lab.original_setting.optimizer, lab.original_setting.lr
     else:
         optimizer, lr = lab.optimizer, lab.lr
     if optimizer != "sgd":
@@ -116,7 +116,7 @@ def experiment_config(
         raise ValueError(f"epochs 应为正整数，收到 {epochs!r}。")
     fields = {
         "name": name,
-        "variants": tuple(variants) if variants is not None else SEED_VARIANTS[name],
+        "variants": tuple(variants) if variants is not None else ORIGINAL_VARIANTS[name],
         "epochs": epochs or lab.epochs,
         "lr": lr,
         "batch_size": lab.batch_size,
@@ -127,7 +127,7 @@ def experiment_config(
     else:
         fields.update(num_layers=lab.num_layers, hidden_dim=lab.hidden_dim)
     unknown = [
-        v for v in fields["variants"] if name == "dropout" and v not in SEED_VARIANTS["dropout"]
+        v for v in fields["variants"] if name == "dropout" and v not in ORIGINAL_VARIANTS["dropout"]
     ]
     if unknown:
         raise ValueError(f"Dropout 实验的变体只能是 none 或 scratch，收到 {unknown}。")
@@ -280,10 +280,10 @@ def run_labcode_path(config: ExperimentConfig, device: torch.device, data, seed:
             activations=config.variants,
             num_layers=config.num_layers,
             hidden_dim=config.hidden_dim,
-            seed_setting=OptimizerSetting("sgd", config.lr),
+            original_setting=OptimizerSetting("sgd", config.lr),
             **common,
         )
-        result = run_dead_relu(setting="seed", config=lab_config, seed=seed, device=device)
+        result = run_dead_relu(setting="original", config=lab_config, seed=seed, device=device)
     else:
         lab_config = DropoutConfig(dropout=config.dropout, optimizer="sgd", lr=config.lr, **common)
         result = run_dropout(variants=config.variants, config=lab_config, seed=seed, device=device)

@@ -186,7 +186,7 @@ from labcode.experiments import run_dead_relu
 
 warnings.simplefilter("ignore", MnistFallbackWarning)  # 用的是哪份数据，实验输出中会写明
 
-mild = run_dead_relu(setting="seed")
+mild = run_dead_relu(setting="original")
 print(mild.data_description, "| 设备：", mild.device, "| 规模：", mild.profile)
 for note in mild.notes:
     print(note)

@@ -226,7 +226,7 @@ fig
 # - 虚线（边训练边统计）一般低于实线（epoch 结束后用评估模式重新计算）。原因有两个：一个 epoch 里参数一直在变，
 #   前面的批次是用较差的参数预测的——这一点有无 Dropout 都一样；开着 Dropout 时，训练模式的预测还被随机丢弃拉低。
 #   一次运行里这两个原因混在一起，图上分不开；下面在小数据 MLP 上跨 5 个种子配对比较，单独量出后一个原因
-#   （结论 `seed_train_accuracy_understates_with_dropout`）。所以，原实验拿虚线与测试准确率比较，量的并不是 Dropout 的效果。
+#   （结论 `original_train_accuracy_understates_with_dropout`）。所以，原实验拿虚线与测试准确率比较，量的并不是 Dropout 的效果。
 # - 两个模型的测试准确率和泛化差距随 epoch 都有起伏，一次运行看不出它们的差别是否超出随机波动。
 #
 # 准确率只看预测对不对，是一个很粗的指标；更敏感的指标是**交叉熵损失的差距**（测试损失减训练损失，均在评估模式下计算），
@@ -286,7 +286,7 @@ lessons.report(lessons.check_all(mlp))
 # - `dropout_helps_small_data_mlp`、`dropout_narrows_loss_gap`：不带 Dropout 的网络把 512 张训练图全部记住（表中 eval 模式的训练准确率），
 #   带 Dropout 的网络在每个种子上测试损失都更低、损失差距都更小；测试准确率没有变差，
 #   它是否也可分辨地提高了，核对的说明里写着（"可分辨地大于 0"或"与 0 分不出高下"）。
-# - `seed_train_accuracy_understates_with_dropout`：原实验"边训练边统计"的训练准确率，带 Dropout 时比评估模式低得更多——
+# - `original_train_accuracy_understates_with_dropout`：原实验"边训练边统计"的训练准确率，带 Dropout 时比评估模式低得更多——
 #   它低估了网络对训练集的拟合，不能拿来和测试准确率比较。
 #
 # 换成更难的数据集（`LABCODE_DATASET=fashion-mnist`），结论中哪一部分可能会变？（本站在 Fashion-MNIST 上做过一次 full 规模的运行，结果记录在仓库的 README 中。）
@@ -413,7 +413,7 @@ check_eval_accuracy(accuracy_eval_mode)
 # %% [markdown]
 # 训练模式下，同一张图片两次得到的输出不同，因为每次的随机掩码不同；评估模式下 Dropout 关闭，输出确定且可复现。
 # 如果测试时忘了调用 `model.eval()`，预测就会带着随机丢弃：结果不可复现，准确率也会下降——
-# 前面小数据 MLP 上的核对 `seed_train_accuracy_understates_with_dropout` 在训练集上量出了这种下降。
+# 前面小数据 MLP 上的核对 `original_train_accuracy_understates_with_dropout` 在训练集上量出了这种下降。
 #
 # ## 思考题
 #

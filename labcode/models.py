@@ -72,8 +72,8 @@ class Network(nn.Module):
         self.output_dim = check_int(output_dim, "output_dim", minimum=1)
         self.hidden_dim = check_int(hidden_dim, "hidden_dim", minimum=1)
         self.num_layers = check_num_layers(num_layers)
-        # Same creation order as the seed lab (hidden layers first), so that with the same
-        # torch seed the weights are initialised identically to the seed's Network.
+        # Same creation order as the original lab (hidden layers first), so that with the same
+        # torch seed the weights are initialised identically to the original lab's Network.
         self.layers = nn.ModuleList(
             nn.Linear(self.hidden_dim, self.hidden_dim) for _ in range(self.num_layers)
         )

@@ -392,7 +392,7 @@ def plot_l1_vs_l2(result) -> LabFigure:
 # Dropout
 
 
-DURING = (0, (4, 2))  # dashed: accuracy measured during training (the seed's way)
+DURING = (0, (4, 2))  # dashed: accuracy measured during training (the original lab's way)
 
 
 @_styled

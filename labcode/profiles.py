@@ -178,7 +178,7 @@ class DeadReluConfig:
     - ``activations``：要比较的激活函数名；
     - ``num_layers`` / ``hidden_dim``：网络结构，含义同 :class:`GradientConfig`；
     - ``batch_size`` / ``epochs`` / ``n_train`` / ``n_test``：同 :class:`GradientConfig`；
-    - ``seed_setting``：原实验的优化器设置（SGD，lr = 0.001）：几乎没有神经元死亡，
+    - ``original_setting``：原实验的优化器设置（SGD，lr = 0.001）：几乎没有神经元死亡，
       但输出为 0 的比例约为 50%——这正是原实验把“输出为 0”误当作“死亡”的地方；
     - ``dying_setting``：让 ReLU 真正死亡的设置：对 Adam 而言过大的学习率（默认值 0.001 的 10 倍）。
       若干次过大的更新把一些神经元的预激活值推到对所有训练样本都 ≤ 0，它们的梯度从此恒为 0，
@@ -196,7 +196,7 @@ class DeadReluConfig:
     epochs: int = 5
     n_train: int | None = None
     n_test: int | None = None
-    seed_setting: OptimizerSetting = OptimizerSetting(
+    original_setting: OptimizerSetting = OptimizerSetting(
         "sgd", 0.001, "原实验的设置：SGD，学习率 0.001"
     )
     dying_setting: OptimizerSetting = OptimizerSetting(
@@ -217,13 +217,13 @@ class DeadReluConfig:
         check_num_layers(self.num_layers, f"{owner}.num_layers")
 
     def setting(self, name: str) -> OptimizerSetting:
-        """按名字取优化器设置：``"seed"``（原实验）或 ``"dying"``（让 ReLU 死亡）。"""
-        if name == "seed":
-            return self.seed_setting
+        """按名字取优化器设置：``"original"``（原实验）或 ``"dying"``（让 ReLU 死亡）。"""
+        if name == "original":
+            return self.original_setting
         if name == "dying":
             return self.dying_setting
         raise ValueError(
-            f"未知的设置 {name!r}。可选：'seed'（原实验的设置）或 'dying'（让 ReLU 死亡的设置）。"
+            f"未知的设置 {name!r}。可选：'original'（原实验的设置）或 'dying'（让 ReLU 死亡的设置）。"
         )
 
 
@@ -416,7 +416,7 @@ _QUICK: dict[str, Any] = {
         epochs=3,
         n_train=QUICK_MNIST_SLICE[0],
         n_test=QUICK_MNIST_SLICE[1],
-        seed_setting=OptimizerSetting(
+        original_setting=OptimizerSetting(
             "sgd", 0.015, "原实验的设置：SGD（quick 中训练集小，学习率从 0.001 放大到 0.015）"
         ),
     ),

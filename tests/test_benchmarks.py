@@ -237,7 +237,7 @@ def test_harness_runs_both_paths_and_reports_the_table(tiny_data, tmp_path, caps
     for name, s in summaries.items():
         assert s["original_s_per_epoch"] > 0 and s["labcode_s_per_epoch"] > 0
         assert s["speedup"] == pytest.approx(s["original_s_per_epoch"] / s["labcode_s_per_epoch"])
-        assert set(s["original_acc"]) == set(s["labcode_acc"]) == set(bench.SEED_VARIANTS[name])
+        assert set(s["original_acc"]) == set(s["labcode_acc"]) == set(bench.ORIGINAL_VARIANTS[name])
         for acc in (*s["original_acc"].values(), *s["labcode_acc"].values()):
             assert 0.0 <= acc <= 100.0
         assert s["acc_agree"] == (s["max_abs_delta_acc"] <= s["acc_tol"])
@@ -355,7 +355,7 @@ def test_lab_timing_runs_what_the_chapters_run():
     ]
     dead = [(f, kw.get("setting")) for f, kw in CHAPTERS["dead_relu"]]
     assert dead == [
-        ("run_dead_relu", "seed"),
+        ("run_dead_relu", "original"),
         ("run_dead_relu_seeds", None),
         ("run_dead_at_init", None),
         ("run_dead_relu", "dying"),

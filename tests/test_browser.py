@@ -575,11 +575,11 @@ def _check_dead_units(page, fid, data):
             assert shown["y"] == [epoch[i] for epoch in per_epoch], (key, i)
 
     settings = [s["key"] for s in data["settings"]]
-    assert settings == ["seed", "dying"]
-    shown_is("seed/relu")
+    assert settings == ["original", "dying"]
+    shown_is("original/relu")
     _set(page, f"{fid}/control/setting", "value", "dying")
     shown_is("dying/relu")
-    assert data["runs"]["dying/relu"]["dead_fraction"] != data["runs"]["seed/relu"]["dead_fraction"]
+    assert data["runs"]["dying/relu"]["dead_fraction"] != data["runs"]["original/relu"]["dead_fraction"]
     # keyboard: the activation select, one step down
     select = page.locator(f"#lab-{fid} select").nth(1)
     select.focus()

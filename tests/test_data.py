@@ -229,7 +229,7 @@ def test_no_local_files_at_all_still_says_so(tmp_path, monkeypatch):
     assert "缺少" not in info.description  # the page's line stays short in the usual case
 
 
-# --- normalization: same values as the seed's pipeline ----------------------
+# --- normalization: same values as the original lab's pipeline ----------------------
 
 
 class _SubsetMNIST:

@@ -518,7 +518,7 @@ def test_dead_relu_result_structure():
 
 
 def test_dead_relu_bad_setting():
-    with pytest.raises(ValueError, match="'seed'.*'dying'"):
+    with pytest.raises(ValueError, match="'original'.*'dying'"):
         run_dead_relu(setting="broken", device="cpu")
 
 
@@ -549,10 +549,10 @@ def _tiny_dead_config(**changes):
 
 def test_dead_relu_seeds_pairs_settings_and_reuses_identical_runs():
     cfg = _tiny_dead_config()
-    mild = run_dead_relu(setting="seed", config=cfg, device="cpu")
+    mild = run_dead_relu(setting="original", config=cfg, device="cpu")
     res = run_dead_relu_seeds(config=cfg, device="cpu", reuse=mild)
     assert res.name == "dead_relu_seeds" and len(res.runs) == len(SEED_RUNS) * len(cfg.seeds)
-    assert res["relu/seed/seed=0"].history is mild["relu"].history  # reused, not retrained
+    assert res["relu/original/seed=0"].history is mild["relu"].history  # reused, not retrained
     assert res["relu/dying/seed=3"].params == {
         "activation": "relu",
         "setting": "dying",
@@ -561,7 +561,7 @@ def test_dead_relu_seeds_pairs_settings_and_reuses_identical_runs():
         "seed": 3,
     }
     fresh = run_dead_relu_seeds(seeds=(0,), config=cfg, device="cpu")
-    assert fresh["relu/seed/seed=0"].history == mild["relu"].history  # reuse is what training gives
+    assert fresh["relu/original/seed=0"].history == mild["relu"].history  # reuse is what training gives
     dying = run_dead_relu(setting="dying", config=cfg, device="cpu", reuse=res)
     assert dying["tanh"].history is res["tanh/dying/seed=0"].history
     other = replace(cfg, epochs=2)  # different training: nothing reused
@@ -770,12 +770,12 @@ def test_dropout_result_structure_and_honest_gap():
     assert res["torch"].params["model"] == "TorchDropoutNetwork"
     for run in res.runs.values():
         h = run.history
-        for key in ("train_acc", "train_acc_eval", "test_acc", "gap", "gap_seed_style", "loss_gap"):
+        for key in ("train_acc", "train_acc_eval", "test_acc", "gap", "gap_original_style", "loss_gap"):
             assert len(h[key]) == cfg.epochs
         assert h["gap"] == pytest.approx(
             [a - b for a, b in zip(h["train_acc_eval"], h["test_acc"], strict=True)]
         )
-        assert h["gap_seed_style"] == pytest.approx(
+        assert h["gap_original_style"] == pytest.approx(
             [a - b for a, b in zip(h["train_acc"], h["test_acc"], strict=True)]
         )
     _assert_json(res)

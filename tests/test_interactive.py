@@ -112,7 +112,7 @@ def dropout_sweep() -> ExperimentResult:
 
 
 def all_figures():
-    mild = dead_result("seed", "sgd", 0.015, 0.01)
+    mild = dead_result("original", "sgd", 0.015, 0.01)
     dying = dead_result("dying", "adam", 0.01, 0.1)
     return {
         "activation-explorer": interactive.activation_explorer(),
@@ -346,11 +346,11 @@ def test_gradient_explorer_data_equals_results():
 
 
 def test_dead_units_explorer_data_equals_results():
-    mild = dead_result("seed", "sgd", 0.015, 0.01)
+    mild = dead_result("original", "sgd", 0.015, 0.01)
     dying = dead_result("dying", "adam", 0.01, 0.1)
     fig = interactive.dead_units_explorer(mild, dying)
     data = fig.data
-    assert [s["key"] for s in data["settings"]] == ["seed", "dying"]
+    assert [s["key"] for s in data["settings"]] == ["original", "dying"]
     assert "SGD" in data["settings"][0]["label"] and "Adam" in data["settings"][1]["label"]
     run = data["runs"]["dying/relu"]
     assert run["dead_fraction"] == dying["relu"].history["dead_fraction"]

@@ -126,7 +126,7 @@ COUNTERFACTUALS = [
     # the loss gap does not narrow
     ("dropout_narrows_loss_gap", _mlp(dropout__test_loss=0.52)),
     # train-mode accuracy with dropout is as high as in eval mode
-    ("seed_train_accuracy_understates_with_dropout", _mlp(dropout__train_acc=1.0)),
+    ("original_train_accuracy_understates_with_dropout", _mlp(dropout__train_acc=1.0)),
     # p = 0.9 fits the training set as well as p = 0: no underfitting
     ("high_dropout_underfits", _sweep_with(0.9, train_acc_eval=1.0)),
     # p = 0.9 is the best on test loss

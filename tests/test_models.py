@@ -38,7 +38,7 @@ def test_network_structure_and_layer_order():
 
 
 def test_network_init_matches_seed_creation_order():
-    """Same torch seed -> same weights as the seed lab's Network (hidden layers created first)."""
+    """Same torch seed -> same weights as the original lab's Network (hidden layers created first)."""
     torch.manual_seed(7)
     hidden = [nn.Linear(100, 100) for _ in range(2)]
     first, last = nn.Linear(784, 100), nn.Linear(100, 10)

@@ -249,7 +249,7 @@ def test_depth_sweep_plot(results):
 
 def test_dead_units_plot_in_percent_with_layer_labels(results):
     fig = plots.plot_dead_units(results["dead"])
-    assert len(fig.axes) == 4  # three activations + the seed's naive metric
+    assert len(fig.axes) == 4  # three activations + the original lab's naive metric
     assert all(ax.get_ylabel() in ("死亡神经元（%）", "输出为 0（%）") for ax in fig.axes)
     first = fig.axes[0]
     assert [t.get_text() for t in first.get_legend().get_texts()] == [

@@ -35,7 +35,7 @@ def test_get_config_returns_the_experiments_dataclass(experiment, profile):
         cfg.epochs = 1  # frozen: settings live in one place
 
 
-def test_full_profile_is_the_seed_lab():
+def test_full_profile_is_the_original_lab():
     g = get_config("gradient_vanishing", "full")
     assert (g.optimizer, g.lr, g.batch_size, g.epochs, g.num_layers, g.hidden_dim, g.n_train) == (
         "sgd",
@@ -48,7 +48,7 @@ def test_full_profile_is_the_seed_lab():
     )
     assert g.activations == ("relu", "sigmoid", "tanh")
     d = get_config("dead_relu", "full")
-    assert (d.seed_setting.optimizer, d.seed_setting.lr, d.batch_size, d.epochs, d.num_layers) == (
+    assert (d.original_setting.optimizer, d.original_setting.lr, d.batch_size, d.epochs, d.num_layers) == (
         "sgd",
         0.001,
         64,
@@ -87,7 +87,7 @@ def test_full_profile_has_the_extra_experiments():
     g = get_config("gradient_vanishing", "full")
     assert max(g.sweep_depths) >= 6 and min(g.sweep_depths) <= 2
     d = get_config("dead_relu", "full")
-    assert d.dying_setting != d.seed_setting
+    assert d.dying_setting != d.original_setting
     l2 = get_config("l2", "full")
     assert len(l2.sweep_lambdas) >= 4 and 0 in l2.sweep_lambdas and l2.l1_lambda > 0
     dr = get_config("dropout", "full")
@@ -117,7 +117,7 @@ def test_unknown_names_get_a_clear_error():
         get_config("gradient")
     with pytest.raises(ValueError, match="quick"):
         get_config("l2", "fast")
-    with pytest.raises(ValueError, match="'seed'.*'dying'"):
+    with pytest.raises(ValueError, match="'original'.*'dying'"):
         get_config("dead_relu", "quick").setting("dead")
 
 

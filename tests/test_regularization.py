@@ -27,7 +27,7 @@ def test_l1_penalty_value_and_gradient_is_sign():
 
 
 def _linear_regression_trajectory(lam, *, use_weight_decay, steps=8, lr=0.05):
-    """The seed's train_epoch (per-sample loss + λ·l2_penalty(w), then .mean()) vs weight_decay."""
+    """The original lab's train_epoch (per-sample loss + λ·l2_penalty(w), then .mean()) vs weight_decay."""
     torch.manual_seed(0)
     X, y = torch.randn(20, 30, dtype=torch.float64), torch.randn(20, dtype=torch.float64)
     net = nn.Sequential(nn.Linear(30, 1)).double()

@@ -20,7 +20,7 @@ from labcode.selfcheck import (
 matplotlib.use("Agg")
 
 
-# The seed lab's own student classes (plain classes, not nn.Modules).
+# the original lab's own student classes (plain classes, not nn.Modules).
 class SeedReLU:
     def __call__(self, x):
         return torch.maximum(torch.tensor(0.0), x)

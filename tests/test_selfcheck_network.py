@@ -30,7 +30,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class SeedNetwork(nn.Module):
-    """The original lab's network, written by a student: constructor as in the seed, hidden width 100."""
+    """The original lab's network, written by a student: constructor as in the original lab, hidden width 100."""
 
     def __init__(self, input_dim, output_dim, activation_name, num_layers=5):
         super().__init__()
@@ -284,7 +284,7 @@ def test_check_forward_does_not_touch_the_students_class_state():
 # --------------------------------------------------------------------------------------------------
 
 
-def seed_style(model):
+def original_style(model):
     """The original lab: every weight from named_parameters() (hidden layers come first)."""
     return [
         {"layer": n, "mean": p.grad.abs().mean().item()}
@@ -352,7 +352,7 @@ def test_check_gradient_stats_passes(fn, rng_untouched):
 @pytest.mark.parametrize(
     ("fn", "phrase"),
     [
-        (seed_style, r"顺序不对.*named_parameters\(\).*linear_layers"),
+        (original_style, r"顺序不对.*named_parameters\(\).*linear_layers"),
         (with_biases, r"返回了 10 项.*偏置"),
         (per_layer(lambda g: g.mean().item()), r"没有取绝对值"),
         (per_layer(lambda g: g.std().item()), r"标准差"),

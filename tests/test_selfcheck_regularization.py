@@ -184,7 +184,7 @@ def test_check_l2_step_stub():
 
 
 def d2l_dropout(X, dropout):
-    """d2l's version (the seed lab's, with assert)."""
+    """d2l's version (the original lab's, with assert)."""
     assert 0 <= dropout <= 1
     if dropout == 1:
         return torch.zeros_like(X)

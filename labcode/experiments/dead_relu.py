@@ -34,12 +34,12 @@ __all__ = [
     "run_dead_relu_seeds",
 ]
 
-SETTINGS = ("seed", "dying")
+SETTINGS = ("original", "dying")
 
 #: 跨种子实验（:func:`run_dead_relu_seeds`）在每个种子上训练的 (设置, 激活函数)：原实验的设置只需 ReLU
 #: （“输出为 0”与“死亡”的对照），危险设置要 ReLU（死亡）、LeakyReLU（负半轴）、Tanh 与 GELU（饱和）。
 SEED_RUNS = (
-    ("seed", "relu"),
+    ("original", "relu"),
     ("dying", "relu"),
     ("dying", "leaky_relu"),
     ("dying", "tanh"),
@@ -205,7 +205,7 @@ def _reusable(reuse, kind: str, config: DeadReluConfig, device, data_info) -> di
 
 def run_dead_relu(
     activations=None,
-    setting: str = "seed",
+    setting: str = "original",
     profile: str | None = None,
     seed: int = 0,
     device=None,
@@ -215,7 +215,7 @@ def run_dead_relu(
     """训练 MLP，每个 epoch 结束后统计每层死亡神经元的比例。
 
     - ``activations``：默认取设置中的 ``("relu", "leaky_relu", "tanh")``；
-    - ``setting``：``"seed"``（原实验的优化器设置）或 ``"dying"``（让 ReLU 死亡的设置：对 Adam 过大的学习率），
+    - ``setting``：``"original"``（原实验的优化器设置）或 ``"dying"``（让 ReLU 死亡的设置：对 Adam 过大的学习率），
       见 :class:`~labcode.profiles.DeadReluConfig`；
     - ``profile`` / ``config`` / ``seed`` / ``device``：同其他实验；
     - ``reuse``：:func:`run_dead_relu_seeds` 的结果；其中设置、设备、数据、种子都相同的运行直接复用，不再训练。
@@ -230,7 +230,7 @@ def run_dead_relu(
     config, profile_name = resolve_profile_config("dead_relu", profile, config, DeadReluConfig)
     if setting not in SETTINGS:
         raise ValueError(
-            f"未知的设置 setting={setting!r}。可选：'seed'（原实验的设置）或 'dying'（让 ReLU 死亡的设置）。"
+            f"未知的设置 setting={setting!r}。可选：'original'（原实验的设置）或 'dying'（让 ReLU 死亡的设置）。"
         )
     opt = config.setting(setting)
     names = check_activations(config.activations if activations is None else activations)

@@ -5,7 +5,7 @@
 - ``train_acc``：原实验的方式——在训练过程中边训练边统计（训练模式，dropout 开着，参数一直在变）。
   开 dropout 时它被随机丢弃的神经元拉低，与测试准确率（eval 模式）不可比；
 - ``train_acc_eval``：每个 epoch 结束后用 eval 模式（dropout 关闭）在训练集上重新评估（整个训练集，
-  或设置 ``train_eval_size`` 给出的固定样本），与测试集的统计方式相同。训练–测试差距 ``gap`` = ``train_acc_eval`` − ``test_acc``（另记 ``gap_seed_style`` =
+  或设置 ``train_eval_size`` 给出的固定样本），与测试集的统计方式相同。训练–测试差距 ``gap`` = ``train_acc_eval`` − ``test_acc``（另记 ``gap_original_style`` =
   ``train_acc`` − ``test_acc``，即原实验图上看到的差距）。损失同理：``loss_gap`` = ``test_loss`` − ``train_loss_eval``。
 """
 
@@ -86,7 +86,7 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
         train_eval_size=config.train_eval_size,
     )
     add_gaps(history)
-    history["gap_seed_style"] = [
+    history["gap_original_style"] = [
         a - b for a, b in zip(history["train_acc"], history["test_acc"], strict=True)
     ]
     summary = {
@@ -98,7 +98,7 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
             ("final_train_loss_eval", "train_loss_eval"),
             ("final_test_loss", "test_loss"),
             ("final_gap", "gap"),
-            ("final_gap_seed_style", "gap_seed_style"),
+            ("final_gap_original_style", "gap_original_style"),
             ("final_loss_gap", "loss_gap"),
         )
     }
@@ -141,7 +141,7 @@ def run_dropout(
     - ``dropout``：dropout 比例，默认取设置（原实验 0.3），必须在 [0, 1] 内。
 
     ``runs`` 以变体名为键；``history`` 有 ``train_loss``、``train_acc``（原实验方式）、``train_loss_eval``、
-    ``train_acc_eval``（eval 模式）、``test_loss``、``test_acc``、``gap``、``gap_seed_style``、``loss_gap``；
+    ``train_acc_eval``（eval 模式）、``test_loss``、``test_acc``、``gap``、``gap_original_style``、``loss_gap``；
     ``summary`` 有它们最后一个 epoch 的值（``final_*``）。
     """
     started = time.perf_counter()
@@ -347,7 +347,7 @@ def _train_mlp(
         epoch_end=epoch_end,
     )
     add_gaps(history)
-    history["gap_seed_style"] = [
+    history["gap_original_style"] = [
         a - b for a, b in zip(history["train_acc"], history["test_acc"], strict=True)
     ]
     summary = {
@@ -393,7 +393,7 @@ def run_dropout_mlp(
     ``"dropout_wd"``（两者同时）与 ``"early_stop"``（最后 ``config.n_val`` 张训练图留作验证集，``history`` 多出
     ``val_loss`` / ``val_acc``，``summary`` 有按验证损失选出的 ``stop_epoch`` 及那个 epoch 的 ``stopped_test_loss``）。同一个种子的各变体初始权重与批次顺序相同，供配对比较。
     ``runs`` 的键为 ``"none/seed=0"``、``"dropout/seed=0"`` 等，``history`` 同 :func:`run_dropout`
-    （含 eval 模式的训练集指标与原实验方式的 ``gap_seed_style``）。
+    （含 eval 模式的训练集指标与原实验方式的 ``gap_original_style``）。
     """
     started = time.perf_counter()
     config, profile_name = resolve_profile_config("dropout_mlp", profile, config, DropoutMLPConfig)

@@ -21,7 +21,7 @@ __all__ = ["FIGURE_ID", "dead_units_explorer"]
 
 FIGURE_ID = "dead-units-explorer"
 
-SETTING_LABELS = {"seed": "原实验的设置", "dying": "让 ReLU 死亡的设置"}
+SETTING_LABELS = {"original": "原实验的设置", "dying": "让 ReLU 死亡的设置"}
 
 
 def _setting(result) -> tuple[str, str]:
@@ -36,7 +36,7 @@ def _setting(result) -> tuple[str, str]:
 
 
 def dead_units_explorer(*results, setting: str | None = None, activation: str | None = None):
-    """ReLU 死亡实验（:func:`~labcode.experiments.run_dead_relu`，如 ``setting="seed"`` 与
+    """ReLU 死亡实验（:func:`~labcode.experiments.run_dead_relu`，如 ``setting="original"`` 与
     ``"dying"`` 各一次）的交互图：每层一条线，死亡神经元所占比例随 epoch 的变化（第 0 个 epoch
     为训练前，取自 ``summary["dead_fraction_init"]``，之后取自 ``history["dead_fraction"]``）。
     下拉框选择优化器设置和激活函数。

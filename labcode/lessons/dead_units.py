@@ -21,7 +21,7 @@ def _mean(values) -> float:
 def naive_zero_fraction_is_not_death(result, min_zero: float = 0.25, max_dead: float = 0.05):
     """原实验的设置（ReLU），每个种子上：训练后输出为 0 的比例仍很高（≥ ``min_zero``），而真正死亡的神经元
     很少（≤ ``max_dead``）——“输出为 0”不等于“死亡”。说明里另给出训练前输出为 0 的比例。"""
-    runs = _per_seed(result, "relu", "seed")
+    runs = _per_seed(result, "relu", "original")
     seeds = seeds_of(runs)
     zero = [runs[k].summary["final_zero_output_fraction"] for k in seeds]
     zero0 = [_mean(runs[k].summary["zero_output_fraction_init"]) for k in seeds]

@@ -110,7 +110,7 @@ def dropout_narrows_loss_gap(result):
 
 
 @lesson("dropout_mlp", "dropout_seeds")
-def seed_train_accuracy_understates_with_dropout(result):
+def original_train_accuracy_understates_with_dropout(result):
     """原实验“边训练边统计”的训练准确率（训练模式，dropout 开着）低估网络对训练集的拟合：低估量
     （eval 模式的训练准确率 − 边训练边统计的，后 1/3 个 epoch 的平均）在每个种子上都是有 dropout 时更大。"""
     variant = "dropout" if result.name == "dropout_mlp" else "scratch"
