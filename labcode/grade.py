@@ -354,6 +354,11 @@ def collect(paths: Iterable[str | Path]) -> list[Path]:
 def grade_paths(
     paths: Iterable[str | Path], *, timeout: float = 300.0, call_timeout: float = 30.0, log=None
 ) -> list[Grade]:
+    """给 ``paths``（Notebook 文件或文件夹）中的每份提交评分，返回每份的 :class:`Grade`。
+
+    ``timeout``：每份 Notebook 最多运行的秒数；``call_timeout``：每次检查调用最多运行的秒数；
+    ``log``：每评完一份调用一次的函数（如 ``print``），可省略。
+    """
     grades = []
     for path in collect(paths):
         start = time.monotonic()
@@ -414,6 +419,7 @@ def summary_markdown(grades: Sequence[Grade]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """命令行入口 ``python -m labcode.grade``：评分并写出 CSV，返回退出码。"""
     parser = argparse.ArgumentParser(
         prog="python -m labcode.grade",
         description="给学生提交的练习版 Notebook 评分：每个练习 pass / fail / todo / error。",

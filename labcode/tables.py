@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .stats import mean_sd, tail_mean
 
 __all__ = ["METRICS", "l2_cv_table", "l2_seed_table", "seed_table"]
@@ -23,7 +25,7 @@ def seed_table(result, metrics=("loss_gap", "gap", "test_acc"), variants=None) -
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"未知的指标 {unknown}。可选：{', '.join(METRICS)}。")
-    cells: dict[tuple[str, int], object] = {}
+    cells: dict[tuple[str, int], Any] = {}
     for run in result.runs.values():
         if "variant" not in run.params or "seed" not in run.params:
             raise ValueError(

@@ -579,7 +579,10 @@ def _check_dead_units(page, fid, data):
     shown_is("original/relu")
     _set(page, f"{fid}/control/setting", "value", "dying")
     shown_is("dying/relu")
-    assert data["runs"]["dying/relu"]["dead_fraction"] != data["runs"]["original/relu"]["dead_fraction"]
+    assert (
+        data["runs"]["dying/relu"]["dead_fraction"]
+        != data["runs"]["original/relu"]["dead_fraction"]
+    )
     # keyboard: the activation select, one step down
     select = page.locator(f"#lab-{fid} select").nth(1)
     select.focus()

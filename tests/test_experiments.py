@@ -130,10 +130,11 @@ def test_gradients_are_averaged_over_the_epochs_batches():
     model = Network(784, 10, "sigmoid", num_layers=1)
     reference = Network(784, 10, "sigmoid", num_layers=1)
     reference.load_state_dict(model.state_dict())
-    history, names = training.fit_classifier(
-        model, data, experiment="t", run="r", optimizer="sgd", lr=cfg.lr, batch_size=32,
-        epochs=1, seed=0, track_gradients=True,
+    spec = training.RunSpec(
+        experiment="t", run="r", optimizer="sgd", lr=cfg.lr, batch_size=32, epochs=1, seed=0,
+        track_gradients=True,
     )  # fmt: skip
+    history, names = training.fit_classifier(model, data, spec)
     opt = torch.optim.SGD(reference.parameters(), lr=cfg.lr)
     per_batch = []
     for xb, yb in TensorLoader(x, y, 32, shuffle=True, seed=0):
@@ -561,7 +562,9 @@ def test_dead_relu_seeds_pairs_settings_and_reuses_identical_runs():
         "seed": 3,
     }
     fresh = run_dead_relu_seeds(seeds=(0,), config=cfg, device="cpu")
-    assert fresh["relu/original/seed=0"].history == mild["relu"].history  # reuse is what training gives
+    assert (
+        fresh["relu/original/seed=0"].history == mild["relu"].history
+    )  # reuse is what training gives
     dying = run_dead_relu(setting="dying", config=cfg, device="cpu", reuse=res)
     assert dying["tanh"].history is res["tanh/dying/seed=0"].history
     other = replace(cfg, epochs=2)  # different training: nothing reused
@@ -770,7 +773,14 @@ def test_dropout_result_structure_and_honest_gap():
     assert res["torch"].params["model"] == "TorchDropoutNetwork"
     for run in res.runs.values():
         h = run.history
-        for key in ("train_acc", "train_acc_eval", "test_acc", "gap", "gap_original_style", "loss_gap"):
+        for key in (
+            "train_acc",
+            "train_acc_eval",
+            "test_acc",
+            "gap",
+            "gap_original_style",
+            "loss_gap",
+        ):
             assert len(h[key]) == cfg.epochs
         assert h["gap"] == pytest.approx(
             [a - b for a, b in zip(h["train_acc_eval"], h["test_acc"], strict=True)]

@@ -211,7 +211,9 @@ def test_dead_unit_lessons_hold_over_seed_sets(seed_set):
     seeds = SEED_SETS[seed_set]
     reuse = ()
     if seed_set == 0:  # exactly as the chapter runs it
-        reuse = tuple(run_dead_relu(setting=s, profile="quick", seed=0) for s in ("original", "dying"))
+        reuse = tuple(
+            run_dead_relu(setting=s, profile="quick", seed=0) for s in ("original", "dying")
+        )
     res = run_dead_relu_seeds(seeds=seeds, profile="quick", reuse=reuse)
     assert res.data.n_train == 4000 and res.data.n_test == 1000
     checked = lessons.check_all(res, run_dead_at_init(profile="quick", seeds=seeds))

@@ -48,7 +48,13 @@ def test_full_profile_is_the_original_lab():
     )
     assert g.activations == ("relu", "sigmoid", "tanh")
     d = get_config("dead_relu", "full")
-    assert (d.original_setting.optimizer, d.original_setting.lr, d.batch_size, d.epochs, d.num_layers) == (
+    assert (
+        d.original_setting.optimizer,
+        d.original_setting.lr,
+        d.batch_size,
+        d.epochs,
+        d.num_layers,
+    ) == (
         "sgd",
         0.001,
         64,

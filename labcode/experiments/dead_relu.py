@@ -23,7 +23,7 @@ from ..models import Network
 from ..profiles import DeadReluConfig
 from .gradient_vanishing import check_activations, seeded_mlp
 from .results import ExperimentResult, RunResult
-from .training import fit_classifier, resolve_profile_config, start_mnist_experiment
+from .training import RunSpec, fit_classifier, resolve_profile_config, start_mnist_experiment
 
 __all__ = [
     "SEED_RUNS",
@@ -143,9 +143,7 @@ def _train_dead(
         return out
 
     initial = stats(model)
-    history, _ = fit_classifier(
-        model,
-        data,
+    spec = RunSpec(
         experiment="dead_relu",
         run=run,
         optimizer=opt.optimizer,
@@ -153,8 +151,8 @@ def _train_dead(
         batch_size=config.batch_size,
         epochs=config.epochs,
         seed=seed,
-        epoch_end=stats,
     )
+    history, _ = fit_classifier(model, data, spec, epoch_end=stats)
     final_dead = history["dead_fraction"][-1]
     summary = {
         "dead_fraction_init": initial["dead_fraction"],

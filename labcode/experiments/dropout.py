@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 import torch
 
@@ -22,6 +23,7 @@ from ..profiles import DropoutConfig, DropoutMLPConfig
 from ..regularization import check_dropout_rate, dropout_layer
 from .results import ExperimentResult, RunResult
 from .training import (
+    RunSpec,
     fit_classifier,
     resolve_profile_config,
     start_mnist_experiment,
@@ -71,9 +73,7 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
         # 在 channels_last（NHWC）布局下更快，批量 64 时训练快约 1.4 倍（主要是 max_pool2d，
         # 见 benchmarks/README.md）；GPU 上未实测，保持默认布局。
         model = model.to(memory_format=torch.channels_last)
-    history, _ = fit_classifier(
-        model,
-        data,
+    spec = RunSpec(
         experiment=experiment,
         run=run,
         optimizer=config.optimizer,
@@ -85,6 +85,7 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
         eval_train=True,
         train_eval_size=config.train_eval_size,
     )
+    history, _ = fit_classifier(model, data, spec)
     add_gaps(history)
     history["gap_original_style"] = [
         a - b for a, b in zip(history["train_acc"], history["test_acc"], strict=True)
@@ -332,9 +333,7 @@ def _train_mlp(
         n = len(data.train_y) - n_val
         epoch_end = _validation_metrics(data.train_x[n:], data.train_y[n:])
         data = dataclasses.replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n])
-    history, _ = fit_classifier(
-        model,
-        data,
+    spec = RunSpec(
         experiment=experiment,
         run=key,
         optimizer=config.optimizer,
@@ -344,8 +343,8 @@ def _train_mlp(
         seed=seed,
         eval_batch_size=config.eval_batch_size,
         eval_train=True,
-        epoch_end=epoch_end,
     )
+    history, _ = fit_classifier(model, data, spec, epoch_end=epoch_end)
     add_gaps(history)
     history["gap_original_style"] = [
         a - b for a, b in zip(history["train_acc"], history["test_acc"], strict=True)
@@ -430,7 +429,7 @@ def run_dropout_mlp(
         "dropout_wd": (*recipe, dropout_fn),
         "early_stop": (0.0, (0.0, 0.0), dropout_layer),
     }
-    extra = {
+    extra: dict[str, dict[str, Any]] = {
         "weight_decay": {"weight_decay": config.weight_decay},
         "dropout_wd": {"weight_decay": config.weight_decay},
         "early_stop": {"n_val": config.n_val},

@@ -25,6 +25,7 @@ from ..models import Network, check_num_layers
 from ..profiles import GradientConfig
 from .results import ExperimentResult, RunResult
 from .training import (
+    RunSpec,
     fit_classifier,
     resolve_profile_config,
     start_mnist_experiment,
@@ -110,9 +111,7 @@ def _train_mlp(
     model = seeded_mlp(
         activation, num_layers, config.hidden_dim, seed, device, network_cls=network_cls, init=init
     )
-    history, layer_names = fit_classifier(
-        model,
-        data,
+    spec = RunSpec(
         experiment=experiment,
         run=run,
         optimizer=config.optimizer,
@@ -122,6 +121,7 @@ def _train_mlp(
         seed=seed,
         track_gradients=True,
     )
+    history, layer_names = fit_classifier(model, data, spec)
     last_grads = history["grad_mean"][-1]
     summary = {
         "final_train_acc": history["train_acc"][-1],
@@ -466,7 +466,8 @@ def run_init_gradients(
                     layer.weight.mul_(gain)
             loss = torch.nn.functional.cross_entropy(model(x), y)
             loss.backward()
-            norms = torch.stack([layer.weight.grad.norm() for _, layer in model.linear_layers()])
+            grads = [layer.weight.grad for _, layer in model.linear_layers()]
+            norms = torch.stack([g.norm() for g in grads if g is not None])
             values = torch.cat([norms, loss.detach().reshape(1)]).tolist()  # one read-out
             key = f"{init}/seed={seed}"
             result.runs[key] = RunResult(

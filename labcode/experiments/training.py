@@ -35,6 +35,7 @@ __all__ = [
     "DIVERGENCE_FLOOR",
     "PROGRESS_ENV",
     "EpochStats",
+    "RunSpec",
     "TrainingDivergedError",
     "divergence_threshold",
     "evaluate",
@@ -210,8 +211,8 @@ def load_mnist_tensors(
     cut_test = n_test is not None and n_test < len(data.test_y)
     if not (cut_train or cut_test):
         return data
-    n_tr = int(n_train) if cut_train else len(data.train_y)
-    n_te = int(n_test) if cut_test else len(data.test_y)
+    n_tr = int(n_train) if n_train is not None and cut_train else len(data.train_y)
+    n_te = int(n_test) if n_test is not None and cut_test else len(data.test_y)
     parts = [f"训练集的前 {n_tr} 张"] if cut_train else []
     parts += [f"测试集的前 {n_te} 张"] if cut_test else []
     info = dataclasses.replace(
@@ -337,9 +338,10 @@ def train_epoch(
         if classify:
             hits = (output.detach().argmax(dim=1) == y).sum()
             correct = hits if correct is None else correct + hits
-    if n_samples == 0:
+    if n_samples == 0 or loss_sum is None or first_loss is None:
         raise ValueError(f"实验 {experiment!r} 的训练数据为空：请检查训练集大小和 batch_size。")
-    totals = [loss_sum.float(), first_loss.float()] + ([correct.float()] if classify else [])
+    totals = [loss_sum.float(), first_loss.float()]
+    totals += [correct.float()] if classify and correct is not None else []
     values = torch.stack(totals).tolist()  # 本 epoch 唯一一次同步
     mean_loss = values[0] / n_samples
     accuracy = values[2] / n_samples if classify else None
@@ -387,47 +389,62 @@ def evaluate(
 # 分类实验（梯度消失、ReLU 死亡、dropout）共用的多 epoch 训练
 
 
+@dataclass(frozen=True)
+class RunSpec:
+    """一次训练运行的设置，交给 :func:`fit_classifier`。
+
+    ``experiment`` / ``run``：实验与运行的名字（进度条、出错信息里用）；``optimizer``（``"sgd"`` /
+    ``"adam"``）、``lr``、``batch_size``、``epochs``、``seed``（打乱顺序与 ``train_eval_size`` 选样）；
+    ``eval_batch_size``：评估时的批量；``track_gradients``、``eval_train``、``train_eval_size`` 见
+    :func:`fit_classifier`。
+    """
+
+    experiment: str
+    run: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    seed: int
+    eval_batch_size: int = 256
+    track_gradients: bool = False
+    eval_train: bool = False
+    train_eval_size: int | None = None
+
+
 def fit_classifier(
     model: nn.Module,
     data: MnistData,
+    spec: RunSpec,
     *,
-    experiment: str,
-    run: str,
-    optimizer: str,
-    lr: float,
-    batch_size: int,
-    epochs: int,
-    seed: int,
-    eval_batch_size: int = 256,
-    track_gradients: bool = False,
-    eval_train: bool = False,
-    train_eval_size: int | None = None,
     epoch_end: Callable[[nn.Module], dict[str, Any]] | None = None,
 ) -> tuple[dict[str, list], list[str]]:
-    """在 MNIST 上训练分类模型 ``epochs`` 轮，返回 ``(history, 梯度的层名)``。
+    """按 ``spec``（:class:`RunSpec`）在 MNIST 上训练分类模型 ``spec.epochs`` 轮，返回 ``(history, 梯度的层名)``。
 
     ``history`` 的键（每个 epoch 一个值）：
 
     - ``train_loss`` / ``train_acc``：训练时边训练边统计（训练模式，原实验的统计方式）；
     - ``test_loss`` / ``test_acc``：每个 epoch 结束后在测试集上评估（eval 模式）；
-    - ``train_loss_eval`` / ``train_acc_eval``（``eval_train=True`` 时）：每个 epoch 结束后用 eval 模式
+    - ``train_loss_eval`` / ``train_acc_eval``（``spec.eval_train`` 为真时）：每个 epoch 结束后用 eval 模式
       在训练集上重新评估——与测试集的统计方式相同，训练–测试差距才可比。``train_eval_size`` 为 ``None``
       或不小于训练集时用整个训练集；否则用训练集中固定的 ``train_eval_size`` 张（训练前按 ``seed``
       随机选定，每个 epoch 都是同一批）：估计值的标准误约为 √(p(1−p)/n)，n = 10000 时不到 0.2 个百分点，
       而评估的计算量只是整个训练集的 n/N；
-    - ``grad_mean``（``track_gradients=True`` 时）：每层权重的 mean|grad|，对本 epoch 所有批次取平均；
+    - ``grad_mean``（``spec.track_gradients`` 为真时）：每层权重的 mean|grad|，对本 epoch 所有批次取平均；
     - ``epoch_end(model)`` 返回的其他指标（如死亡神经元比例）。
     """
     from ..data import TensorLoader
     from ..metrics import GradientTracker
 
-    loader = TensorLoader(data.train_x, data.train_y, batch_size, shuffle=True, seed=seed)
-    opt = make_optimizer(optimizer, model.parameters(), lr)
-    tracker = GradientTracker(model) if track_gradients else None
+    experiment, run, lr, epochs, seed = spec.experiment, spec.run, spec.lr, spec.epochs, spec.seed
+    eval_batch_size = spec.eval_batch_size
+    loader = TensorLoader(data.train_x, data.train_y, spec.batch_size, shuffle=True, seed=seed)
+    opt = make_optimizer(spec.optimizer, model.parameters(), lr)
+    tracker = GradientTracker(model) if spec.track_gradients else None
     history: dict[str, list] = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
-    if eval_train:
+    if spec.eval_train:
         history.update(train_loss_eval=[], train_acc_eval=[])
-        train_eval_x, train_eval_y = _train_eval_sample(data, train_eval_size, seed)
+        train_eval_x, train_eval_y = _train_eval_sample(data, spec.train_eval_size, seed)
     if tracker is not None:
         history["grad_mean"] = []
     initial_loss = None
@@ -451,7 +468,7 @@ def fit_classifier(
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y, batch_size=eval_batch_size)
         history["test_loss"].append(test_loss)
         history["test_acc"].append(test_acc)
-        if eval_train:
+        if spec.eval_train:
             loss, acc = evaluate(model, train_eval_x, train_eval_y, batch_size=eval_batch_size)
             history["train_loss_eval"].append(loss)
             history["train_acc_eval"].append(acc)
