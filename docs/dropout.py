@@ -165,8 +165,12 @@ print(
 # 我们使用原实验的卷积网络：
 #
 # $$
-# \text{conv}(1\to32,\,3\times3) \to \text{ReLU} \to \text{maxpool} \to \text{conv}(32\to64,\,3\times3) \to \text{ReLU} \to \text{maxpool}
-# \to \text{展平 (1600)} \to \textbf{Dropout} \to \text{fc}(1600\to128) \to \text{ReLU} \to \text{fc}(128\to10).
+# \begin{aligned}
+# &\text{conv}(1\to32,\,3\times3) \to \text{ReLU} \to \text{maxpool}\\
+# &\to \text{conv}(32\to64,\,3\times3) \to \text{ReLU}\\
+# &\to \text{maxpool} \to \text{展平 (1600)} \to \textbf{Dropout}\\
+# &\to \text{fc}(1600\to128) \to \text{ReLU} \to \text{fc}(128\to10).
+# \end{aligned}
 # $$
 #
 # Dropout 放在卷积特征展平之后、全连接层之前，只在训练模式下生效。
