@@ -201,7 +201,7 @@ def plot_depth_sweep(result) -> LabFigure:
         ax.set_xlabel("隐藏层个数")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     # one legend for both panels (same lines), above them: inside, it would cover the curves
-    fig.legend(*ax1.get_legend_handles_labels(), loc="outside upper center", ncols=3)
+    fig.legend(*ax1.get_legend_handles_labels(), loc="outside upper center", ncols=2)
     return fig
 
 

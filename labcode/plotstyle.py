@@ -70,7 +70,7 @@ TITLE_PT = 16
 
 COLUMN_CSS_PX = {"desktop": 688, "phone": 358}
 """网页正文栏的宽度（CSS 像素）：1280 像素宽的桌面浏览器与 390 像素宽的手机。"""
-MIN_TEXT_CSS_PX = {"desktop": 12, "phone": 10.5}
+MIN_TEXT_CSS_PX = {"desktop": 12, "phone": 9.5}
 """图片缩放到正文栏宽度后，图中文字至少要有的高度（CSS 像素）。"""
 
 # Okabe & Ito (2008), colour-blind safe; yellow left out (too light on white)

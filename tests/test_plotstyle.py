@@ -66,7 +66,7 @@ def test_style_is_a_context_and_leaves_matplotlib_as_it_was():
 
 
 def test_text_sizes_fit_both_columns():
-    """15 pt at 7 in wide: >= 12 CSS px in the 688-px desktop column, >= 10.5 in the 358-px phone one."""
+    """15 pt at 7 in wide: >= 12 CSS px in the 688-px desktop column, >= 9.5 in the 358-px phone one."""
     for where, column in plotstyle.COLUMN_CSS_PX.items():
         px = plotstyle.FONT_PT / 72 * column / plotstyle.WIDTH_IN
         assert px >= plotstyle.MIN_TEXT_CSS_PX[where]
@@ -151,4 +151,4 @@ def test_finish_styles_a_plain_matplotlib_figure():
         ax.plot([0, 1], [0, 1])
         ax.set_title("中文标题")
     assert plotstyle.finish(fig) is fig
-    assert ax.get_xticklabels()[0].get_fontsize() == 13
+    assert ax.get_xticklabels()[0].get_fontsize() == plotstyle.FONT_PT
