@@ -478,7 +478,7 @@ check_eval_accuracy(accuracy_eval_mode)
 #
 #     ??? success "参考答案"
 #         $\mathbb{E}[\hat y] = \mathbf{w}^\top\mathbf{x}$，$\operatorname{Var}(\hat y) = \dfrac{p}{1-p}\sum_i w_i^2 x_i^2$，所以
-#         $\mathbb{E}[(\hat y - y)^2] = (\mathbf{w}^\top\mathbf{x} - y)^2 + \dfrac{p}{1-p}\sum_i w_i^2x_i^2$：一个按特征尺度 $x_i^2$ 加权的 L2 惩罚（Wager 等，2013）。
+#         $\mathbb{E}[(\hat y - y)^2] = (\mathbf{w}^\top\mathbf{x} - y)^2 +$ $\dfrac{p}{1-p}\sum_i w_i^2x_i^2$：一个按特征尺度 $x_i^2$ 加权的 L2 惩罚（Wager 等，2013）。
 #         这把本章与 L2 一章联系了起来：Dropout 在平均意义下是一种自适应的权重惩罚。
 #
 # !!! question "练习 D：为什么在训练时缩放"

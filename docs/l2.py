@@ -75,7 +75,7 @@
 # !!! info "另外两种理解方式"
 #     - **带约束的优化**：设 $\mathbf{w}_\lambda$ 使 $L + \tfrac{\lambda}{2}\|\mathbf{w}\|^2$ 最小，取 $r = \|\mathbf{w}_\lambda\|$，
 #       则 $\mathbf{w}_\lambda$ 也是"在约束 $\|\mathbf{w}\|_2 \le r$ 下最小化 $L$"的解——对**任何**损失都成立
-#       （球内任一 $\mathbf{w}$ 都有 $L(\mathbf{w}) \ge L(\mathbf{w}_\lambda) + \tfrac{\lambda}{2}(r^2 - \|\mathbf{w}\|^2) \ge L(\mathbf{w}_\lambda)$）。
+#       （球内任一 $\mathbf{w}$ 都有 $L(\mathbf{w}) \ge L(\mathbf{w}_\lambda) + \tfrac{\lambda}{2}(r^2 - \|\mathbf{w}\|^2) \ge$ $L(\mathbf{w}_\lambda)$）。
 #       反过来，每个半径 $r$ 都对应某个 $\lambda$、两种写法完全等价，则需要 $L$ 是**凸**的（如本章的线性回归，由拉格朗日对偶得到）；
 #       对神经网络这样的非凸损失，约束问题的某些解可能不是任何 $\lambda$ 的惩罚问题的解。
 #       直观上，正则化把可选的模型限制在一个以原点为中心的球里。
@@ -496,7 +496,7 @@ lessons.report(lessons.check_all(l1l2_seeds))
 #
 #     ??? success "参考答案"
 #         展开并利用 $\mathbb{E}[\boldsymbol\epsilon] = \mathbf{0}$、$\mathbb{E}[\boldsymbol\epsilon\boldsymbol\epsilon^\top] = s^2 I$：
-#         $\mathbb{E}\bigl[(\mathbf{w}^\top\mathbf{x} - y + \mathbf{w}^\top\boldsymbol\epsilon)^2\bigr] = (\mathbf{w}^\top\mathbf{x} - y)^2 + s^2\|\mathbf{w}\|^2$。
+#         $\mathbb{E}\bigl[(\mathbf{w}^\top\mathbf{x} - y + \mathbf{w}^\top\boldsymbol\epsilon)^2\bigr] =$ $(\mathbf{w}^\top\mathbf{x} - y)^2 + s^2\|\mathbf{w}\|^2$。
 #         平均意义下，加输入噪声训练就是加了系数为 $s^2$ 的 L2 惩罚（Tikhonov 正则化）。对非线性模型这一等价只在噪声很小时近似成立。
 #
 # !!! question "练习 E：Adam 与权重衰减"
