@@ -64,7 +64,10 @@
 # 期望不变，但方差增加了。由 $\mathbb{E}[m^2] = \mathbb{E}[m] = 1-p$：
 #
 # $$
-# \operatorname{Var}[h'] = \mathbb{E}[h'^2] - h^2 = \frac{(1-p)\,h^2}{(1-p)^2} - h^2 = \frac{p}{1-p}\,h^2 .
+# \begin{aligned}
+# \operatorname{Var}[h'] &= \mathbb{E}[h'^2] - h^2\\
+#                        &= \frac{(1-p)\,h^2}{(1-p)^2} - h^2 = \frac{p}{1-p}\,h^2 .
+# \end{aligned}
 # $$
 #
 # $p = 0.5$ 时噪声的标准差与 $h$ 本身一样大；$p \to 1$ 时方差趋于无穷，信号被噪声淹没。
@@ -166,10 +169,12 @@ print(
 #
 # $$
 # \begin{aligned}
-# &\text{conv}(1\to32,\,3\times3) \to \text{ReLU} \to \text{maxpool}\\
+# &\text{conv}(1\to32,\,3\times3) \to \text{ReLU}\\
+# &\to \text{maxpool}\\
 # &\to \text{conv}(32\to64,\,3\times3) \to \text{ReLU}\\
-# &\to \text{maxpool} \to \text{展平 (1600)} \to \textbf{Dropout}\\
-# &\to \text{fc}(1600\to128) \to \text{ReLU} \to \text{fc}(128\to10).
+# &\to \text{maxpool} \to \text{展平 (1600)}\\
+# &\to \textbf{Dropout} \to \text{fc}(1600\to128)\\
+# &\to \text{ReLU} \to \text{fc}(128\to10).
 # \end{aligned}
 # $$
 #

@@ -57,16 +57,21 @@
 # 惩罚项对 $\mathbf{w}$ 的梯度是
 #
 # $$
+# \begin{gathered}
 # \nabla_{\mathbf{w}}\left(\frac{\lambda}{2}\sum_i w_i^2\right) = \lambda\,\mathbf{w},
-# \qquad\text{所以}\qquad
+# \\[1ex]
+# \text{所以}\quad
 # \nabla_{\mathbf{w}} L_\text{total} = \nabla_{\mathbf{w}} L + \lambda\,\mathbf{w}.
+# \end{gathered}
 # $$
 #
 # 代入学习率为 $\eta$ 的梯度下降：
 #
 # $$
-# \mathbf{w} \leftarrow \mathbf{w} - \eta\left(\nabla_{\mathbf{w}} L + \lambda\,\mathbf{w}\right)
-#             = \underbrace{(1 - \eta\lambda)}_{\text{衰减因子}}\,\mathbf{w} - \eta\,\nabla_{\mathbf{w}} L .
+# \begin{aligned}
+# \mathbf{w} &\leftarrow \mathbf{w} - \eta\left(\nabla_{\mathbf{w}} L + \lambda\,\mathbf{w}\right)\\
+#            &= \underbrace{(1 - \eta\lambda)}_{\text{衰减因子}}\,\mathbf{w} - \eta\,\nabla_{\mathbf{w}} L .
+# \end{aligned}
 # $$
 #
 # 与普通梯度下降相比，唯一的区别是每一步先把权重乘上一个略小于 1 的因子 $1 - \eta\lambda$，再减去数据项的梯度。
@@ -97,8 +102,11 @@
 # 设特征维数 $d = 200$，每个特征独立地服从标准正态分布 $x_i \sim \mathcal{N}(0, 1)$，标签由下面的**线性函数**加噪声生成：
 #
 # $$
+# \begin{gathered}
 # y = 0.05 + \sum_{i=1}^{d} 0.01\,x_i + \epsilon,
-# \qquad \epsilon \sim \mathcal{N}(0, 0.01^2).
+# \\[1ex]
+# \epsilon \sim \mathcal{N}(0, 0.01^2).
+# \end{gathered}
 # $$
 #
 # 即真实权重 $\mathbf{w}^* = 0.01 \cdot \mathbf{1}$，真实偏置 $b^* = 0.05$。训练集只有 $n = 20$ 个样本，测试集有 100 个。
@@ -133,9 +141,12 @@
 #     对线性回归，L2 正则化的解有闭式表达。以 $L = \frac1n\|X\mathbf{w} - \mathbf{y}\|^2$ 为例，令总损失的梯度为零：
 #
 #     $$
+#     \begin{gathered}
 #     \frac2n X^\top(X\mathbf{w} - \mathbf{y}) + \lambda\mathbf{w} = \mathbf{0}
-#     \quad\Longrightarrow\quad
+#     \\[1ex]
+#     \Longrightarrow\quad
 #     \mathbf{w} = \left(X^\top X + \tfrac{n\lambda}{2} I\right)^{-1} X^\top\mathbf{y}.
+#     \end{gathered}
 #     $$
 #
 #     这就是统计学中的**岭回归**。当 $n < d$ 时 $X^\top X$ 是奇异矩阵，不加正则化的最小二乘没有唯一解；
@@ -157,8 +168,11 @@
 #     对与 $\mathbf{w}$ 无关的测试样本 $\mathbf{x} \sim \mathcal{N}(\mathbf{0}, I)$，测试误差可以精确分解为
 #
 #     $$
-#     \mathbb{E}\bigl[(\mathbf{w}^\top\mathbf{x} - y)^2\bigr] = \|\mathbf{w} - \mathbf{w}^*\|^2 + (b^*)^2 + \sigma^2
-#     = \|\mathbf{w} - \mathbf{w}^*\|^2 + 0.0025 + 0.0001,
+#     \begin{aligned}
+#     &\mathbb{E}\bigl[(\mathbf{w}^\top\mathbf{x} - y)^2\bigr]\\
+#     &\quad= \|\mathbf{w} - \mathbf{w}^*\|^2 + (b^*)^2 + \sigma^2\\
+#     &\quad= \|\mathbf{w} - \mathbf{w}^*\|^2 + 0.0025 + 0.0001,
+#     \end{aligned}
 #     $$
 #
 #     所以无论怎样训练，测试损失都不会低于约 $0.0026$。这只是给测试损失加了一个下限，不影响本章的结论，
