@@ -371,8 +371,9 @@ _LAYOUT = """() => {
 MAY_SCROLL = {
     "pre": "code and output text: code lines are not wrapped",
     "pre > code": "Material's code blocks (the <code> inside the <pre> scrolls)",
-    "div.arithmatex": "a display formula wider than the column, with a scroll shadow at its edge",
 }
+# (display formulas are broken into lines that fit a 390 px phone; on a narrower screen one that does
+# not fit scrolls inside its div.arithmatex, with a shadow at the edge: extra.css)
 
 # every box in the article that scrolls sideways and is not in MAY_SCROLL, and the page's own width
 # (checking only the page misses the notebook container, which scrolled 148 px on l2)
