@@ -366,6 +366,9 @@ _LAYOUT = """() => {
 }"""
 
 
+#: smallest text in admonitions and folded blocks (CSS px); Material's was 12.8 (code 10.9)
+MIN_ADMONITION_PX = 15
+
 #: the only boxes in a page that may scroll sideways, and why; anything else that does (the notebook,
 #: a table's wrapper, an output, an interactive figure) means that a swipe moves the chapter's text
 MAY_SCROLL = {
@@ -464,6 +467,13 @@ def test_every_screen(page, base_url, slug, request):
     assert layout["docWidth"] <= layout["viewport"] + 1, f"page wider than the viewport: {layout}"
     opened = _never_sideways(page, f"{viewport}, light")
     assert opened > 0, "no folded block (hints, answers) checked open"
+    # the exercises live in admonitions: their text at the body's size, not Material's 12.8 px
+    sizes = page.evaluate(
+        """() => [...document.querySelectorAll('article :is(.admonition, details) :is(p, li, code)')]
+                 .map(e => [e.tagName.toLowerCase(), parseFloat(getComputedStyle(e).fontSize)])"""
+    )
+    assert sizes and min(px for tag, px in sizes if tag != "code") >= MIN_ADMONITION_PX, sizes[:5]
+    assert min(px for tag, px in sizes if tag == "code") >= 0.85 * MIN_ADMONITION_PX, sizes[:5]
     article = layout["article"]
     narrow = [w for w in layout["cells"] if w < 0.95 * article]
     assert not narrow, (
