@@ -508,7 +508,8 @@ def test_other_pages_never_sideways(page, base_url, path, request):
         if scheme == "dark":
             _dark(page)
         _never_sideways(page, f"/{path} {viewport}, {scheme}")
-        assert page.evaluate(_UNDER_COPY_BUTTON) == [], f"/{path} {viewport}"
+        covered = page.evaluate(_UNDER_COPY_BUTTON)
+        assert covered == [], f"/{path} {viewport}, {scheme}: {covered}"
     if path == "exercises/":  # every column of the overview is on screen, checker and download too
         width = page.evaluate("() => document.documentElement.clientWidth")
         for name in ("检查", "下载"):
