@@ -46,8 +46,10 @@ print("运行设备：", get_device())
 # 一个全连接层做的是仿射变换 $\mathbf{h} = W\mathbf{x} + \mathbf{b}$。假设我们把两层直接叠起来、中间不加任何非线性：
 #
 # $$
-# \mathbf{o} = W_2(W_1\mathbf{x} + \mathbf{b}_1) + \mathbf{b}_2
-#            = \underbrace{(W_2W_1)}_{W}\,\mathbf{x} + \underbrace{(W_2\mathbf{b}_1 + \mathbf{b}_2)}_{\mathbf{b}} .
+# \begin{aligned}
+# \mathbf{o} &= W_2(W_1\mathbf{x} + \mathbf{b}_1) + \mathbf{b}_2\\
+#            &= \underbrace{(W_2W_1)}_{W}\,\mathbf{x} + \underbrace{(W_2\mathbf{b}_1 + \mathbf{b}_2)}_{\mathbf{b}} .
+# \end{aligned}
 # $$
 #
 # 结果仍是**一个**仿射变换 $W\mathbf{x} + \mathbf{b}$。用归纳法可知，任意多层仿射变换的复合都等价于单层，
@@ -103,9 +105,11 @@ print("运行设备：", get_device())
 # 用链式法则对 $(1 + e^{-x})^{-1}$ 求导：
 #
 # $$
-# \sigma'(x) = -\left(1 + e^{-x}\right)^{-2}\cdot\left(-e^{-x}\right)
-#            = \frac{1}{1 + e^{-x}}\cdot\frac{e^{-x}}{1 + e^{-x}}
-#            = \sigma(x)\,\bigl(1 - \sigma(x)\bigr),
+# \begin{aligned}
+# \sigma'(x) &= -\left(1 + e^{-x}\right)^{-2}\cdot\left(-e^{-x}\right)\\
+#            &= \frac{1}{1 + e^{-x}}\cdot\frac{e^{-x}}{1 + e^{-x}}\\
+#            &= \sigma(x)\,\bigl(1 - \sigma(x)\bigr),
+# \end{aligned}
 # $$
 #
 # 其中用到了 $\dfrac{e^{-x}}{1+e^{-x}} = 1 - \dfrac{1}{1+e^{-x}}$。记 $s = \sigma(x) \in (0,1)$，
@@ -121,13 +125,20 @@ print("运行设备：", get_device())
 # ### Tanh
 #
 # $$
-# \tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}} = \frac{\sinh x}{\cosh x}, \qquad \tanh(x) \in (-1, 1).
+# \begin{gathered}
+# \tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}} = \frac{\sinh x}{\cosh x},
+# \\[1ex]
+# \tanh(x) \in (-1, 1).
+# \end{gathered}
 # $$
 #
 # 由 $(\sinh x)' = \cosh x$、$(\cosh x)' = \sinh x$ 和商的求导法则：
 #
 # $$
-# \tanh'(x) = \frac{\cosh^2 x - \sinh^2 x}{\cosh^2 x} = 1 - \tanh^2(x) \in (0, 1],
+# \begin{aligned}
+# \tanh'(x) &= \frac{\cosh^2 x - \sinh^2 x}{\cosh^2 x}\\
+#           &= 1 - \tanh^2(x) \in (0, 1],
+# \end{aligned}
 # $$
 #
 # 在 $x = 0$ 处取最大值 1。分子分母同乘 $e^{-x}$ 还能得到它和 Sigmoid 的关系：
@@ -318,7 +329,9 @@ print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).toli
 # \begin{cases} x, & x > 0,\\ \alpha\,(e^{x} - 1), & x \le 0, \end{cases}
 # \\[1.5ex]
 # \operatorname{ELU}_\alpha'(x) =
-# \begin{cases} 1, & x > 0,\\ \alpha\, e^{x} = \operatorname{ELU}_\alpha(x) + \alpha, & x \le 0. \end{cases}
+# \begin{cases} 1, & x > 0,\\ \alpha\, e^{x}, & x \le 0, \end{cases}
+# \\[1.5ex]
+# \alpha\, e^{x} = \operatorname{ELU}_\alpha(x) + \alpha \quad (x \le 0).
 # \end{gathered}
 # $$
 #
@@ -344,7 +357,10 @@ print("手写导数 σ(1-σ)   ：", MySigmoid().derivative(x_neg.detach()).toli
 # \begin{gathered}
 # \operatorname{SiLU}(x) = x\,\sigma(x),
 # \\[1.5ex]
-# \operatorname{SiLU}'(x) = \sigma(x) + x\,\sigma(x)\bigl(1-\sigma(x)\bigr) = \sigma(x)\bigl(1 + x\,(1 - \sigma(x))\bigr).
+# \begin{aligned}
+# \operatorname{SiLU}'(x) &= \sigma(x) + x\,\sigma(x)\bigl(1-\sigma(x)\bigr)\\
+#                         &= \sigma(x)\bigl(1 + x\,(1 - \sigma(x))\bigr).
+# \end{aligned}
 # \end{gathered}
 # $$
 #

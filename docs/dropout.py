@@ -64,7 +64,10 @@
 # 期望不变，但方差增加了。由 $\mathbb{E}[m^2] = \mathbb{E}[m] = 1-p$：
 #
 # $$
-# \operatorname{Var}[h'] = \mathbb{E}[h'^2] - h^2 = \frac{(1-p)\,h^2}{(1-p)^2} - h^2 = \frac{p}{1-p}\,h^2 .
+# \begin{aligned}
+# \operatorname{Var}[h'] &= \mathbb{E}[h'^2] - h^2\\
+#                        &= \frac{(1-p)\,h^2}{(1-p)^2} - h^2 = \frac{p}{1-p}\,h^2 .
+# \end{aligned}
 # $$
 #
 # $p = 0.5$ 时噪声的标准差与 $h$ 本身一样大；$p \to 1$ 时方差趋于无穷，信号被噪声淹没。
@@ -165,8 +168,14 @@ print(
 # 我们使用原实验的卷积网络：
 #
 # $$
-# \text{conv}(1\to32,\,3\times3) \to \text{ReLU} \to \text{maxpool} \to \text{conv}(32\to64,\,3\times3) \to \text{ReLU} \to \text{maxpool}
-# \to \text{展平 (1600)} \to \textbf{Dropout} \to \text{fc}(1600\to128) \to \text{ReLU} \to \text{fc}(128\to10).
+# \begin{aligned}
+# &\text{conv}(1\to32,\,3\times3) \to \text{ReLU}\\
+# &\to \text{maxpool}\\
+# &\to \text{conv}(32\to64,\,3\times3) \to \text{ReLU}\\
+# &\to \text{maxpool} \to \text{展平 (1600)}\\
+# &\to \textbf{Dropout} \to \text{fc}(1600\to128)\\
+# &\to \text{ReLU} \to \text{fc}(128\to10).
+# \end{aligned}
 # $$
 #
 # Dropout 放在卷积特征展平之后、全连接层之前，只在训练模式下生效。
@@ -474,7 +483,7 @@ check_eval_accuracy(accuracy_eval_mode)
 #
 #     ??? success "参考答案"
 #         $\mathbb{E}[\hat y] = \mathbf{w}^\top\mathbf{x}$，$\operatorname{Var}(\hat y) = \dfrac{p}{1-p}\sum_i w_i^2 x_i^2$，所以
-#         $\mathbb{E}[(\hat y - y)^2] = (\mathbf{w}^\top\mathbf{x} - y)^2 + \dfrac{p}{1-p}\sum_i w_i^2x_i^2$：一个按特征尺度 $x_i^2$ 加权的 L2 惩罚（Wager 等，2013）。
+#         $\mathbb{E}[(\hat y - y)^2] = (\mathbf{w}^\top\mathbf{x} - y)^2 +$ $\dfrac{p}{1-p}\sum_i w_i^2x_i^2$：一个按特征尺度 $x_i^2$ 加权的 L2 惩罚（Wager 等，2013）。
 #         这把本章与 L2 一章联系了起来：Dropout 在平均意义下是一种自适应的权重惩罚。
 #
 # !!! question "练习 D：为什么在训练时缩放"

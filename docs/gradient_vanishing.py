@@ -75,8 +75,11 @@
 # 对矩阵乘积取谱范数（最大奇异值），利用 $\|AB\| \le \|A\|\,\|B\|$：
 #
 # $$
+# \begin{gathered}
 # \|\boldsymbol{\delta}_l\| \le \prod_{k=l}^{L} \|D_k\|\,\|W_{k+1}\| \cdot \|\boldsymbol{\delta}_{L+1}\|,
-# \qquad \|D_k\| = \max_j \bigl|\sigma'(z_{k,j})\bigr| .
+# \\[1ex]
+# \|D_k\| = \max_j \bigl|\sigma'(z_{k,j})\bigr| .
+# \end{gathered}
 # $$
 #
 # 对 Sigmoid，上一章证明了 $\sigma'(z) \le \tfrac14$，因此
@@ -96,8 +99,11 @@
 # 共 $n$ 个分量，于是
 #
 # $$
+# \begin{gathered}
 # \mathbb{E}\,\|W^\top \mathbf{v}\|^2 = \tfrac13\,\|\mathbf{v}\|^2,
-# \qquad \|W^\top\mathbf{v}\| \approx 0.58\,\|\mathbf{v}\| .
+# \\[1ex]
+# \|W^\top\mathbf{v}\| \approx 0.58\,\|\mathbf{v}\| .
+# \end{gathered}
 # $$
 #
 # 再乘以 $D_l$：

@@ -57,16 +57,21 @@
 # 惩罚项对 $\mathbf{w}$ 的梯度是
 #
 # $$
+# \begin{gathered}
 # \nabla_{\mathbf{w}}\left(\frac{\lambda}{2}\sum_i w_i^2\right) = \lambda\,\mathbf{w},
-# \qquad\text{所以}\qquad
+# \\[1ex]
+# \text{所以}\quad
 # \nabla_{\mathbf{w}} L_\text{total} = \nabla_{\mathbf{w}} L + \lambda\,\mathbf{w}.
+# \end{gathered}
 # $$
 #
 # 代入学习率为 $\eta$ 的梯度下降：
 #
 # $$
-# \mathbf{w} \leftarrow \mathbf{w} - \eta\left(\nabla_{\mathbf{w}} L + \lambda\,\mathbf{w}\right)
-#             = \underbrace{(1 - \eta\lambda)}_{\text{衰减因子}}\,\mathbf{w} - \eta\,\nabla_{\mathbf{w}} L .
+# \begin{aligned}
+# \mathbf{w} &\leftarrow \mathbf{w} - \eta\left(\nabla_{\mathbf{w}} L + \lambda\,\mathbf{w}\right)\\
+#            &= \underbrace{(1 - \eta\lambda)}_{\text{衰减因子}}\,\mathbf{w} - \eta\,\nabla_{\mathbf{w}} L .
+# \end{aligned}
 # $$
 #
 # 与普通梯度下降相比，唯一的区别是每一步先把权重乘上一个略小于 1 的因子 $1 - \eta\lambda$，再减去数据项的梯度。
@@ -75,7 +80,7 @@
 # !!! info "另外两种理解方式"
 #     - **带约束的优化**：设 $\mathbf{w}_\lambda$ 使 $L + \tfrac{\lambda}{2}\|\mathbf{w}\|^2$ 最小，取 $r = \|\mathbf{w}_\lambda\|$，
 #       则 $\mathbf{w}_\lambda$ 也是"在约束 $\|\mathbf{w}\|_2 \le r$ 下最小化 $L$"的解——对**任何**损失都成立
-#       （球内任一 $\mathbf{w}$ 都有 $L(\mathbf{w}) \ge L(\mathbf{w}_\lambda) + \tfrac{\lambda}{2}(r^2 - \|\mathbf{w}\|^2) \ge L(\mathbf{w}_\lambda)$）。
+#       （球内任一 $\mathbf{w}$ 都有 $L(\mathbf{w}) \ge L(\mathbf{w}_\lambda) + \tfrac{\lambda}{2}(r^2 - \|\mathbf{w}\|^2) \ge$ $L(\mathbf{w}_\lambda)$）。
 #       反过来，每个半径 $r$ 都对应某个 $\lambda$、两种写法完全等价，则需要 $L$ 是**凸**的（如本章的线性回归，由拉格朗日对偶得到）；
 #       对神经网络这样的非凸损失，约束问题的某些解可能不是任何 $\lambda$ 的惩罚问题的解。
 #       直观上，正则化把可选的模型限制在一个以原点为中心的球里。
@@ -97,8 +102,11 @@
 # 设特征维数 $d = 200$，每个特征独立地服从标准正态分布 $x_i \sim \mathcal{N}(0, 1)$，标签由下面的**线性函数**加噪声生成：
 #
 # $$
+# \begin{gathered}
 # y = 0.05 + \sum_{i=1}^{d} 0.01\,x_i + \epsilon,
-# \qquad \epsilon \sim \mathcal{N}(0, 0.01^2).
+# \\[1ex]
+# \epsilon \sim \mathcal{N}(0, 0.01^2).
+# \end{gathered}
 # $$
 #
 # 即真实权重 $\mathbf{w}^* = 0.01 \cdot \mathbf{1}$，真实偏置 $b^* = 0.05$。训练集只有 $n = 20$ 个样本，测试集有 100 个。
@@ -133,9 +141,12 @@
 #     对线性回归，L2 正则化的解有闭式表达。以 $L = \frac1n\|X\mathbf{w} - \mathbf{y}\|^2$ 为例，令总损失的梯度为零：
 #
 #     $$
+#     \begin{gathered}
 #     \frac2n X^\top(X\mathbf{w} - \mathbf{y}) + \lambda\mathbf{w} = \mathbf{0}
-#     \quad\Longrightarrow\quad
+#     \\[1ex]
+#     \Longrightarrow\quad
 #     \mathbf{w} = \left(X^\top X + \tfrac{n\lambda}{2} I\right)^{-1} X^\top\mathbf{y}.
+#     \end{gathered}
 #     $$
 #
 #     这就是统计学中的**岭回归**。当 $n < d$ 时 $X^\top X$ 是奇异矩阵，不加正则化的最小二乘没有唯一解；
@@ -157,8 +168,11 @@
 #     对与 $\mathbf{w}$ 无关的测试样本 $\mathbf{x} \sim \mathcal{N}(\mathbf{0}, I)$，测试误差可以精确分解为
 #
 #     $$
-#     \mathbb{E}\bigl[(\mathbf{w}^\top\mathbf{x} - y)^2\bigr] = \|\mathbf{w} - \mathbf{w}^*\|^2 + (b^*)^2 + \sigma^2
-#     = \|\mathbf{w} - \mathbf{w}^*\|^2 + 0.0025 + 0.0001,
+#     \begin{aligned}
+#     &\mathbb{E}\bigl[(\mathbf{w}^\top\mathbf{x} - y)^2\bigr]\\
+#     &\quad= \|\mathbf{w} - \mathbf{w}^*\|^2 + (b^*)^2 + \sigma^2\\
+#     &\quad= \|\mathbf{w} - \mathbf{w}^*\|^2 + 0.0025 + 0.0001,
+#     \end{aligned}
 #     $$
 #
 #     所以无论怎样训练，测试损失都不会低于约 $0.0026$。这只是给测试损失加了一个下限，不影响本章的结论，
@@ -294,7 +308,7 @@ interactive.lambda_explorer(sweep)
 # %% [markdown]
 # 在这一次运行里（种子 0），随着 $\lambda$ 增大，权重范数变小、训练损失变大——模型被允许"记住"训练集的程度越来越低；
 # 这条规律是否在每份数据上都成立，下面在 5 个种子上核对。$\lambda$ 继续增大会怎样？当 $\lambda \to \infty$ 时 $\mathbf{w} \to \mathbf{0}$，
-# 由前面的误差分解，测试损失的期望将趋于 $\|\mathbf{w}^*\|^2 + (b^*)^2 + \sigma^2 = 0.02 + 0.0025 + 0.0001 \approx 0.023$（推导，不是本页的测量）。
+# 由前面的误差分解，测试损失的期望将趋于 $\|\mathbf{w}^*\|^2 + (b^*)^2 + \sigma^2$，即 $0.02 + 0.0025 + 0.0001 \approx 0.023$（推导，不是本页的测量）。
 # 请把这个值与图中的测试损失以及 $0.0026$ 的下限比较：只有 20 个样本时，不可能把 200 个权重都估计准确。
 #
 # 还要注意：每个 $\lambda$ 都只训练了同样多的 epoch。由更新公式，零空间分量经过 $T$ 步后只剩
@@ -496,7 +510,7 @@ lessons.report(lessons.check_all(l1l2_seeds))
 #
 #     ??? success "参考答案"
 #         展开并利用 $\mathbb{E}[\boldsymbol\epsilon] = \mathbf{0}$、$\mathbb{E}[\boldsymbol\epsilon\boldsymbol\epsilon^\top] = s^2 I$：
-#         $\mathbb{E}\bigl[(\mathbf{w}^\top\mathbf{x} - y + \mathbf{w}^\top\boldsymbol\epsilon)^2\bigr] = (\mathbf{w}^\top\mathbf{x} - y)^2 + s^2\|\mathbf{w}\|^2$。
+#         $\mathbb{E}\bigl[(\mathbf{w}^\top\mathbf{x} - y + \mathbf{w}^\top\boldsymbol\epsilon)^2\bigr] =$ $(\mathbf{w}^\top\mathbf{x} - y)^2 + s^2\|\mathbf{w}\|^2$。
 #         平均意义下，加输入噪声训练就是加了系数为 $s^2$ 的 L2 惩罚（Tikhonov 正则化）。对非线性模型这一等价只在噪声很小时近似成立。
 #
 # !!! question "练习 E：Adam 与权重衰减"

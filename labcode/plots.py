@@ -119,7 +119,7 @@ def plot_activations(names=None, lo: float = -5.0, hi: float = 5.0) -> LabFigure
     for ax in (ax1, ax2):
         ax.set_xlabel("x")
     # one legend for both panels (same lines), above them: inside, it would cover the curves
-    fig.legend(*ax1.get_legend_handles_labels(), loc="outside upper center", ncols=4)
+    fig.legend(*ax1.get_legend_handles_labels(), loc="outside upper center", ncols=3)
     return fig
 
 
@@ -201,7 +201,7 @@ def plot_depth_sweep(result) -> LabFigure:
         ax.set_xlabel("隐藏层个数")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     # one legend for both panels (same lines), above them: inside, it would cover the curves
-    fig.legend(*ax1.get_legend_handles_labels(), loc="outside upper center", ncols=3)
+    fig.legend(*ax1.get_legend_handles_labels(), loc="outside upper center", ncols=2)
     return fig
 
 

@@ -2,8 +2,8 @@
 
 - **尺寸**：每张图都是单栏（多幅子图上下排列，不并排），宽 :data:`WIDTH_IN` = 7 英寸，
   每幅子图高约 :data:`PANEL_HEIGHT_IN` 英寸，分辨率 :data:`DPI` = 150（原始宽度 1050 像素）。
-- **字号**：正文与刻度 13 pt，标题 14 pt。网页正文栏在桌面上宽 688 CSS 像素、在手机上宽 358，
-  图片缩放到栏宽后，最小的字约 17.7 与 9.2 CSS 像素（``13 / 72 * 栏宽 / 7``）。
+- **字号**：正文与刻度 15 pt，标题 16 pt。网页正文栏在桌面上宽 688 CSS 像素、在手机上宽 358，
+  图片缩放到栏宽后，最小的字约 20.5 与 10.7 CSS 像素（``15 / 72 * 栏宽 / 7``）。
 - **字体**：Noto Sans CJK（见 :mod:`labcode.fonts`），找不到就报错，不会画出方框。
 - **线型**：色盲友好的 Okabe–Ito 配色，同时配合不同的虚线样式和标记，重叠的线也分得清。
 - **背景**：白色（网站在深色模式下把图片放在浅色卡片上）。
@@ -63,14 +63,14 @@ PANEL_HEIGHT_IN = 3.9
 """每幅子图的高度（英寸）。"""
 DPI = 150
 """Figure 的 dpi（Jupyter inline 后端按它出图）：原始宽度 7 × 150 = 1050 像素。"""
-FONT_PT = 13
+FONT_PT = 15
 """正文、坐标轴标签、刻度、图例的字号（pt）。"""
-TITLE_PT = 14
+TITLE_PT = 16
 """子图标题的字号（pt）。"""
 
 COLUMN_CSS_PX = {"desktop": 688, "phone": 358}
 """网页正文栏的宽度（CSS 像素）：1280 像素宽的桌面浏览器与 390 像素宽的手机。"""
-MIN_TEXT_CSS_PX = {"desktop": 11, "phone": 9}
+MIN_TEXT_CSS_PX = {"desktop": 12, "phone": 9.5}
 """图片缩放到正文栏宽度后，图中文字至少要有的高度（CSS 像素）。"""
 
 # Okabe & Ito (2008), colour-blind safe; yellow left out (too light on white)

@@ -161,7 +161,7 @@ def test_every_plot_is_readable_on_desktop_and_phone(results, name):
     for where, minimum in plotstyle.MIN_TEXT_CSS_PX.items():
         assert px[where] >= minimum, f"{name}: smallest text {px[where]:.1f} CSS px on {where}"
     sizes = {t.get_fontsize() for t in _texts(fig)}
-    assert min(sizes) >= 13 and max(sizes) <= 14
+    assert min(sizes) >= plotstyle.FONT_PT and max(sizes) <= plotstyle.TITLE_PT
 
 
 @pytest.mark.parametrize("name", list(ALL_PLOTS))
@@ -376,7 +376,7 @@ def test_a_figure_drawn_outside_the_style_still_uses_it(results):
         png = fig.to_png()
     assert abs(_png_size(png)[0] - 1050) < 60
     ticks = fig.axes[0].get_yticklabels()
-    assert ticks and all(t.get_fontsize() == 13 for t in ticks)
+    assert ticks and all(t.get_fontsize() == plotstyle.FONT_PT for t in ticks)
     assert {t.get_fontproperties().get_family()[0] for t in ticks} == {fonts.cjk_font().family}
 
 

@@ -58,15 +58,15 @@ def test_style_is_a_context_and_leaves_matplotlib_as_it_was():
     before = dict(matplotlib.rcParams)
     with plotstyle.style():
         assert matplotlib.rcParams["font.family"][0] == fonts.cjk_font().family
-        assert matplotlib.rcParams["font.size"] == plotstyle.FONT_PT == 13
-        assert matplotlib.rcParams["xtick.labelsize"] == 13
-        assert matplotlib.rcParams["axes.titlesize"] == plotstyle.TITLE_PT == 14
+        assert matplotlib.rcParams["font.size"] == plotstyle.FONT_PT == 15
+        assert matplotlib.rcParams["xtick.labelsize"] == 15
+        assert matplotlib.rcParams["axes.titlesize"] == plotstyle.TITLE_PT == 16
         assert matplotlib.rcParams["figure.dpi"] == 150
     assert dict(matplotlib.rcParams) == before
 
 
 def test_text_sizes_fit_both_columns():
-    """13 pt at 7 in wide: >= 11 CSS px in the 688-px desktop column, >= 9 in the 358-px phone one."""
+    """15 pt at 7 in wide: >= 12 CSS px in the 688-px desktop column, >= 9.5 in the 358-px phone one."""
     for where, column in plotstyle.COLUMN_CSS_PX.items():
         px = plotstyle.FONT_PT / 72 * column / plotstyle.WIDTH_IN
         assert px >= plotstyle.MIN_TEXT_CSS_PX[where]
@@ -151,4 +151,4 @@ def test_finish_styles_a_plain_matplotlib_figure():
         ax.plot([0, 1], [0, 1])
         ax.set_title("中文标题")
     assert plotstyle.finish(fig) is fig
-    assert ax.get_xticklabels()[0].get_fontsize() == 13
+    assert ax.get_xticklabels()[0].get_fontsize() == plotstyle.FONT_PT

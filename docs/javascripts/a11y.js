@@ -26,6 +26,8 @@
 
   function update() {
     name();
+    breakCode();
+    stackTables();
     document.querySelectorAll(WRAPPERS).forEach(function (el) {
       if (!el.hasAttribute("data-lab-scroll")) el.removeAttribute("tabindex");
     });
@@ -51,6 +53,40 @@
     });
     document.querySelectorAll("nav.md-code__nav").forEach(function (el, i) {
       el.setAttribute("aria-label", "代码块 " + (i + 1) + " 的工具");
+    });
+  }
+
+  // Identifiers in table cells (labcode.selfcheck.check_activation_function) may break after "."
+  // and "_", and nowhere else (extra.css: no break inside a name).
+  function breakCode() {
+    document.querySelectorAll(".md-typeset td code:not([data-lab-wbr])").forEach(function (code) {
+      code.setAttribute("data-lab-wbr", "");
+      if (code.children.length || !/[._]/.test(code.textContent)) return;
+      var parts = code.textContent.split(/(?<=[._])/);
+      code.textContent = "";
+      parts.forEach(function (part, i) {
+        if (i) code.appendChild(document.createElement("wbr"));
+        code.appendChild(document.createTextNode(part));
+      });
+    });
+  }
+
+  // A table wider than its column (a phone) becomes one card per row (extra.css, data-lab-stack),
+  // each cell labelled with its column's name, instead of hiding columns off-screen.
+  function stackTables() {
+    document.querySelectorAll(".md-typeset table:not([class])").forEach(function (table) {
+      var box = table.closest(".md-typeset__scrollwrap") || table.parentElement;
+      table.removeAttribute("data-lab-stack");
+      if (box.scrollWidth <= box.clientWidth + 1) return;
+      var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.prototype.forEach.call(tr.children, function (td, i) {
+          td.setAttribute("data-label", names[i] || "");
+        });
+      });
+      table.setAttribute("data-lab-stack", "");
     });
   }
 

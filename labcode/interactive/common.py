@@ -53,6 +53,16 @@ WIDGET_CSS = """
 }
 """
 
+# touch targets of at least 24 px (WCAG 2.2, 2.5.8), and nothing wider than the card on a phone: the
+# select's padding was added to its 100% width (content-box), the slider's handle hung over the edge
+TOUCH_CSS = """
+select.bk-input { box-sizing: border-box; max-width: 100%; min-height: 44px; }
+.noUi-target.noUi-horizontal { margin: 12px 14px; width: calc(100% - 28px); box-sizing: border-box; }
+.noUi-horizontal .noUi-handle { width: 28px; height: 28px; right: -14px; top: -10px; border-radius: 50%; }
+.noUi-handle::before, .noUi-handle::after { display: none; }
+input[type="checkbox"] { width: 24px; height: 24px; margin: 0 4px 0 0; }
+"""
+
 
 def require_bokeh():
     """导入 Bokeh；没有安装时给出中文说明。"""
@@ -148,7 +158,7 @@ def check_result(result, names: Sequence[str], what: str) -> None:
 def _style_widget(widget) -> None:
     from bokeh.models import InlineStyleSheet
 
-    widget.stylesheets = [InlineStyleSheet(css=WIDGET_CSS)]
+    widget.stylesheets = [InlineStyleSheet(css=WIDGET_CSS), InlineStyleSheet(css=TOUCH_CSS)]
 
 
 def style_widget(widget, name: str):
