@@ -391,18 +391,14 @@ def sci(value: float) -> str:
 
 
 def shown_epochs(n: int, at_most: int = 11) -> list[int]:
-    """Which of the epochs 1..n a values table lists: all when few, else the first and every
-    1, 2, 5, 10, 20, 50, ... th epoch, so that there are at most ``at_most`` rows."""
-    if n < 1:
-        return []
+    """Which of the epochs 1..n a values table lists: all when few, else the first, the last and
+    every 2nd, 5th, 10th, 20th, ... epoch, at most ``at_most`` of them."""
     step = 1
-    for factor in (2, 2.5, 2) * 10:  # 1, 2, 5, 10, 20, 50, ...
-        if n // step + 1 <= at_most or n <= at_most:
-            break
-        step = int(step * factor)
-    if step == 1:
-        return list(range(1, n + 1))
-    return sorted({1, *range(step, n + 1, step), n})
+    while True:
+        epochs = sorted({1, *range(step, n + 1, step), n}) if n >= 1 else []
+        if len(epochs) <= at_most:
+            return epochs
+        step = step * 5 // 2 if str(step).startswith("2") else step * 2  # 1, 2, 5, 10, 20, 50
 
 
 def values_table(
