@@ -730,5 +730,12 @@ def test_site_page_has_values_live_line_and_skip_link():
     skip = re.search(r'<div data-md-component="skip">(.*?)</div>', linked, re.S).group(1)
     assert re.findall(r'href="([^"]+)"', skip) == ["#t", "#lab-dropout-explorer"]
     assert "跳到交互图" in skip
+    # mkdocs-jupyter sorts the attributes of a tag
+    sorted_attrs = (
+        '<div aria-label="x" class="lab-interactive" id="lab-gradient-explorer" role="figure">'
+    )
+    assert 'href="#lab-gradient-explorer"' in site.add_skip_link(
+        page.split("<article>")[0] + sorted_attrs
+    )
     plain = '<div data-md-component="skip"><a href="#t" class="md-skip">x</a></div><p>no figure</p>'
     assert site.add_skip_link(plain) == plain

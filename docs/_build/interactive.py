@@ -157,7 +157,7 @@ def figure_html(fig: Figure, data_url: str) -> str:
     alt = escape(fig.alt, quote=True)
     return (
         f'<div class="lab-interactive" id="{fig.dom_id}" data-figure="{fig.figure_id}" '
-        f'role="figure" aria-label="{alt}">'
+        f'role="figure" aria-label="{alt}" tabindex="-1">'
         '<p class="lab-interactive__fallback">交互图需要 JavaScript；静态图见上。</p></div>'
         # what a control change shows, said by the figure's callbacks (labcode.interactive.common.
         # live_id); visually hidden: the figure shows the same
@@ -172,18 +172,28 @@ def figure_html(fig: Figure, data_url: str) -> str:
 
 
 _SKIP = re.compile(r'(<div data-md-component="skip">.*?)(</div>)', re.S)
-_FIGURE_ID = re.compile(r'<div class="lab-interactive" id="(lab-[a-z0-9-]+)"')
+# the page's figure (mkdocs-jupyter sorts a tag's attributes)
+_FIGURE = re.compile(r'<div\b[^>]*\bclass="lab-interactive"[^>]*>')
+_ID = re.compile(r'\bid="(lab-[a-z0-9-]+)"')
 
 
 def add_skip_link(page_html: str) -> str:
     """Next to Material's "skip to content" link (the page's first Tab stop), one to the page's
-    interactive figure: Tab, Tab, Enter, Tab reaches its first control, where tabbing through the
-    navigation, the formulas and the code cells takes dozens of presses. Pages without a figure
-    are returned unchanged."""
-    found = _FIGURE_ID.search(page_html)
+    interactive figure: Tab, Tab, Enter focuses the figure (its label is read) and Tab reaches its
+    first control, where tabbing through the navigation, the formulas and the code cells takes
+    dozens of presses. Pages without a figure are returned unchanged."""
+    figure = _FIGURE.search(page_html)
+    found = _ID.search(figure.group(0)) if figure else None
     if not found:
         return page_html
-    link = f'<a href="#{found.group(1)}" class="md-skip lab-skip-figure">跳到交互图</a>'
+    # Material handles a click on an in-page link itself and the focus ends on <body>: focus the
+    # figure (tabindex="-1"; focusing scrolls it into view) and leave the link to Material only
+    # without JavaScript
+    target = found.group(1)
+    link = (
+        f'<a href="#{target}" class="md-skip lab-skip-figure" onclick="event.preventDefault(); '
+        f"document.getElementById('{target}').focus()\">跳到交互图</a>"
+    )
     return _SKIP.sub(lambda m: m.group(1) + link + m.group(2), page_html, count=1)
 
 
