@@ -418,3 +418,22 @@ def test_reduced_motion(page, base_url):
                  .map(e => getComputedStyle(e).transitionProperty)"""
     )
     assert origin and all(p == "none" for p in origin), origin
+
+
+@pytest.mark.parametrize("page", ["phone"], indirect=True)
+@pytest.mark.parametrize("slug", list(INTERACTIVE))
+def test_values_fit_a_phone(page, base_url, slug):
+    """Opened on a 390 px phone, every table of values stays inside its folded block."""
+    figure_id = INTERACTIVE[slug]
+    page.goto(f"{base_url}/{slug}/", wait_until="load")
+    box = page.evaluate(
+        """(id) => {
+          const d = document.querySelector(`details.lab-interactive__values[data-figure="${id}"]`);
+          d.open = true;
+          const right = d.getBoundingClientRect().right;
+          const cells = [...d.querySelectorAll('caption, th, td')].map(c => c.getBoundingClientRect().right);
+          return {right, cells: Math.max(...cells), viewport: innerWidth};
+        }""",
+        figure_id,
+    )
+    assert box["cells"] <= box["right"] + 1 and box["right"] <= box["viewport"], box
