@@ -11,6 +11,7 @@ import math
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import nbformat
 import pytest
@@ -511,3 +512,230 @@ def test_site_serves_bokehjs_from_the_wheel():
     files = dict(site.asset_files())
     assert set(files) == {"assets/bokeh/bokeh.min.js", "assets/bokeh/bokeh-widgets.min.js"}
     assert all(path.is_file() and path.stat().st_size > 100_000 for path in files.values())
+
+
+# --------------------------------------------------------------------------------------------------
+# without sight: each figure's values as text (a folded block of tables) and a live line
+# --------------------------------------------------------------------------------------------------
+
+
+class _Tables(HTMLParser):
+    """The tables of a values block: data-setting -> caption and rows (header cell first)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tables: dict[str, dict] = {}
+        self.paragraphs: list[str] = []
+        self._cell: list[str] | None = None
+        self._where = ""
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._table = {"caption": "", "header": [], "rows": []}
+            self.tables[dict(attrs).get("data-setting", "")] = self._table
+        elif tag == "tr":
+            self._row: list[str] = []
+        elif tag in ("th", "td", "caption", "p"):
+            self._cell, self._where = [], tag
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td") and self._cell is not None:
+            self._row.append("".join(self._cell))
+        elif tag == "caption":
+            self._table["caption"] = "".join(self._cell or [])
+        elif tag == "p":
+            self.paragraphs.append("".join(self._cell or []))
+        elif tag == "tr":
+            target = self._table["header"] if not self._table["header"] else self._table["rows"]
+            target.extend([self._row] if target is self._table["rows"] else self._row)
+        if tag in ("th", "td", "caption", "p"):
+            self._cell = None
+
+
+def _values(fig) -> _Tables:
+    bundle, metadata = fig._repr_mimebundle_()
+    block = metadata[MIME]["values_html"]
+    assert block == fig.values_html and block.startswith("<details")
+    assert "<summary>图中的数值（文字版）</summary>" in block
+    assert bundle["text/html"].endswith(block)  # Jupyter's fallback shows it too
+    return _Tables(block)
+
+
+def _lines(item) -> dict:
+    """The live lines a figure's callbacks announce: their ``lines`` argument."""
+    found = [
+        _plain(o["attributes"]["args"])["lines"]
+        for o in _objects(item)
+        if o["name"] == "CustomJS" and "lines" in _plain(o["attributes"].get("args", {}))
+    ]
+    assert found, "no callback announces a live line"
+    return found[0]
+
+
+def _announcing(item, figure_id) -> list[str]:
+    """The code of the callbacks that write the page's live line."""
+    return [
+        o["attributes"]["code"]
+        for o in _objects(item)
+        if o["name"] == "CustomJS" and f'"lab-{figure_id}-live"' in o["attributes"]["code"]
+    ]
+
+
+def test_values_of_the_lambda_explorer():
+    sweep = lambda_sweep()
+    fig = interactive.lambda_explorer(sweep)
+    values = _values(fig)
+    assert set(values.tables) == {"0", "0.3", "3"}  # one per position of the slider
+    lines = _lines(fig.item)
+    for lam, key in ((0.0, "0"), (0.3, "0.3"), (3.0, "3")):
+        run = sweep[f"lambda={lam:g}"]
+        rows = values.tables[key]["rows"]
+        assert rows == [
+            [
+                str(e),
+                f"{run.history['train_loss'][e - 1]:.2e}",
+                f"{run.history['test_loss'][e - 1]:.2e}",
+            ]
+            for e in range(1, 6)
+        ]
+        assert lines[key] == (
+            f"λ = {key}：最终训练损失 {run.history['train_loss'][-1]:.2e}，"
+            f"测试损失 {run.history['test_loss'][-1]:.2e}，权重的 L2 范数 {run.summary['w_norm']:.3f}。"
+        )
+        counts = "，".join(map(str, fig.data["runs"][f"lambda={lam:g}"]["counts"]))
+        assert any(p.startswith(lines[key]) and counts in p for p in values.paragraphs)
+    assert len(_announcing(fig.item, "lambda-explorer")) == 1
+
+
+def test_values_of_the_dropout_explorer():
+    sweep = dropout_sweep()
+    fig = interactive.dropout_explorer(sweep)
+    values = _values(fig)
+    assert set(values.tables) == {"0", "0.3", "0.9"}
+    for key in values.tables:
+        h = sweep[f"p={key}"].history
+        table = values.tables[key]
+        assert table["header"][:3] == ["轮次", "训练（评估模式）", "测试"]
+        assert table["rows"][-1] == [
+            "4",
+            f"{h['train_acc_eval'][-1]:.2%}",
+            f"{h['test_acc'][-1]:.2%}",
+            f"{100 * h['gap'][-1]:.2f}",
+            f"{h['loss_gap'][-1]:.4f}",
+        ]
+        assert f"测试准确率 {h['test_acc'][-1]:.2%}" in _lines(fig.item)[key]
+    assert len(_announcing(fig.item, "dropout-explorer")) == 1
+
+
+def test_values_of_the_dead_units_explorer():
+    mild, dying = dead_result("seed", "sgd", 0.015, 0.01), dead_result("dying", "adam", 0.01, 0.1)
+    fig = interactive.dead_units_explorer(mild, dying)
+    values = _values(fig)
+    assert len(values.tables) == 6  # two settings x three activations
+    run = dying["leaky_relu"]
+    table = values.tables["dying/leaky_relu"]
+    assert table["header"] == ["轮次", "第 1 层", "第 2 层", "第 3 层"]
+    per_epoch = [run.summary["dead_fraction_init"], *run.history["dead_fraction"]]
+    assert table["rows"] == [
+        [str(e), *(f"{v:.1%}" for v in fractions)] for e, fractions in enumerate(per_epoch)
+    ]
+    assert table["caption"] == _lines(fig.item)["dying/leaky_relu"]
+    assert "让 ReLU 死亡的设置" in table["caption"]
+    assert len(_announcing(fig.item, "dead-units-explorer")) == 1  # both selects share it
+
+
+def test_values_of_the_gradient_explorer():
+    sweep = gradient_sweep()
+    fig = interactive.gradient_explorer(sweep)
+    values = _values(fig)
+    assert set(values.tables) == {"2", "6"}
+    table = values.tables["6"]
+    assert table["header"] == ["层", "ReLU", "Sigmoid", "ReLU + He 初始化", "Tanh + Xavier 初始化"]
+    grads = sweep["sigmoid/depth=6"].history["grad_mean"][-1]  # the last epoch, as plotted
+    assert [row[2] for row in table["rows"]] == [interactive.common.sci(g) for g in grads]
+    assert [row[0] for row in table["rows"]][::7] == ["第 1 层", "输出层"]
+    line = _lines(fig.item)["6"]
+    assert line.startswith("隐藏层 6 层：第 1 层的平均 |grad|：ReLU ")
+    assert f"Sigmoid {interactive.common.sci(grads[0])}" in line
+    assert len(_announcing(fig.item, "gradient-explorer")) == 2  # the slider and the checkboxes
+
+
+def test_values_of_the_activation_explorer():
+    fig = interactive.activation_explorer()
+    values = _values(fig)
+    table = values.tables["leaky_relu"]
+    samples = fig.data["functions"]["leaky_relu"]["samples"]
+    assert table["header"][1:3] == [
+        f"f(x)（α = {samples[0]['alpha']:g}）",
+        f"f′(x)（α = {samples[0]['alpha']:g}）",
+    ]
+    by_x = {row[0]: row for row in table["rows"]}
+    i = fig.data["x"].index(-2.0)
+    assert by_x["−2"][1:] == [
+        f"{s[k][i]:.4g}".replace("-", "−") for s in samples for k in ("f", "derivative")
+    ]
+    assert by_x["−2"][3] == "−0.4"  # α = 0.2 at x = -2
+    assert set(values.tables) == {"leaky_relu", "elu"}
+    assert len(_announcing(fig.item, "activation-explorer")) == 2  # the slider and the select
+
+
+def test_values_helpers():
+    from labcode.interactive.common import sci, shown_epochs, values_block, values_table
+
+    assert sci(3.14159e-5) == "3.1e-5" and sci(0.5) == "5.0e-1" and sci(123.0) == "1.2e2"
+    assert shown_epochs(4) == [1, 2, 3, 4]
+    assert shown_epochs(40) == [1, 5, 10, 15, 20, 25, 30, 35, 40]
+    assert shown_epochs(100) == [1, *range(10, 101, 10)]
+    assert shown_epochs(0) == []
+    assert all(len(shown_epochs(n)) <= 11 and shown_epochs(n)[-1] == n for n in range(1, 500))
+    table = values_table("a < b", ["x", "y"], [[1, "<2>"]], setting='s"1')
+    assert table == (
+        '<table data-setting="s&quot;1"><caption>a &lt; b</caption><thead><tr>'
+        '<th scope="col">x</th><th scope="col">y</th></tr></thead>'
+        '<tbody><tr><th scope="row">1</th><td>&lt;2&gt;</td></tr></tbody></table>'
+    )
+    with pytest.raises(ValueError, match="没有可写成文字的数值"):
+        values_block("x", [], "说明")
+
+
+def test_canvas_is_no_tab_stop():
+    """Bokeh's plot event layer has tabindex 0; a document_ready callback takes it out."""
+    item = interactive.activation_explorer().item
+    callbacks = _plain(item["doc"]["callbacks"])
+    code = [o["attributes"]["code"] for o in _objects(callbacks) if o["name"] == "CustomJS"]
+    assert any("bk-events" in c and "tabIndex = -1" in c for c in code), callbacks
+
+
+def test_site_page_has_values_live_line_and_skip_link():
+    from docs._build import interactive as site
+
+    fig = interactive.dropout_explorer(dropout_sweep())
+    (found,) = site.figures(_notebook(fig), "x.py")
+    html = site.figure_html(found, "results/dropout-explorer.json")
+    live = re.search(r'<p class="lab-interactive__live" id="lab-dropout-explorer-live"[^>]*>', html)
+    assert live and 'aria-live="polite"' in live.group(0)
+    assert fig.values_html in html
+    # the block lies outside the figure's div (BokehJS replaces what is inside)
+    assert html.index("</div>") < html.index(fig.values_html)
+    page = (
+        '<body><div data-md-component="skip">\n<a href="#t" class="md-skip">跳转至</a>\n</div>'
+        f"<article>{html}</article></body>"
+    )
+    linked = site.add_skip_link(page)
+    skip = re.search(r'<div data-md-component="skip">(.*?)</div>', linked, re.S).group(1)
+    assert re.findall(r'href="([^"]+)"', skip) == ["#t", "#lab-dropout-explorer"]
+    assert "跳到交互图" in skip
+    # mkdocs-jupyter sorts the attributes of a tag
+    sorted_attrs = (
+        '<div aria-label="x" class="lab-interactive" id="lab-gradient-explorer" role="figure">'
+    )
+    assert 'href="#lab-gradient-explorer"' in site.add_skip_link(
+        page.split("<article>")[0] + sorted_attrs
+    )
+    plain = '<div data-md-component="skip"><a href="#t" class="md-skip">x</a></div><p>no figure</p>'
+    assert site.add_skip_link(plain) == plain

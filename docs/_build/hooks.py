@@ -484,6 +484,10 @@ def on_page_content(html: str, page: Page, config, files):
     return html + provenance(result)
 
 
+def on_post_page(output: str, page: Page, config):
+    return interactive.add_skip_link(output)
+
+
 EXERCISES_PAGE = "exercises.md"
 
 

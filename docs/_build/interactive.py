@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -42,6 +43,7 @@ class Figure:
     alt: str
     item: dict
     data: dict
+    values: str = ""  # the figure's values as text: a folded block of tables made by labcode
 
     @property
     def dom_id(self) -> str:
@@ -102,7 +104,8 @@ def figures(nb, name: str) -> list[Figure]:
             alt = _text(data.get("text/plain")).strip()
             if not alt:
                 raise InteractiveError(f"{name}: interactive figure {figure_id} has no description")
-            found.append(Figure(figure_id, alt, item, meta["data"]))
+            values = meta.get("values_html", "")
+            found.append(Figure(figure_id, alt, item, meta["data"], _text(values)))
     ids = [f.figure_id for f in found]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -144,17 +147,54 @@ def _json_for_html(value) -> str:
     return escape(text, quote=False)
 
 
+VISUALLY_HIDDEN = (
+    "position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;"
+    "overflow:hidden;clip-path:inset(50%);white-space:nowrap"
+)
+
+
 def figure_html(fig: Figure, data_url: str) -> str:
     alt = escape(fig.alt, quote=True)
     return (
         f'<div class="lab-interactive" id="{fig.dom_id}" data-figure="{fig.figure_id}" '
-        f'role="figure" aria-label="{alt}">'
+        f'role="figure" aria-label="{alt}" tabindex="-1">'
         '<p class="lab-interactive__fallback">交互图需要 JavaScript；静态图见上。</p></div>'
+        # what a control change shows, said by the figure's callbacks (labcode.interactive.common.
+        # live_id); visually hidden: the figure shows the same
+        f'<p class="lab-interactive__live" id="{fig.dom_id}-live" aria-live="polite" '
+        f'aria-atomic="true" style="{VISUALLY_HIDDEN}"></p>'
+        f"{fig.values}"
         f'<template class="lab-interactive__item" id="{fig.dom_id}-item">'
         f"{_json_for_html(fig.item)}</template>"
         f'<p class="lab-interactive__data">交互图的数据（本次构建的运行结果）：'
         f'<a href="{escape(data_url, quote=True)}">{escape(Path(data_url).name)}</a></p>'
     )
+
+
+_SKIP = re.compile(r'(<div data-md-component="skip">.*?)(</div>)', re.S)
+# the page's figure (mkdocs-jupyter sorts a tag's attributes)
+_FIGURE = re.compile(r'<div\b[^>]*\bclass="lab-interactive"[^>]*>')
+_ID = re.compile(r'\bid="(lab-[a-z0-9-]+)"')
+
+
+def add_skip_link(page_html: str) -> str:
+    """Next to Material's "skip to content" link (the page's first Tab stop), one to the page's
+    interactive figure: Tab, Tab, Enter focuses the figure (its label is read) and Tab reaches its
+    first control, where tabbing through the navigation, the formulas and the code cells takes
+    dozens of presses. Pages without a figure are returned unchanged."""
+    figure = _FIGURE.search(page_html)
+    found = _ID.search(figure.group(0)) if figure else None
+    if not found:
+        return page_html
+    # Material handles a click on an in-page link itself and the focus ends on <body>: focus the
+    # figure (tabindex="-1"; focusing scrolls it into view) and leave the link to Material only
+    # without JavaScript
+    target = found.group(1)
+    link = (
+        f'<a href="#{target}" class="md-skip lab-skip-figure" onclick="event.preventDefault(); '
+        f"document.getElementById('{target}').focus()\">跳到交互图</a>"
+    )
+    return _SKIP.sub(lambda m: m.group(1) + link + m.group(2), page_html, count=1)
 
 
 # Runs at its place in the page (after every figure) and again after each instant navigation

@@ -12,6 +12,9 @@ window.MathJax = {
     // navigation links: a heading with math puts its TeX source into the table of contents.
     ignoreHtmlClass: ".*|",
     processHtmlClass: "arithmatex|md-nav__link|md-ellipsis",
+    // Formulas are not Tab stops (a chapter has 80+ of them before its interactive figure); screen
+    // readers still get each formula as assistive MathML, and the menu can turn this back on.
+    menuOptions: { settings: { inTabOrder: false } },
   },
 };
 

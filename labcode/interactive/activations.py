@@ -13,10 +13,13 @@ from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
+    announce_js,
     column_layout,
     new_plot,
     require_bokeh,
     style_widget,
+    values_block,
+    values_table,
 )
 
 __all__ = ["FIGURE_ID", "PARAMETERS", "activation_explorer"]
@@ -56,7 +59,45 @@ source.data = {x: x, f: f, d: d, relu_f: source.data.relu_f, relu_d: source.data
 const title = spec.label + "（α = " + Number(a.toFixed(3)) + "）";
 top.title.text = "函数 " + title;
 bottom.title.text = "导数 " + title;
+const fmt = (v) => String(Number(v.toFixed(4))).replace("-", "−");
+let at = 0;  // the grid point nearest to x = -1
+for (let i = 1; i < x.length; i++) if (Math.abs(x[i] + 1) < Math.abs(x[at] + 1)) at = i;
 """
+
+# the live line: the new curve's value and slope near x = -1 (where the activations differ from ReLU)
+_ANNOUNCE = (
+    '"函数 " + title + "：x = " + fmt(x[at]) + " 时 f(x) = " + fmt(f[at]) + "，f′(x) = " + fmt(d[at]) '
+    '+ "；x > 0 时 f(x) = x，f′(x) = 1。"'
+)
+
+#: x at which the values table lists each function (all on the figure's grid)
+TABLE_X = (-4.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0)
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}".replace("-", "−")
+
+
+def values_html(functions: dict, xs: list[float]) -> str:
+    """The values as text: for each function, f and f′ at :data:`TABLE_X` for each α whose values
+    labcode computed (the figure's first curve and the recorded checks)."""
+    rows_at = [xs.index(x) for x in TABLE_X if x in xs]
+    tables = []
+    for name, info in functions.items():
+        alphas = [s["alpha"] for s in info["samples"]]
+        header = ["x"] + [f"{what}（α = {a:g}）" for a in alphas for what in ("f(x)", "f′(x)")]
+        rows = [
+            [_number(xs[i])]
+            + [_number(s[key][i]) for s in info["samples"] for key in ("f", "derivative")]
+            for i in rows_at
+        ]
+        caption = f"{info['label']}：{info['formula']}；{info['derivative_formula']}"
+        tables.append(values_table(caption, header, rows, setting=name))
+    note = (
+        "各函数在几个 x 处的函数值 f(x) 与导数 f′(x)，由 labcode 的实现算出，"
+        "与图中初始曲线的数据相同；滑块换成其他 α 时，图按同样的公式重算。"
+    )
+    return values_block(FIGURE_ID, tables, note)
 
 
 def _values(act, xs: list[float]) -> tuple[list[float], list[float]]:
@@ -178,7 +219,8 @@ def activation_explorer(
         "top": top,
         "bottom": bottom,
     }
-    slider.js_on_change("value", CustomJS(args=args, code=_COMPUTE))
+    announce = announce_js(FIGURE_ID, _ANNOUNCE)
+    slider.js_on_change("value", CustomJS(args=args, code=_COMPUTE + announce))
     select.js_on_change(
         "value",
         CustomJS(
@@ -188,7 +230,8 @@ const s = specs[select.value];
 slider.start = s.start; slider.end = s.end; slider.step = s.step;
 slider.value = s.default;
 """
-            + _COMPUTE,
+            + _COMPUTE
+            + announce,
         ),
     )
     labels = "、".join(functions[n]["label"] for n in names)
@@ -203,4 +246,4 @@ slider.value = s.default;
         "reference": {"name": "relu", "label": "ReLU", "f": relu_f, "derivative": relu_d},
     }
     layout = column_layout(select, slider, top, bottom, name=FIGURE_ID)
-    return InteractiveFigure(FIGURE_ID, layout, data, alt)
+    return InteractiveFigure(FIGURE_ID, layout, data, alt, values_html(functions, xs))

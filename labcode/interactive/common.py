@@ -24,6 +24,8 @@ __all__ = [
     "line_glyphs",
     "new_plot",
     "require_bokeh",
+    "values_block",
+    "values_table",
 ]
 
 #: The value is the Bokeh ``json_item`` as a JSON **string**: nbformat writes JSON-typed outputs with
@@ -61,6 +63,18 @@ select.bk-input { box-sizing: border-box; max-width: 100%; min-height: 44px; }
 .noUi-horizontal .noUi-handle { width: 28px; height: 28px; right: -14px; top: -10px; border-radius: 50%; }
 .noUi-handle::before, .noUi-handle::after { display: none; }
 input[type="checkbox"] { width: 24px; height: 24px; margin: 0 4px 0 0; }
+"""
+
+# the keyboard focus ring (Bokeh's own focus style on <select> is a faint glow that overrides a plain
+# ``select:focus-visible``), and no sliding handle for readers who ask for less motion
+FOCUS_CSS = """
+.bk-input:focus-visible, .bk-input:focus, .noUi-handle:focus-visible,
+input[type="checkbox"]:focus-visible {
+  outline: 3px solid #0072B2; outline-offset: 2px; box-shadow: 0 0 0 5px #FFFFFF;
+}
+@media (prefers-reduced-motion: reduce) {
+  *, .noUi-state-tap .noUi-connect, .noUi-state-tap .noUi-origin { transition: none !important; }
+}
 """
 
 
@@ -110,6 +124,18 @@ def fallback_html(figure_id: str, alt_text: str) -> str:
     )
 
 
+# Bokeh gives each plot's event layer tabindex="0" for key-driven tools; these figures have none, so
+# it would only be an empty Tab stop per plot between the controls and the rest of the page
+UNTAB_CANVAS_JS = """
+(function walk(root) {
+  root.querySelectorAll("*").forEach((el) => {
+    if (el.classList.contains("bk-events") && el.tabIndex >= 0) el.tabIndex = -1;
+    if (el.shadowRoot) walk(el.shadowRoot);
+  });
+})(document);
+"""
+
+
 class InteractiveFigure:
     """一张交互图：``figure_id``（稳定的编号，如 ``"gradient-explorer"``）、``item``（Bokeh 的
     ``json_item`` 字典）、``data``（图中所画的数据，JSON 友好）与中文替代文字 ``alt_text``。
@@ -121,26 +147,40 @@ class InteractiveFigure:
     本页旁边的 ``results/<figure_id>.json``。
     """
 
-    def __init__(self, figure_id: str, layout, data: dict[str, Any], alt_text: str):
+    def __init__(
+        self, figure_id: str, layout, data: dict[str, Any], alt_text: str, values_html: str = ""
+    ):
+        from bokeh.document import Document
         from bokeh.embed import json_item
+        from bokeh.models import CustomJS
 
         self.figure_id = figure_id
         self.data = to_jsonable(data)
         self.alt_text = alt_text
+        self.values_html = values_html
+        doc = Document()
+        doc.add_root(layout)
+        doc.js_on_event("document_ready", CustomJS(code=UNTAB_CANVAS_JS))
         self.item = json.loads(json.dumps(json_item(layout)))  # plain JSON types only
         self.layout = layout
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = {
             MIME_TYPE: json.dumps(self.item, ensure_ascii=False),
-            "text/html": fallback_html(self.figure_id, self.alt_text),
+            "text/html": fallback_html(self.figure_id, self.alt_text) + self.values_html,
             "text/plain": self.alt_text,
         }
         if include:
             bundle = {k: v for k, v in bundle.items() if k in include}
         if exclude:
             bundle = {k: v for k, v in bundle.items() if k not in exclude}
-        metadata = {MIME_TYPE: {"figure_id": self.figure_id, "data": self.data}}
+        metadata = {
+            MIME_TYPE: {
+                "figure_id": self.figure_id,
+                "data": self.data,
+                "values_html": self.values_html,
+            }
+        }
         return bundle, metadata
 
     def __repr__(self) -> str:
@@ -158,7 +198,7 @@ def check_result(result, names: Sequence[str], what: str) -> None:
 def _style_widget(widget) -> None:
     from bokeh.models import InlineStyleSheet
 
-    widget.stylesheets = [InlineStyleSheet(css=WIDGET_CSS), InlineStyleSheet(css=TOUCH_CSS)]
+    widget.stylesheets = [InlineStyleSheet(css=css) for css in (WIDGET_CSS, TOUCH_CSS, FOCUS_CSS)]
 
 
 def style_widget(widget, name: str):
@@ -332,3 +372,71 @@ def summary_div(text: str, name: str):
     div = Div(text=text, sizing_mode="stretch_width", name=name)
     div.styles = {"font-size": "14px", "line-height": "1.5", "color": "#222222"}
     return div
+
+
+# --------------------------------------------------------------------------------------------------
+# the figure without sight: its values as text (a folded table) and a live line for control changes
+# --------------------------------------------------------------------------------------------------
+
+
+def live_id(figure_id: str) -> str:
+    """The page element (``aria-live="polite"``) that announces a control change; the site's build
+    (docs/_build/interactive.py) writes it next to the figure."""
+    return f"lab-{figure_id}-live"
+
+
+def announce_js(figure_id: str, text: str) -> str:
+    """JavaScript for a ``CustomJS`` callback: write ``text`` (a JavaScript expression giving the
+    sentence) into the page's live line. Outside the course site (no such element) it does nothing."""
+    return (
+        f'{{ const live = document.getElementById("{live_id(figure_id)}");\n'
+        f"  if (live) live.textContent = {text}; }}\n"
+    )
+
+
+def sci(value: float) -> str:
+    """Two significant digits in scientific notation, short exponent: ``3.1e-5``."""
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def shown_epochs(n: int, at_most: int = 11) -> list[int]:
+    """Which of the epochs 1..n a values table lists: all when few, else the first, the last and
+    every 2nd, 5th, 10th, 20th, ... epoch, at most ``at_most`` of them."""
+    step = 1
+    while True:
+        epochs = sorted({1, *range(step, n + 1, step), n}) if n >= 1 else []
+        if len(epochs) <= at_most:
+            return epochs
+        step = step * 5 // 2 if str(step).startswith("2") else step * 2  # 1, 2, 5, 10, 20, 50
+
+
+def values_table(
+    caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]], setting: str = ""
+) -> str:
+    """A small table of values: a caption, column headers, each row's first cell as its header.
+    ``setting`` (the control setting the table is for) becomes ``data-setting``."""
+    attr = f' data-setting="{html.escape(setting, quote=True)}"' if setting else ""
+    head = "".join(f'<th scope="col">{html.escape(str(h))}</th>' for h in header)
+    body = "".join(
+        f'<tr><th scope="row">{html.escape(str(row[0]))}</th>'
+        + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row[1:])
+        + "</tr>"
+        for row in rows
+    )
+    return (
+        f"<table{attr}><caption>{html.escape(caption)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def values_block(figure_id: str, parts: Sequence[str], note: str) -> str:
+    """The folded block (``<details>``) under the figure with its values as text: ``note`` (one
+    Chinese sentence on what the tables hold) and the tables of :func:`values_table`."""
+    if not parts:
+        raise ValueError(f"{figure_id}：没有可写成文字的数值。")
+    return (
+        f'<details class="lab-interactive__values" data-figure="{html.escape(figure_id)}">'
+        "<summary>图中的数值（文字版）</summary>"
+        f"<p>{html.escape(note)}</p>{''.join(parts)}</details>"
+    )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from ..plots import _label
 from ..plotstyle import layer_label
 from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
+    announce_js,
     check_result,
     column_layout,
     line_glyphs,
@@ -15,6 +18,8 @@ from .common import (
     require_bokeh,
     style_widget,
     summary_div,
+    values_block,
+    values_table,
 )
 
 __all__ = ["FIGURE_ID", "dead_units_explorer"]
@@ -134,7 +139,7 @@ def dead_units_explorer(*results, setting: str | None = None, activation: str | 
         points.append(glyphs[-1])
     add_legend(p, items, ncols=3)
     add_hover(p, points, [("层", "@layer"), ("epoch", "@x"), ("死亡神经元", "@y{0.0%}")])
-    summary = summary_div(texts[current], f"{FIGURE_ID}/summary")
+    summary = summary_div(escape(texts[current]), f"{FIGURE_ID}/summary")
 
     select_setting = style_widget(
         Select(title="优化器设置", value=setting, options=list(settings.items())),
@@ -148,7 +153,8 @@ def dead_units_explorer(*results, setting: str | None = None, activation: str | 
         args={
             "sources": sources,
             "table": table,
-            "texts": texts,
+            "texts": {k: escape(v) for k, v in texts.items()},
+            "lines": texts,
             "summary": summary,
             "setting": select_setting,
             "activation": select_activation,
@@ -162,7 +168,8 @@ for (const [slot, source] of Object.entries(sources)) {
   source.data = {x: r.x.slice(), y: r.y.slice(), layer: r.layer.slice()};
 }
 summary.text = texts[key];
-""",
+"""
+        + announce_js(FIGURE_ID, "lines[key]"),
     )
     select_setting.js_on_change("value", callback)
     select_activation.js_on_change("value", callback)
@@ -180,4 +187,20 @@ summary.text = texts[key];
         "runs": runs,
     }
     layout = column_layout(select_setting, select_activation, summary, p, name=FIGURE_ID)
-    return InteractiveFigure(FIGURE_ID, layout, data, alt)
+    return InteractiveFigure(FIGURE_ID, layout, data, alt, values_html(table, texts, runs))
+
+
+def values_html(table: dict, texts: dict, runs: dict) -> str:
+    """The values as text, for each setting and activation (``table``: what the selects switch
+    between): its summary line and each layer's dead fraction per epoch."""
+    parts = []
+    for key, lines in table.items():
+        layers = runs[key]["layers"]
+        epochs = runs[key]["epochs"]
+        rows = [
+            [e, *(f"{lines[str(i)]['y'][j]:.1%}" for i in range(len(layers)))]
+            for j, e in enumerate(epochs)
+        ]
+        parts.append(values_table(texts[key], ["轮次", *layers], rows, setting=key))
+    note = "每种设置与激活函数：各层死亡神经元所占比例，每个 epoch 一行（0 = 训练前）。"
+    return values_block(FIGURE_ID, parts, note)

@@ -8,14 +8,18 @@ from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
+    announce_js,
     check_result,
     column_layout,
     index_slider,
     line_glyphs,
     new_plot,
     require_bokeh,
+    shown_epochs,
     style_axis,
     summary_div,
+    values_block,
+    values_table,
 )
 
 __all__ = ["FIGURE_ID", "dropout_explorer"]
@@ -59,7 +63,7 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
         runs[run.name] = {"dropout": rate, "epochs": epochs, **values}
         key = f"{rate:g}"
         table[key] = {"x": epochs, **values}
-        texts[key] = escape(
+        texts[key] = (
             f"p = {rate:g}，最后一个 epoch：训练准确率（评估模式）{values['train_acc_eval'][-1]:.2%}，"
             f"测试准确率 {values['test_acc'][-1]:.2%}，差距 {100 * values['gap'][-1]:.2f} 个百分点。"
         )
@@ -109,7 +113,7 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
         mode="vline",
     )
 
-    summary = summary_div(texts[current], f"{FIGURE_ID}/summary")
+    summary = summary_div(escape(texts[current]), f"{FIGURE_ID}/summary")
     slider = index_slider("丢弃概率 p", keys, rates.index(p), f"{FIGURE_ID}/control/p")
     if slider is not None:
         slider.js_on_change(
@@ -118,7 +122,8 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
                 args={
                     "source": source,
                     "table": table,
-                    "texts": texts,
+                    "texts": {k: escape(v) for k, v in texts.items()},
+                    "lines": texts,
                     "keys": keys,
                     "summary": summary,
                 },
@@ -129,7 +134,8 @@ const data = {};
 for (const [name, values] of Object.entries(row)) data[name] = values.slice();
 source.data = data;
 summary.text = texts[key];
-""",
+"""
+                + announce_js(FIGURE_ID, "lines[key]"),
             ),
         )
     alt = (
@@ -140,4 +146,34 @@ summary.text = texts[key];
     )
     data = {"experiment": sweep.name, "rates": rates, "metrics": list(METRICS), "runs": runs}
     layout = column_layout(slider, summary, acc, gap, name=FIGURE_ID)
-    return InteractiveFigure(FIGURE_ID, layout, data, alt)
+    return InteractiveFigure(FIGURE_ID, layout, data, alt, values_html(table, texts))
+
+
+def values_html(table: dict, texts: dict) -> str:
+    """The values as text, for each p (``table``: what the slider switches between): its summary
+    line and the four curves at a few epochs."""
+    parts = []
+    for key, row in table.items():
+        rows = [
+            [
+                e,
+                f"{row['train_acc_eval'][e - 1]:.2%}",
+                f"{row['test_acc'][e - 1]:.2%}",
+                f"{100 * row['gap'][e - 1]:.2f}",
+                f"{row['loss_gap'][e - 1]:.4f}",
+            ]
+            for e in shown_epochs(len(row["x"]))
+        ]
+        parts.append(
+            f"<p>{escape(texts[key])}</p>"
+            + values_table(
+                f"p = {key}：准确率与泛化差距",
+                ["轮次", "训练（评估模式）", "测试", "准确率差距（百分点）", "损失差距"],
+                rows,
+                setting=key,
+            )
+        )
+    note = (
+        "每个丢弃概率 p：最后一个 epoch 的准确率，以及几个 epoch 的训练、测试准确率和两种泛化差距。"
+    )
+    return values_block(FIGURE_ID, parts, note)

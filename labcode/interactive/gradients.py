@@ -8,13 +8,17 @@ from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
+    announce_js,
     check_result,
     column_layout,
     index_slider,
     line_glyphs,
     new_plot,
     require_bokeh,
+    sci,
     style_widget,
+    values_block,
+    values_table,
 )
 
 __all__ = ["FIGURE_ID", "gradient_explorer"]
@@ -92,6 +96,8 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
         }
         for d in depth_list
     }
+    labels = {key: info["label"] for key, info in variants.items()}
+    texts = {depth: _line(depth, row, labels) for depth, row in table.items()}
     p = new_plot(
         "各层的平均 |grad|（最后一个 epoch）",
         "层（1 = 第 1 层，最右 = 输出层）",
@@ -130,14 +136,21 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
         slider.js_on_change(
             "value",
             CustomJS(
-                args={"sources": sources, "table": table, "depths": [str(d) for d in depth_list]},
+                args={
+                    "sources": sources,
+                    "table": table,
+                    "depths": [str(d) for d in depth_list],
+                    "lines": texts,
+                },
                 code="""
-const row = table[depths[Math.round(cb_obj.value)]];
+const depth = depths[Math.round(cb_obj.value)];
+const row = table[depth];
 for (const [key, source] of Object.entries(sources)) {
   const r = row[key];
   source.data = {x: r.x.slice(), y: r.y.slice(), layer: r.layer.slice()};
 }
-""",
+"""
+                + announce_js(FIGURE_ID, "lines[depth]"),
             ),
         )
     checkboxes = style_widget(
@@ -157,13 +170,18 @@ groups.forEach((glyphs, i) => {
   const on = cb_obj.active.includes(i);
   for (const g of glyphs) g.visible = on;
 });
-""",
+const shown = cb_obj.labels.filter((label, i) => cb_obj.active.includes(i));
+"""
+            + announce_js(
+                FIGURE_ID,
+                '(shown.length ? "显示的曲线：" + shown.join("、") : "没有显示任何曲线") + "。"',
+            ),
         ),
     )
-    labels = "、".join(v["label"] for v in variants.values())
     alt = (
         "交互图：深度扫描中各层权重的平均 |grad|（最后一个 epoch，对数坐标）。"
-        f"用滑块选择隐藏层个数（{'、'.join(map(str, depth_list))}），用复选框选择曲线（{labels}）。"
+        f"用滑块选择隐藏层个数（{'、'.join(map(str, depth_list))}），"
+        f"用复选框选择曲线（{'、'.join(labels.values())}）。"
         "在课程网站上可以交互；普通的 Jupyter 中只显示这段文字，静态图见上。"
     )
     data = {
@@ -175,4 +193,27 @@ groups.forEach((glyphs, i) => {
         "runs": runs,
     }
     layout = column_layout(slider, checkboxes, p, name=FIGURE_ID)
-    return InteractiveFigure(FIGURE_ID, layout, data, alt)
+    return InteractiveFigure(FIGURE_ID, layout, data, alt, values_html(table, labels))
+
+
+def _line(depth: str, row: dict, labels: dict) -> str:
+    """The live line for one depth: each curve's mean |grad| in the first layer (where it vanishes)."""
+    firsts = [f"{labels[key]} {sci(r['y'][0])}" for key, r in row.items() if r["y"]]
+    return f"隐藏层 {depth} 层：第 1 层的平均 |grad|：{'，'.join(firsts)}。"
+
+
+def values_html(table: dict, labels: dict) -> str:
+    """The values as text, for each depth (``table``: what the slider switches between): every
+    layer's mean |grad| for each curve."""
+    parts = []
+    for depth, row in table.items():
+        keys = [key for key, r in row.items() if r["y"]]
+        layers = max((row[key]["layer"] for key in keys), key=len, default=[])
+        rows = [
+            [layer, *(sci(row[k]["y"][i]) if i < len(row[k]["y"]) else "—" for k in keys)]
+            for i, layer in enumerate(layers)
+        ]
+        caption = f"隐藏层 {depth} 层：各层的平均 |grad|"
+        parts.append(values_table(caption, ["层", *(labels[k] for k in keys)], rows, setting=depth))
+    note = "每个隐藏层个数：最后一个 epoch 各层权重的平均 |grad|（两位有效数字），每层一行、每条曲线一列。"
+    return values_block(FIGURE_ID, parts, note)

@@ -8,13 +8,17 @@ from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
+    announce_js,
     check_result,
     column_layout,
     index_slider,
     line_glyphs,
     new_plot,
     require_bokeh,
+    shown_epochs,
     summary_div,
+    values_block,
+    values_table,
 )
 
 __all__ = ["FIGURE_ID", "lambda_explorer"]
@@ -77,9 +81,8 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
             "loss": {"x": list(range(1, len(train) + 1)), "train": train, "test": test},
         }
         norm = run.summary.get("w_norm")
-        texts[key] = escape(
-            f"λ = {lam_i:g}：最终训练损失 {train[-1]:.2e}，测试损失 {test[-1]:.2e}"
-            + (f"，权重的 L2 范数 {norm:.3f}。" if norm is not None else "。")
+        texts[key] = f"λ = {lam_i:g}：最终训练损失 {train[-1]:.2e}，测试损失 {test[-1]:.2e}" + (
+            f"，权重的 L2 范数 {norm:.3f}。" if norm is not None else "。"
         )
     keys = [f"{v:g}" for v in lambdas]
     current = f"{lam:g}"
@@ -137,7 +140,7 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
         mode="vline",
     )
 
-    summary = summary_div(texts[current], f"{FIGURE_ID}/summary")
+    summary = summary_div(escape(texts[current]), f"{FIGURE_ID}/summary")
     slider = index_slider("正则化强度 λ", keys, lambdas.index(lam), f"{FIGURE_ID}/control/lambda")
     if slider is not None:
         slider.js_on_change(
@@ -147,7 +150,8 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
                     "hist": hist_source,
                     "loss": loss_source,
                     "table": table,
-                    "texts": texts,
+                    "texts": {k: escape(v) for k, v in texts.items()},
+                    "lines": texts,
                     "keys": keys,
                     "summary": summary,
                 },
@@ -157,7 +161,8 @@ const row = table[key];
 hist.data = {left: row.hist.left.slice(), right: row.hist.right.slice(), top: row.hist.top.slice()};
 loss.data = {x: row.loss.x.slice(), train: row.loss.train.slice(), test: row.loss.test.slice()};
 summary.text = texts[key];
-""",
+"""
+                + announce_js(FIGURE_ID, "lines[key]"),
             ),
         )
     alt = (
@@ -173,4 +178,31 @@ summary.text = texts[key];
         "runs": runs,
     }
     layout = column_layout(slider, summary, hist, loss, name=FIGURE_ID)
-    return InteractiveFigure(FIGURE_ID, layout, data, alt)
+    return InteractiveFigure(FIGURE_ID, layout, data, alt, values_html(table, texts, edges))
+
+
+def values_html(table: dict, texts: dict, edges: list[float]) -> str:
+    """The values as text, for each λ (``table``: what the slider switches between): its summary
+    line, the histogram's counts and the losses at a few epochs."""
+    parts = []
+    for key, row in table.items():
+        loss = row["loss"]
+        rows = [
+            [e, f"{loss['train'][e - 1]:.2e}", f"{loss['test'][e - 1]:.2e}"]
+            for e in shown_epochs(len(loss["x"]))
+        ]
+        counts = "，".join(str(c) for c in row["hist"]["top"])
+        parts.append(
+            f"<p>{escape(texts[key])}各区间中的权重个数：{counts}。</p>"
+            + values_table(
+                f"λ = {key}：训练与测试损失（MSE）",
+                ["轮次", "训练损失", "测试损失"],
+                rows,
+                setting=key,
+            )
+        )
+    note = (
+        f"每个 λ：最终的损失和权重范数、最终权重的直方图（{len(edges) - 1} 个等宽区间，"
+        f"从 {edges[0]:.4g} 到 {edges[-1]:.4g}，从左到右）、几个 epoch 的损失。"
+    )
+    return values_block(FIGURE_ID, parts, note)
