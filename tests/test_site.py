@@ -418,6 +418,42 @@ def test_site_search_and_self_contained(site):
         assert (site / page).is_file(), f"missing {page}"
 
 
+def build_machine_paths() -> list[str]:
+    """Absolute paths of this machine that must not be published: repository, home, data directory."""
+    from labcode import settings
+
+    paths = {str(ROOT), str(Path.home()), str(settings.data_dir())}
+    return sorted(p.rstrip("/") + "/" for p in paths if len(p) > 1)
+
+
+def published_texts(site: Path):
+    """(name, text) of every file of the site, the zip's members included."""
+    import zipfile
+
+    for path in sorted(site.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(site).as_posix()
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    yield f"{rel}!{member}", archive.read(member).decode("utf-8", "replace")
+        else:
+            yield rel, path.read_bytes().decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_no_build_machine_path_is_published(site):
+    needles = build_machine_paths()
+    found = [
+        (name, needle)
+        for name, text in published_texts(site)
+        for needle in needles
+        if needle in text
+    ]
+    assert not found, f"build-machine paths published: {found[:10]} ({len(found)} in all)"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("slug", CHAPTERS)
 def test_student_notebook_and_folded_answers(site, slug):

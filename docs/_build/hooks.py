@@ -126,10 +126,37 @@ RUN_LOCALLY = f"""> **在本地运行这个 Notebook**：它只依赖 `labcode` 
 > 下面保存的输出来自网站构建时的运行。"""
 
 
+def public_build(build: dict, data_dir: Path | None = None) -> dict:
+    """The build record as published (result JSON files, answers notebooks, course bundle).
+
+    The cache key's data fingerprint names each data file by its absolute path on the build machine,
+    with its modification time: published, each file is named relative to the data directory (its
+    base name if it lies elsewhere) with its size only. Dataset, source and checksums are kept.
+    """
+    from labcode import settings
+
+    root = Path(data_dir if data_dir is not None else settings.data_dir()).resolve()
+    public = json.loads(json.dumps(build))
+    data = public.get("data")
+    if isinstance(data, dict) and isinstance(data.get("files"), dict):
+        files = {}
+        for name, stat in data["files"].items():
+            path = Path(name)
+            try:
+                shown = path.resolve().relative_to(root).as_posix()
+            except ValueError:
+                shown = path.name
+            files[shown] = stat[0] if isinstance(stat, list) and stat else stat
+        data["files"] = files
+    return public
+
+
 def download_copy(result, site_url: str = "") -> str:
     """The downloadable .ipynb: the executed notebook (fresh Markdown, written for Jupyter by
     :mod:`nbmarkdown`) with a first cell saying how to run it."""
     merged = nbmarkdown.notebook_for_jupyter(execute.merged_notebook(result), "answers", site_url)
+    if "labcode_build" in merged.metadata:
+        merged.metadata["labcode_build"] = public_build(merged.metadata["labcode_build"])
     nb = json.loads(nbformat.writes(merged))
     cell = {"cell_type": "markdown", "id": "run-locally", "metadata": {}, "source": RUN_LOCALLY}
     nb["cells"].insert(0, cell)
@@ -244,7 +271,7 @@ def add_interactive_results(files: Files, config, result, name: str) -> None:
     except interactive.InteractiveError as exc:
         raise PluginError(str(exc)) from None
     _state["figures"][name] = found
-    build = result.notebook.metadata.get("labcode_build", {})
+    build = public_build(result.notebook.metadata.get("labcode_build", {}))
     for fig in found:
         files.append(
             File.generated(
