@@ -478,6 +478,7 @@ _SOURCES = """(id) => Bokeh.documents.flatMap(d => [...d.all_models])
 def _open_interactive(page, base_url, slug):
     figure_id = INTERACTIVE[slug]
     page.goto(f"{base_url}/{slug}/", wait_until="load")
+    page.locator(f"#lab-{figure_id}").scroll_into_view_if_needed()  # BokehJS loads near a figure
     page.wait_for_function(
         f"() => document.getElementById('lab-{figure_id}')?.dataset.embedded === 'done'",
         timeout=30_000,
@@ -717,6 +718,7 @@ def test_interactive_instant_navigation_and_pages_without_figures(page, base_url
     for slug in slugs[:2]:
         page.locator(f'nav.md-nav--primary a[href$="{slug}/"]').first.click()
         page.wait_for_url(f"**/{slug}/")
+        page.locator(f"#lab-{INTERACTIVE[slug]}").scroll_into_view_if_needed()
         page.wait_for_function(
             f"() => document.getElementById('lab-{INTERACTIVE[slug]}')?.dataset.embedded === 'done'",
             timeout=30_000,
