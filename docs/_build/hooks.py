@@ -205,6 +205,7 @@ def on_config(config):
     _state["figures"] = {}
     _state["student"] = {}
     _state["executed"] = 0
+    _state["stylesheets"] = {}
     log.info(
         "notebooks: profile=%s device=%s", _state["settings"].profile, _state["settings"].device
     )
@@ -574,7 +575,44 @@ def _nav_titles(config) -> dict[str, str]:
     return titles
 
 
+_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
+NOTEBOOK_CSS = "assets/stylesheets/notebook.{hash}.css"
+
+
+def notebook_css(html: str) -> str:
+    """The CSS of a page's ``<style>`` blocks, joined in order."""
+    return "\n".join(m.group(1).strip() for m in _STYLE.finditer(html))
+
+
+def replace_styles(html: str, link: str) -> str:
+    """``html`` with its first ``<style>`` block replaced by ``link`` and the others removed."""
+    first = iter([link])
+    return _STYLE.sub(lambda m: next(first, ""), html)
+
+
+@event_priority(-100)
+def on_post_page(output: str, page: Page, config):
+    """A chapter's inlined notebook CSS (about 600 KB, mostly JupyterLab's, the same on every
+    chapter) becomes one stylesheet file, linked from the page and cached across chapters."""
+    if getattr(page, "nb_result", None) is None:
+        return output
+    import hashlib
+
+    css = notebook_css(output)
+    if not css:
+        return output
+    dest = NOTEBOOK_CSS.format(hash=hashlib.sha256(css.encode("utf-8")).hexdigest()[:10])
+    _state["stylesheets"][dest] = css
+    # in the page's content, where the styles were: Material's instant navigation swaps it in
+    link = f'<link rel="stylesheet" href="{htmlescape(get_relative_url(dest, page.url))}">'
+    return replace_styles(output, link)
+
+
 def on_post_build(config):
+    for dest, css in _state["stylesheets"].items():
+        path = Path(config["site_dir"]) / dest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(css, encoding="utf-8")
     results = _state["results"]
     executed = _state.get("executed", 0)
     log.info(
