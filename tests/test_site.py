@@ -78,7 +78,7 @@ def check_chapter_page(site: Path, slug: str) -> None:
         f"{slug}: no math"
     )
     assert "MathJax.Hub" not in page and "text/x-mathjax-config" not in page
-    assert 'src="' in page and "assets/mathjax/tex-chtml.js" in page
+    assert 'src="' in page and "javascripts/mathjax-config.js" in page  # loads MathJax on demand
     # page TOC from the notebook's headings
     toc = page[page.index("md-nav--secondary") :]
     assert re.search(r'<a href="#[^"]+" class="md-nav__link"', toc), (
