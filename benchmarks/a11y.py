@@ -77,6 +77,7 @@ _PREPARE = """async () => {
     fig.scrollIntoView({block: 'center'});
     for (let i = 0; i < 300 && fig.dataset.embedded !== 'done'; i++) await sleep(50);
   }
+  document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; });
   for (const img of document.querySelectorAll('article img')) {
     if (!img.complete) await new Promise(r => { img.onload = img.onerror = r; });
   }

@@ -160,6 +160,16 @@ def _wait_for_mathjax(page):
     page.evaluate("() => MathJax.startup.promise.then(() => document.fonts.ready).then(() => true)")
 
 
+def _load_lazy_images(page):
+    """The figures are loading="lazy" (fetched near the viewport): load them all, wait for them."""
+    page.evaluate(
+        "() => document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('article img')].every(i => i.complete)"
+    )
+
+
 def _luminance(css_color: str) -> float:
     """Relative luminance (0 dark .. 1 light) of an ``rgb()``/``rgba()`` computed colour."""
     values = css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")
@@ -209,6 +219,7 @@ def test_chapter_in_browser(page, base_url, slug):
     assert admonitions.first.is_visible()
 
     # every image loaded, at least one figure from the executed notebook
+    _load_lazy_images(page)
     images = page.evaluate(
         """() => [...document.querySelectorAll('article img')].map(i => ({
                  src: i.src.slice(0, 60), ok: i.complete && i.naturalWidth > 0}))"""
@@ -372,9 +383,7 @@ def test_every_screen(page, base_url, slug, request):
     viewport = request.node.callspec.params["page"]
     page.goto(f"{base_url}/{slug}/", wait_until="load")
     _wait_for_mathjax(page)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('article img')].every(i => i.complete)"
-    )
+    _load_lazy_images(page)
     # MathJax's screen-reader copy is visually hidden but absolutely positioned: take it out of the
     # layout before measuring what a reader sees
     page.evaluate(

@@ -206,6 +206,7 @@ def on_config(config):
     _state["student"] = {}
     _state["executed"] = 0
     _state["stylesheets"] = {}
+    _state["figure_files"] = {}
     log.info(
         "notebooks: profile=%s device=%s", _state["settings"].profile, _state["settings"].device
     )
@@ -480,6 +481,7 @@ def on_page_content(html: str, page: Page, config, files):
     if result is None:
         return html
     html = fill_alt_texts(html, image_alts(result.notebook), page.file.src_uri)
+    html = _INLINE_PNG.sub(lambda m: _png_file(m, page), html)
     html = _MATHJAX2.sub("", html)
     html = _MERMAID.sub("", html)
     if "MathJax.Hub" in html:
@@ -575,6 +577,27 @@ def _nav_titles(config) -> dict[str, str]:
     return titles
 
 
+_INLINE_PNG = re.compile(r'<img\b([^>]*?)\ssrc="data:image/png;base64,([A-Za-z0-9+/=\s]+)"')
+FIGURE_DEST = "assets/figures/{hash}.png"
+
+
+def _png_file(match: re.Match, page: Page) -> str:
+    """An executed figure as a PNG file of its own, loaded when it comes near the viewport."""
+    import base64
+    import hashlib
+    import struct
+
+    data = base64.b64decode(match.group(2))
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
+    dest = FIGURE_DEST.format(hash=hashlib.sha256(data).hexdigest()[:16])
+    _state["figure_files"][dest] = data
+    src = htmlescape(get_relative_url(dest, page.url))
+    return (
+        f'<img{match.group(1)} src="{src}" loading="lazy" decoding="async" '
+        f'width="{width}" height="{height}"'
+    )
+
+
 _STYLE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
 NOTEBOOK_CSS = "assets/stylesheets/notebook.{hash}.css"
 
@@ -609,10 +632,14 @@ def on_post_page(output: str, page: Page, config):
 
 
 def on_post_build(config):
-    for dest, css in _state["stylesheets"].items():
+    written = {**_state["stylesheets"], **_state["figure_files"]}
+    for dest, content in written.items():
         path = Path(config["site_dir"]) / dest
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(css, encoding="utf-8")
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
     results = _state["results"]
     executed = _state.get("executed", 0)
     log.info(
