@@ -77,6 +77,7 @@ _PREPARE = """async () => {
     fig.scrollIntoView({block: 'center'});
     for (let i = 0; i < 300 && fig.dataset.embedded !== 'done'; i++) await sleep(50);
   }
+  document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; });
   for (const img of document.querySelectorAll('article img')) {
     if (!img.complete) await new Promise(r => { img.onload = img.onerror = r; });
   }
@@ -133,13 +134,19 @@ def counts(violations: list[dict]) -> dict[str, int]:
 @contextlib.contextmanager
 def serve(site: Path):
     handler = functools.partial(_Quiet, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # the browser closed the page
+            super().handle_error(request, client_address)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -160,6 +160,16 @@ def _wait_for_mathjax(page):
     page.evaluate("() => MathJax.startup.promise.then(() => document.fonts.ready).then(() => true)")
 
 
+def _load_lazy_images(page):
+    """The figures are loading="lazy" (fetched near the viewport): load them all, wait for them."""
+    page.evaluate(
+        "() => document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('article img')].every(i => i.complete)"
+    )
+
+
 def _luminance(css_color: str) -> float:
     """Relative luminance (0 dark .. 1 light) of an ``rgb()``/``rgba()`` computed colour."""
     values = css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")
@@ -209,6 +219,7 @@ def test_chapter_in_browser(page, base_url, slug):
     assert admonitions.first.is_visible()
 
     # every image loaded, at least one figure from the executed notebook
+    _load_lazy_images(page)
     images = page.evaluate(
         """() => [...document.querySelectorAll('article img')].map(i => ({
                  src: i.src.slice(0, 60), ok: i.complete && i.naturalWidth > 0}))"""
@@ -458,9 +469,7 @@ def test_every_screen(page, base_url, slug, request):
     viewport = request.node.callspec.params["page"]
     page.goto(f"{base_url}/{slug}/", wait_until="load")
     _wait_for_mathjax(page)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('article img')].every(i => i.complete)"
-    )
+    _load_lazy_images(page)
     # (MathJax's screen-reader copy of each formula stays in the layout: its full-width box made the
     # notebook scroll sideways on l2; extra.css shrinks it to 1 px)
     layout = page.evaluate(_LAYOUT)
@@ -592,6 +601,7 @@ _SOURCES = """(id) => Bokeh.documents.flatMap(d => [...d.all_models])
 def _open_interactive(page, base_url, slug):
     figure_id = INTERACTIVE[slug]
     page.goto(f"{base_url}/{slug}/", wait_until="load")
+    page.locator(f"#lab-{figure_id}").scroll_into_view_if_needed()  # BokehJS loads near a figure
     page.wait_for_function(
         f"() => document.getElementById('lab-{figure_id}')?.dataset.embedded === 'done'",
         timeout=30_000,
@@ -860,6 +870,7 @@ def test_interactive_instant_navigation_and_pages_without_figures(page, base_url
     for slug in slugs[:2]:
         page.locator(f'nav.md-nav--primary a[href$="{slug}/"]').first.click()
         page.wait_for_url(f"**/{slug}/")
+        page.locator(f"#lab-{INTERACTIVE[slug]}").scroll_into_view_if_needed()
         page.wait_for_function(
             f"() => document.getElementById('lab-{INTERACTIVE[slug]}')?.dataset.embedded === 'done'",
             timeout=30_000,

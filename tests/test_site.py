@@ -82,7 +82,7 @@ def check_chapter_page(site: Path, slug: str) -> None:
         f"{slug}: no math"
     )
     assert "MathJax.Hub" not in page and "text/x-mathjax-config" not in page
-    assert 'src="' in page and "assets/mathjax/tex-chtml.js" in page
+    assert 'src="' in page and "javascripts/mathjax-config.js" in page  # loads MathJax on demand
     # page TOC from the notebook's headings
     toc = page[page.index("md-nav--secondary") :]
     assert re.search(r'<a href="#[^"]+" class="md-nav__link"', toc), (
@@ -492,6 +492,42 @@ def test_reference_lists_every_public_name(site):
     page = (site / "reference" / "index.html").read_text(encoding="utf-8")
     assert undocumented(page, documented_modules()) == []
     assert ":func:" not in page and ":class:" not in page  # Sphinx roles rewritten (griffe_roles)
+
+
+def build_machine_paths() -> list[str]:
+    """Absolute paths of this machine that must not be published: repository, home, data directory."""
+    from labcode import settings
+
+    paths = {str(ROOT), str(Path.home()), str(settings.data_dir())}
+    return sorted(p.rstrip("/") + "/" for p in paths if len(p) > 1)
+
+
+def published_texts(site: Path):
+    """(name, text) of every file of the site, the zip's members included."""
+    import zipfile
+
+    for path in sorted(site.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(site).as_posix()
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    yield f"{rel}!{member}", archive.read(member).decode("utf-8", "replace")
+        else:
+            yield rel, path.read_bytes().decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_no_build_machine_path_is_published(site):
+    needles = build_machine_paths()
+    found = [
+        (name, needle)
+        for name, text in published_texts(site)
+        for needle in needles
+        if needle in text
+    ]
+    assert not found, f"build-machine paths published: {found[:10]} ({len(found)} in all)"
 
 
 @pytest.mark.slow

@@ -126,10 +126,37 @@ RUN_LOCALLY = f"""> **在本地运行这个 Notebook**：它只依赖 `labcode` 
 > 下面保存的输出来自网站构建时的运行。"""
 
 
+def public_build(build: dict, data_dir: Path | None = None) -> dict:
+    """The build record as published (result JSON files, answers notebooks, course bundle).
+
+    The cache key's data fingerprint names each data file by its absolute path on the build machine,
+    with its modification time: published, each file is named relative to the data directory (its
+    base name if it lies elsewhere) with its size only. Dataset, source and checksums are kept.
+    """
+    from labcode import settings
+
+    root = Path(data_dir if data_dir is not None else settings.data_dir()).resolve()
+    public = json.loads(json.dumps(build))
+    data = public.get("data")
+    if isinstance(data, dict) and isinstance(data.get("files"), dict):
+        files = {}
+        for name, stat in data["files"].items():
+            path = Path(name)
+            try:
+                shown = path.resolve().relative_to(root).as_posix()
+            except ValueError:
+                shown = path.name
+            files[shown] = stat[0] if isinstance(stat, list) and stat else stat
+        data["files"] = files
+    return public
+
+
 def download_copy(result, site_url: str = "") -> str:
     """The downloadable .ipynb: the executed notebook (fresh Markdown, written for Jupyter by
     :mod:`nbmarkdown`) with a first cell saying how to run it."""
     merged = nbmarkdown.notebook_for_jupyter(execute.merged_notebook(result), "answers", site_url)
+    if "labcode_build" in merged.metadata:
+        merged.metadata["labcode_build"] = public_build(merged.metadata["labcode_build"])
     nb = json.loads(nbformat.writes(merged))
     cell = {"cell_type": "markdown", "id": "run-locally", "metadata": {}, "source": RUN_LOCALLY}
     nb["cells"].insert(0, cell)
@@ -178,6 +205,8 @@ def on_config(config):
     _state["figures"] = {}
     _state["student"] = {}
     _state["executed"] = 0
+    _state["stylesheets"] = {}
+    _state["figure_files"] = {}
     log.info(
         "notebooks: profile=%s device=%s", _state["settings"].profile, _state["settings"].device
     )
@@ -244,7 +273,7 @@ def add_interactive_results(files: Files, config, result, name: str) -> None:
     except interactive.InteractiveError as exc:
         raise PluginError(str(exc)) from None
     _state["figures"][name] = found
-    build = result.notebook.metadata.get("labcode_build", {})
+    build = public_build(result.notebook.metadata.get("labcode_build", {}))
     for fig in found:
         files.append(
             File.generated(
@@ -452,6 +481,7 @@ def on_page_content(html: str, page: Page, config, files):
     if result is None:
         return html
     html = fill_alt_texts(html, image_alts(result.notebook), page.file.src_uri)
+    html = _INLINE_PNG.sub(lambda m: _png_file(m, page), html)
     html = _MATHJAX2.sub("", html)
     html = _MERMAID.sub("", html)
     if "MathJax.Hub" in html:
@@ -551,7 +581,69 @@ def _nav_titles(config) -> dict[str, str]:
     return titles
 
 
+_INLINE_PNG = re.compile(r'<img\b([^>]*?)\ssrc="data:image/png;base64,([A-Za-z0-9+/=\s]+)"')
+FIGURE_DEST = "assets/figures/{hash}.png"
+
+
+def _png_file(match: re.Match, page: Page) -> str:
+    """An executed figure as a PNG file of its own, loaded when it comes near the viewport."""
+    import base64
+    import hashlib
+    import struct
+
+    data = base64.b64decode(match.group(2))
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
+    dest = FIGURE_DEST.format(hash=hashlib.sha256(data).hexdigest()[:16])
+    _state["figure_files"][dest] = data
+    src = htmlescape(get_relative_url(dest, page.url))
+    return (
+        f'<img{match.group(1)} src="{src}" loading="lazy" decoding="async" '
+        f'width="{width}" height="{height}"'
+    )
+
+
+_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
+NOTEBOOK_CSS = "assets/stylesheets/notebook.{hash}.css"
+
+
+def notebook_css(html: str) -> str:
+    """The CSS of a page's ``<style>`` blocks, joined in order."""
+    return "\n".join(m.group(1).strip() for m in _STYLE.finditer(html))
+
+
+def replace_styles(html: str, link: str) -> str:
+    """``html`` with its first ``<style>`` block replaced by ``link`` and the others removed."""
+    first = iter([link])
+    return _STYLE.sub(lambda m: next(first, ""), html)
+
+
+@event_priority(-100)
+def on_post_page(output: str, page: Page, config):
+    """A chapter's inlined notebook CSS (about 600 KB, mostly JupyterLab's, the same on every
+    chapter) becomes one stylesheet file, linked from the page and cached across chapters."""
+    if getattr(page, "nb_result", None) is None:
+        return output
+    import hashlib
+
+    css = notebook_css(output)
+    if not css:
+        return output
+    dest = NOTEBOOK_CSS.format(hash=hashlib.sha256(css.encode("utf-8")).hexdigest()[:10])
+    _state["stylesheets"][dest] = css
+    # in the page's content, where the styles were: Material's instant navigation swaps it in
+    link = f'<link rel="stylesheet" href="{htmlescape(get_relative_url(dest, page.url))}">'
+    return replace_styles(output, link)
+
+
 def on_post_build(config):
+    written = {**_state["stylesheets"], **_state["figure_files"]}
+    for dest, content in written.items():
+        path = Path(config["site_dir"]) / dest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
     results = _state["results"]
     executed = _state.get("executed", 0)
     log.info(

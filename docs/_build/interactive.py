@@ -198,7 +198,8 @@ def add_skip_link(page_html: str) -> str:
 
 
 # Runs at its place in the page (after every figure) and again after each instant navigation
-# (Material re-creates the page's scripts). Loads BokehJS once per browser page.
+# (Material re-creates the page's scripts). Loads BokehJS once per browser page, when a figure
+# first comes within 1200 px of the viewport.
 LOADER = """
 (function () {
   var base = %(base)s;
@@ -265,7 +266,16 @@ LOADER = """
       });
     });
   }
-  load().then(embed);
+  // BokehJS (~450 KB gzip) only when a figure comes near the viewport
+  var figures = document.querySelectorAll(".lab-interactive[data-figure]");
+  var start = function () { load().then(embed); };
+  if (!("IntersectionObserver" in window)) return start();
+  var seen = new IntersectionObserver(function (entries) {
+    if (!entries.some(function (e) { return e.isIntersecting; })) return;
+    seen.disconnect();
+    start();
+  }, {rootMargin: "1200px 0px"});
+  figures.forEach(function (el) { seen.observe(el); });
 })();
 """
 
