@@ -514,10 +514,6 @@ def on_page_content(html: str, page: Page, config, files):
     return html + provenance(result)
 
 
-def on_post_page(output: str, page: Page, config):
-    return interactive.add_skip_link(output)
-
-
 EXERCISES_PAGE = "exercises.md"
 
 
@@ -620,7 +616,9 @@ def replace_styles(html: str, link: str) -> str:
 @event_priority(-100)
 def on_post_page(output: str, page: Page, config):
     """A chapter's inlined notebook CSS (about 600 KB, mostly JupyterLab's, the same on every
-    chapter) becomes one stylesheet file, linked from the page and cached across chapters."""
+    chapter) becomes one stylesheet file, linked from the page and cached across chapters; a page
+    with an interactive figure gets a skip link to it."""
+    output = interactive.add_skip_link(output)
     if getattr(page, "nb_result", None) is None:
         return output
     import hashlib
