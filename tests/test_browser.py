@@ -152,6 +152,9 @@ def page(browser, base_url, request):
 
 
 def _wait_for_mathjax(page):
+    """Wait until MathJax typeset the page; a page without math never loads it (mathjax-config.js)."""
+    if not page.evaluate("() => typeof labHasMath === 'function' ? labHasMath() : true"):
+        return
     page.wait_for_function(
         "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000
     )

@@ -54,19 +54,3 @@ def test_public_build_names_data_files_without_the_build_machine(tmp_path):
 
 def test_public_build_without_data_is_unchanged(tmp_path):
     assert hooks.public_build({"profile": "full"}, tmp_path) == {"profile": "full"}
-
-
-def test_notebook_styles_become_one_link():
-    page = (
-        "<html><head><title>t</title></head><body><article>"
-        '<style type="text/css">\n.a { color: red; }\n</style><div>x</div>'
-        "<STYLE>.b{margin:0}</STYLE ><p>y</p></article></body></html>"
-    )
-    assert hooks.notebook_css(page) == ".a { color: red; }\n.b{margin:0}"
-    link = '<link rel="stylesheet" href="../n.css">'
-    out = hooks.replace_styles(page, link)
-    assert out == (
-        "<html><head><title>t</title></head><body><article>"
-        f"{link}<div>x</div><p>y</p></article></body></html>"
-    )
-    assert hooks.replace_styles("<p>no styles</p>", link) == "<p>no styles</p>"

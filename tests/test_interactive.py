@@ -456,8 +456,8 @@ def _notebook(*figs):
 def test_site_embeds_figures_without_external_requests():
     import html as htmlmod
 
-    from docs._build import hooks
     from docs._build import interactive as site
+    from docs._build import pagehtml
 
     assert site.MIME == MIME
     figs = [interactive.dropout_explorer(dropout_sweep()), interactive.activation_explorer()]
@@ -483,7 +483,7 @@ def test_site_embeds_figures_without_external_requests():
     assert html.count('class="lab-interactive"') == 2
     assert html.count("<script>") == 1 and html.rstrip().endswith("</script>")  # the loader, last
     assert 'src="' not in html and "../assets/bokeh/" in html
-    assert hooks.EXTERNAL.search(html) is None
+    assert pagehtml.EXTERNAL.search(html) is None
     assert not re.search(r"https?:", html)
     # the Bokeh document sits in a <template> (never a script: Material re-runs scripts)
     template = re.search(

