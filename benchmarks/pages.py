@@ -138,6 +138,7 @@ def measure(browser, site: Path, base: str, rel: str, after: str | None = None) 
         recorder = Recorder(page)
         if after is not None:
             page.goto(f"{base}/{after}", wait_until="networkidle")
+            settle(page, recorder)  # its MathJax fonts come after the first idle: in the cache too
             recorder.clear()
         page.goto(f"{base}/{rel}", wait_until="networkidle")
         settle(page, recorder)

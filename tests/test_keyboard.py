@@ -137,14 +137,13 @@ def test_tab_presses_to_the_first_control(page, base_url, slug):
     figure_id = INTERACTIVE[slug]
     page.goto(f"{base_url}/{slug}/", wait_until="load")
     test_browser._wait_for_mathjax(page)
-    near = f"""() => {{
-      const el = document.getElementById('lab-{figure_id}');
-      return el.getBoundingClientRect().top < 3 * innerHeight && el.dataset.embedded !== 'done';
-    }}"""
+    # BokehJS loads lazily: near the viewport, or at the first Tab (the figure is then "loading")
+    loading = f"""() => ['loading', 'embedding'].includes(
+      document.getElementById('lab-{figure_id}').dataset.embedded)"""
     stops: list[str] = []
     for _ in range(MAX_TABS):
         page.keyboard.press("Tab")
-        if page.evaluate(near):  # the figure may load only when it comes near (lazy BokehJS)
+        if page.evaluate(loading):
             _wait_for_figure(page, figure_id)
         focused = _focused(page, figure_id)
         stops.append(focused["tag"] + (" (scrolls)" if focused["scrolls"] else ""))

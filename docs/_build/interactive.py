@@ -246,10 +246,10 @@ LOADER = """
   }
   function embed() {
     document.querySelectorAll(".lab-interactive[data-figure]").forEach(function (el) {
-      if (el.dataset.embedded) return;
+      if (el.dataset.embedded !== "loading") return;
       var template = document.getElementById(el.id + "-item");
       if (!template) return;
-      el.dataset.embedded = "loading";
+      el.dataset.embedded = "embedding";
       var item = JSON.parse(template.content.textContent);
       el.textContent = "";
       Bokeh.embed.embed_item(item, el.id).then(function () {
@@ -266,9 +266,19 @@ LOADER = """
       });
     });
   }
-  // BokehJS (~450 KB gzip) only when a figure comes near the viewport
+  // BokehJS (~450 KB gzip) only when a figure comes near the viewport, or at the first Tab: a
+  // keyboard reader must not tab past a figure whose controls are not drawn yet
   var figures = document.querySelectorAll(".lab-interactive[data-figure]");
-  var start = function () { load().then(embed); };
+  var started = false;
+  var start = function () {
+    if (started) return;
+    started = true;
+    document.removeEventListener("keydown", onTab);
+    figures.forEach(function (el) { if (!el.dataset.embedded) el.dataset.embedded = "loading"; });
+    load().then(embed);
+  };
+  var onTab = function (event) { if (event.key === "Tab") start(); };
+  document.addEventListener("keydown", onTab);
   if (!("IntersectionObserver" in window)) return start();
   var seen = new IntersectionObserver(function (entries) {
     if (!entries.some(function (e) { return e.isIntersecting; })) return;
