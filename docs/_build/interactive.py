@@ -199,7 +199,7 @@ def add_skip_link(page_html: str) -> str:
 
 # Runs at its place in the page (after every figure) and again after each instant navigation
 # (Material re-creates the page's scripts). Loads BokehJS once per browser page, when a figure
-# first comes within 1200 px of the viewport.
+# first comes within 1200 px of the viewport or at the reader's first Tab.
 LOADER = """
 (function () {
   var base = %(base)s;
