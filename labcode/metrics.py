@@ -82,7 +82,7 @@ def evaluate_batches(
             net.train()
     if count == 0 or loss_sum is None:
         raise ValueError(f"{what} 收到的数据为空：请检查数据是否至少有一个批次、一个样本。")
-    totals = [loss_sum, correct] if classify else [loss_sum]
+    totals = [loss_sum] if correct is None else [loss_sum, correct]  # correct: when classify
     values = _stack_common(totals).tolist()  # the only host read
     return values[0] / count, (values[1] / n_samples if classify else None)
 
@@ -107,8 +107,9 @@ def weight_layers(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
     有 ``linear_layers()`` 的模型（如 Network）按它给出的顺序；其他模型取所有名字以
     "weight" 结尾的参数（按注册顺序），层名去掉结尾的 ".weight"。
     """
-    if hasattr(model, "linear_layers"):
-        return [(name, layer.weight) for name, layer in model.linear_layers()]
+    linear_layers = getattr(model, "linear_layers", None)
+    if callable(linear_layers):
+        return [(name, layer.weight) for name, layer in linear_layers()]
     return [
         (name.removesuffix(".weight"), p)
         for name, p in model.named_parameters()
@@ -182,20 +183,19 @@ class GradientTracker:
 
     def step(self) -> None:
         """在 loss.backward() 之后调用：把本批次各层的 mean|grad| 加到累计值上（不同步）。"""
-        missing = [
-            n for n, w in zip(self.layer_names, self._weights, strict=True) if w.grad is None
-        ]
+        grads = [w.grad for w in self._weights]
+        missing = [n for n, g in zip(self.layer_names, grads, strict=True) if g is None]
         if missing:
             raise RuntimeError(
                 f"GradientTracker.step()：层 {missing} 还没有梯度，请在 loss.backward() 之后调用。"
             )
-        batch = _stack_common([w.grad.abs().mean() for w in self._weights]).detach()
+        batch = _stack_common([g.abs().mean() for g in grads if g is not None]).detach()
         self._sum = batch if self._sum is None else self._sum + batch
         self._batches += 1
 
     def end_epoch(self) -> list[float]:
         """返回本 epoch 各层 mean|grad| 的批次平均（一次同步），记入 history 并清零。"""
-        if self._batches == 0:
+        if self._sum is None:  # None exactly when no step() since the last end_epoch()
             raise RuntimeError("GradientTracker.end_epoch()：本 epoch 还没有调用过 step()。")
         means = (self._sum / self._batches).tolist()
         self.history.append(means)
@@ -281,6 +281,16 @@ class DeadUnitCounter:
         return dead
 
 
+def _activation(model: nn.Module, what: str) -> Activation:
+    activation = getattr(model, "activation", None)
+    if not isinstance(activation, Activation):
+        raise TypeError(
+            f"{what} 需要带 activation 属性（labcode 的 Activation）的模型，如 Network；"
+            f"{type(model).__name__} 的 activation 是 {activation!r}。"
+        )
+    return activation
+
+
 @torch.no_grad()
 def count_dead_units(model: nn.Module, loader) -> list[float]:
     """在整个数据集上统计每层死亡神经元的比例（不记录梯度，用 eval 模式，结束后恢复）。
@@ -288,7 +298,7 @@ def count_dead_units(model: nn.Module, loader) -> list[float]:
     ``model`` 需支持 ``forward(x, return_preactivations=True)`` 并有 ``activation`` 属性
     （如 Network）；``loader`` 每次给出 (x, y) 或 x。
     """
-    counter = DeadUnitCounter(model.activation)
+    counter = DeadUnitCounter(_activation(model, "count_dead_units"))
     was_training = model.training
     model.eval()
     try:
@@ -318,6 +328,7 @@ def activation_stats(
 
     用 eval 模式，结束后恢复原模式；在设备上累加，最后读出一次。
     """
+    activation = _activation(model, "activation_stats")
     was_training = model.training
     model.eval()
     try:
@@ -326,7 +337,7 @@ def activation_stats(
             _, preacts = (forward or model)(
                 x[start : start + batch_size], return_preactivations=True
             )
-            grads = [model.activation.derivative(z.flatten(1)).abs() for z in preacts]
+            grads = [activation.derivative(z.flatten(1)).abs() for z in preacts]
             now = [(g >= saturation_tol).any(dim=0) for g in grads]
             total = [
                 g.sum() / g.shape[1] for g in grads
@@ -338,7 +349,7 @@ def activation_stats(
             )
             sums = total if sums is None else [a + b for a, b in zip(sums, total, strict=True)]
             count += len(grads[0])
-        if unsaturated is None:
+        if unsaturated is None or sums is None:
             raise ValueError("activation_stats 需要至少一个样本。")
         values = torch.stack([(~u).float().mean() for u in unsaturated] + list(sums)).tolist()
     finally:

@@ -499,7 +499,7 @@ def plot_dropout_sweep(result) -> LabFigure:
         bottom, top = ax.get_ylim()
         ax.set_ylim(bottom, top + 0.3 * (top - bottom))
     handles = ax2.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax2.legend(handles, [h.get_label() for h in handles], loc="upper center", ncols=2)
+    ax2.legend(handles=handles, loc="upper center", ncols=2)  # labels: each handle's own
     for ax in (ax1, ax2):
         ax.set_xlabel("dropout 比例 p")
     return fig

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "COLORS",
@@ -107,7 +108,7 @@ def line_style(i: int, n_points: int | None = None, **overrides: Any) -> dict[st
     return style
 
 
-def rc_params() -> dict[str, Any]:
+def rc_params() -> dict[RcKeyType, Any]:
     """课程图表的 matplotlib 设置（第一次调用时注册中文字体；找不到字体时抛出 RuntimeError）。"""
     from cycler import cycler
 

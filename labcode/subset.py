@@ -96,8 +96,7 @@ def read_subset_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         )
     if len(np.unique(labels)) != NUM_CLASSES:
         raise idx.MnistFileError(f"离线子集文件 {path} 没有包含全部 10 个类别。{_REINSTALL}")
-    images = images.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
-    return images, labels.astype(np.uint8)
+    return images.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE), labels.astype(np.uint8)
 
 
 # the old names (labcode.data and older code use them): the same functions, on labcode's own file
@@ -168,9 +167,10 @@ def load_subset(root: Path) -> tuple[dict[str, np.ndarray], str | None]:
         written.pop("marker")
         return read_raw_dir(written), None
     arrays = subset_arrays()
+    files = {key: raw_dir / name for key, name in MNIST_FILES.items()}
     try:
-        for key, name in MNIST_FILES.items():
-            idx.write_idx(raw_dir / name, arrays[key])
+        for key, path in files.items():
+            idx.write_idx(path, arrays[key])
         marker = json.dumps(_marker(arrays), ensure_ascii=False, indent=2)
         idx.write_atomic(raw_dir / SUBSET_MARKER, marker.encode("utf-8"))
     except OSError as error:
@@ -180,4 +180,4 @@ def load_subset(root: Path) -> tuple[dict[str, np.ndarray], str | None]:
             for key, array in arrays.items()
         }
         return decoded, f"无法把子集写入 {raw_dir}（{error}），本次只在内存中使用"
-    return read_raw_dir(find_files(raw_dir)), None
+    return read_raw_dir(files), None

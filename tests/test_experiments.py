@@ -499,6 +499,10 @@ def test_dead_unit_stats_counts_units_dead_for_every_sample():
     assert stats["zero_output_fraction"] == pytest.approx(expected_zero)
     assert 0.3 < expected_zero[0] < 0.7  # about half the outputs are 0: that is not death
     assert net.training  # mode restored
+    masks = dead_unit_stats(net, x, batch_size=64, masks=True)["dead_masks"]
+    assert [m.nonzero().flatten().tolist() for m in masks] == [[3], [0, 1, 2, 3, 4]]
+    with pytest.raises(ValueError, match="至少一个样本"):
+        dead_unit_stats(net, x[:0])
 
 
 def test_dead_relu_result_structure():

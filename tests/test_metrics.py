@@ -10,6 +10,7 @@ from labcode.metrics import (
     Accumulator,
     DeadUnitCounter,
     GradientTracker,
+    activation_stats,
     analyze_gradients,
     count_dead_units,
     evaluate_batches,
@@ -207,3 +208,12 @@ def test_count_dead_units_over_a_dataset():
     net.train()
     assert count_dead_units(net, loader) == pytest.approx([2 / 6, 1.0])
     assert net.training
+
+
+def test_dead_units_and_activation_stats_need_a_labcode_activation():
+    model = nn.Sequential(nn.Linear(4, 2), nn.ReLU())  # no .activation with a derivative
+    with pytest.raises(TypeError, match="count_dead_units 需要带 activation 属性"):
+        count_dead_units(model, [torch.zeros(2, 4)])
+    with pytest.raises(TypeError, match="activation_stats 需要带 activation 属性"):
+        activation_stats(model, torch.zeros(2, 4))
+    assert model.training

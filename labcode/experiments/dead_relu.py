@@ -68,43 +68,40 @@ def dead_unit_stats(
     用 eval 模式、不记录梯度，结束后恢复原模式；在设备上累加，最后读出一次。
     """
     counter = DeadUnitCounter(model.activation)
-    zero_counts: list[torch.Tensor] | None = None
-    any_positive: list[torch.Tensor] | None = None
-    any_unsaturated: list[torch.Tensor] | None = None
+    # per layer: outputs that are 0; per unit: samples with z > 0, with |f'(z)| >= saturation_tol
+    counts: list[torch.Tensor] | None = None
     was_training = model.training
     model.eval()
     try:
         for start in range(0, len(x), batch_size):
             _, preacts = model(x[start : start + batch_size], return_preactivations=True)
             counter.update(preacts)
-            zeros = [(model.activation(z) == 0).sum() for z in preacts]
-            positive = [(z > 0).any(dim=0) for z in preacts]
-            unsaturated = [
-                (model.activation.derivative(z).abs() >= saturation_tol).any(dim=0) for z in preacts
-            ]
-            if zero_counts is None:
-                zero_counts, any_positive, any_unsaturated = zeros, positive, unsaturated
-            else:
-                zero_counts = [a + b for a, b in zip(zero_counts, zeros, strict=True)]
-                any_positive = [a | b for a, b in zip(any_positive, positive, strict=True)]
-                any_unsaturated = [a | b for a, b in zip(any_unsaturated, unsaturated, strict=True)]
+            now = (
+                [(model.activation(z) == 0).sum() for z in preacts]
+                + [(z > 0).sum(dim=0) for z in preacts]
+                + [
+                    (model.activation.derivative(z).abs() >= saturation_tol).sum(dim=0)
+                    for z in preacts
+                ]
+            )
+            counts = now if counts is None else [a + b for a, b in zip(counts, now, strict=True)]
+        if counts is None:
+            raise ValueError("dead_unit_stats 需要至少一个样本（x 为空）。")
         dead_masks = counter.dead_masks() if masks else None
         dead = counter.end_epoch()
-        per_unit = [(~p).float().mean() for p in any_positive] + [
-            (~u).float().mean() for u in any_unsaturated
-        ]
-        totals = torch.stack([*zero_counts, *per_unit]).tolist()  # one read-out
+        n = len(counts) // 3
+        per_unit = [(c == 0).float().mean() for c in counts[n:]]  # units with no such sample
+        totals = torch.stack([*counts[:n], *per_unit]).tolist()  # one read-out
     finally:
         model.train(was_training)
-    n = len(zero_counts)
     per_layer = len(x) * model.hidden_dim
-    out = {
+    out: dict[str, list] = {
         "dead_fraction": dead,
         "negative_fraction": totals[n : 2 * n],
         "saturated_fraction": totals[2 * n :],
         "zero_output_fraction": [z / per_layer for z in totals[:n]],
     }
-    if masks:
+    if dead_masks is not None:
         out["dead_masks"] = dead_masks
     return out
 

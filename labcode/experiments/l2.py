@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -308,15 +309,17 @@ def run_l1_vs_l2(
     lam1 = _check_lambda(config.l1_lambda if l1_lambda is None else l1_lambda, "l1_lambda")
     lam2 = _check_lambda(config.l1_l2_lambda if l2_lambda is None else l2_lambda, "l2_lambda")
     epochs = config.l1_epochs
-    common = {"seed": seed, "epochs": epochs, "experiment": "l1_vs_l2"}
-    none = _fit_linear(config, data, run="none", **common)
+    fit = functools.partial(
+        _fit_linear, config, data, seed=seed, epochs=epochs, experiment="l1_vs_l2"
+    )
+    none = fit(run="none")
     none.params = {"penalty": "none", "lambda": 0.0}
     if l1_method == "proximal":
-        l1 = _fit_linear(config, data, run="l1", proximal_l1=lam1, **common)
+        l1 = fit(run="l1", proximal_l1=lam1)
     else:
-        l1 = _fit_linear(config, data, run="l1", penalty=lambda w: lam1 * l1_penalty(w), **common)
+        l1 = fit(run="l1", penalty=lambda w: lam1 * l1_penalty(w))
     l1.params = {"penalty": "l1", "lambda": lam1, "method": l1_method}
-    l2 = _fit_linear(config, data, run="l2", penalty=lambda w: lam2 * l2_penalty(w), **common)
+    l2 = fit(run="l2", penalty=lambda w: lam2 * l2_penalty(w))
     l2.params = {"penalty": "l2", "lambda": lam2, "method": "scratch"}
     result.runs.update(none=none, l1=l1, l2=l2)
     result.notes.append(f"训练 {epochs} 个 epoch；|wᵢ| < {config.zero_tol:g} 的权重算作接近 0。")

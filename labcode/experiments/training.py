@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -412,12 +412,15 @@ class RunSpec:
     train_eval_size: int | None = None
 
 
+_Model = TypeVar("_Model", bound=nn.Module)
+
+
 def fit_classifier(
-    model: nn.Module,
+    model: _Model,
     data: MnistData,
     spec: RunSpec,
     *,
-    epoch_end: Callable[[nn.Module], dict[str, Any]] | None = None,
+    epoch_end: Callable[[_Model], dict[str, Any]] | None = None,
 ) -> tuple[dict[str, list], list[str]]:
     """按 ``spec``（:class:`RunSpec`）在 MNIST 上训练分类模型 ``spec.epochs`` 轮，返回 ``(history, 梯度的层名)``。
 

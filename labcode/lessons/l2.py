@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..stats import mean_sd
 from .core import fmt, lesson, paired, pct, pp, require
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..experiments.results import RunResult
 
 
 def _mean_sd(values) -> str:
@@ -20,7 +25,7 @@ def _seeds(result) -> list[int]:
     return seeds
 
 
-def _gd(result, seed: int) -> dict[float, object]:
+def _gd(result, seed: int) -> dict[float, RunResult]:
     """一个种子上，默认初始化的梯度下降运行，以 λ 为键。"""
     return {
         r.params["lambda"]: r
@@ -161,7 +166,7 @@ def _best_loss(result, seed: int) -> tuple[float, str]:
     options.update(
         {f"岭回归 {k.replace('lambda', 'λ')}": v for k, v in closed["ridge_test_loss"].items()}
     )
-    best = min(options, key=options.get)
+    best = min(options, key=options.__getitem__)
     return options[best], best
 
 
@@ -279,7 +284,7 @@ def lambda_sweep_trades_fit_for_size(result):
 def l1_is_sparser_than_l2(result, min_difference: float = 0.4):
     """接近 0（|wᵢ| < zero_tol）的权重比例：每个种子上 L1 都比 L2 至少多 ``min_difference``
     （:func:`~labcode.experiments.run_l1_vs_l2_seeds` 的结果，至少 5 个种子）。"""
-    runs: dict[str, dict[int, object]] = {"l1": {}, "l2": {}}
+    runs: dict[str, dict[int, RunResult]] = {"l1": {}, "l2": {}}
     for run in result.runs.values():
         if run.params.get("penalty") in runs and "seed" in run.params:
             runs[run.params["penalty"]][run.params["seed"]] = run
