@@ -174,14 +174,9 @@ class InteractiveFigure:
             bundle = {k: v for k, v in bundle.items() if k in include}
         if exclude:
             bundle = {k: v for k, v in bundle.items() if k not in exclude}
-        metadata = {
-            MIME_TYPE: {
-                "figure_id": self.figure_id,
-                "data": self.data,
-                "values_html": self.values_html,
-            }
-        }
-        return bundle, metadata
+        # values_html lives in text/html only (plain Jupyter shows it there); the site's build
+        # takes it from there
+        return bundle, {MIME_TYPE: {"figure_id": self.figure_id, "data": self.data}}
 
     def __repr__(self) -> str:
         return f"<InteractiveFigure {self.figure_id}: {self.alt_text}>"
@@ -372,6 +367,23 @@ def summary_div(text: str, name: str):
     div = Div(text=text, sizing_mode="stretch_width", name=name)
     div.styles = {"font-size": "14px", "line-height": "1.5", "color": "#222222"}
     return div
+
+
+def switched_text(
+    figure_id: str, texts: dict[str, str], current: str | None = None
+) -> tuple[Any, dict[str, Any], str]:
+    """One Chinese line per control setting (``texts``), switched by a ``CustomJS`` callback whose
+    code sets ``key`` first: ``(summary, args, code)``. ``summary`` is the line above the plot
+    (:func:`summary_div`, showing ``texts[current]``), or ``None`` when ``current`` is ``None``;
+    ``args`` go into the callback's args, ``code`` at the end of its code: it writes ``texts[key]``
+    into the summary and announces it on the page's live line (:func:`announce_js`)."""
+    code = announce_js(figure_id, "lines[key]")
+    if current is None:
+        return None, {"lines": texts}, code
+    summary = summary_div(html.escape(texts[current]), f"{figure_id}/summary")
+    escaped = {k: html.escape(v) for k, v in texts.items()}
+    args = {"texts": escaped, "lines": texts, "summary": summary}
+    return summary, args, "summary.text = texts[key];\n" + code
 
 
 # --------------------------------------------------------------------------------------------------

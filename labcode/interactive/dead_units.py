@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from ..plots import _label
 from ..plotstyle import layer_label
 from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
-    announce_js,
     check_result,
     column_layout,
     line_glyphs,
     new_plot,
     require_bokeh,
     style_widget,
-    summary_div,
+    switched_text,
     values_block,
     values_table,
 )
@@ -139,7 +136,7 @@ def dead_units_explorer(*results, setting: str | None = None, activation: str | 
         points.append(glyphs[-1])
     add_legend(p, items, ncols=3)
     add_hover(p, points, [("层", "@layer"), ("epoch", "@x"), ("死亡神经元", "@y{0.0%}")])
-    summary = summary_div(escape(texts[current]), f"{FIGURE_ID}/summary")
+    summary, switch_args, switch_code = switched_text(FIGURE_ID, texts, current)
 
     select_setting = style_widget(
         Select(title="优化器设置", value=setting, options=list(settings.items())),
@@ -153,9 +150,7 @@ def dead_units_explorer(*results, setting: str | None = None, activation: str | 
         args={
             "sources": sources,
             "table": table,
-            "texts": {k: escape(v) for k, v in texts.items()},
-            "lines": texts,
-            "summary": summary,
+            **switch_args,
             "setting": select_setting,
             "activation": select_activation,
         },
@@ -167,9 +162,8 @@ for (const [slot, source] of Object.entries(sources)) {
   const r = row[slot];
   source.data = {x: r.x.slice(), y: r.y.slice(), layer: r.layer.slice()};
 }
-summary.text = texts[key];
 """
-        + announce_js(FIGURE_ID, "lines[key]"),
+        + switch_code,
     )
     select_setting.js_on_change("value", callback)
     select_activation.js_on_change("value", callback)

@@ -17,6 +17,7 @@ from .common import (
     require_bokeh,
     sci,
     style_widget,
+    switched_text,
     values_block,
     values_table,
 )
@@ -133,6 +134,7 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
         f"{FIGURE_ID}/control/depth",
     )
     if slider is not None:
+        _, switch_args, switch_code = switched_text(FIGURE_ID, texts)
         slider.js_on_change(
             "value",
             CustomJS(
@@ -140,17 +142,17 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
                     "sources": sources,
                     "table": table,
                     "depths": [str(d) for d in depth_list],
-                    "lines": texts,
+                    **switch_args,
                 },
                 code="""
-const depth = depths[Math.round(cb_obj.value)];
-const row = table[depth];
+const key = depths[Math.round(cb_obj.value)];
+const row = table[key];
 for (const [key, source] of Object.entries(sources)) {
   const r = row[key];
   source.data = {x: r.x.slice(), y: r.y.slice(), layer: r.layer.slice()};
 }
 """
-                + announce_js(FIGURE_ID, "lines[depth]"),
+                + switch_code,
             ),
         )
     checkboxes = style_widget(

@@ -8,7 +8,6 @@ from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
-    announce_js,
     check_result,
     column_layout,
     index_slider,
@@ -16,7 +15,7 @@ from .common import (
     new_plot,
     require_bokeh,
     shown_epochs,
-    summary_div,
+    switched_text,
     values_block,
     values_table,
 )
@@ -140,7 +139,7 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
         mode="vline",
     )
 
-    summary = summary_div(escape(texts[current]), f"{FIGURE_ID}/summary")
+    summary, switch_args, switch_code = switched_text(FIGURE_ID, texts, current)
     slider = index_slider("正则化强度 λ", keys, lambdas.index(lam), f"{FIGURE_ID}/control/lambda")
     if slider is not None:
         slider.js_on_change(
@@ -150,19 +149,16 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
                     "hist": hist_source,
                     "loss": loss_source,
                     "table": table,
-                    "texts": {k: escape(v) for k, v in texts.items()},
-                    "lines": texts,
                     "keys": keys,
-                    "summary": summary,
+                    **switch_args,
                 },
                 code="""
 const key = keys[Math.round(cb_obj.value)];
 const row = table[key];
 hist.data = {left: row.hist.left.slice(), right: row.hist.right.slice(), top: row.hist.top.slice()};
 loss.data = {x: row.loss.x.slice(), train: row.loss.train.slice(), test: row.loss.test.slice()};
-summary.text = texts[key];
 """
-                + announce_js(FIGURE_ID, "lines[key]"),
+                + switch_code,
             ),
         )
     alt = (
