@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Container, Sequence
+from types import ModuleType
+from typing import Any, Literal
 
 from ..experiments.results import to_jsonable
 from ..plotstyle import COLORS
@@ -78,7 +79,7 @@ input[type="checkbox"]:focus-visible {
 """
 
 
-def require_bokeh():
+def require_bokeh() -> ModuleType:
     """导入 Bokeh；没有安装时给出中文说明。"""
     try:
         import bokeh
@@ -164,7 +165,9 @@ class InteractiveFigure:
         self.item = json.loads(json.dumps(json_item(layout)))  # plain JSON types only
         self.layout = layout
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(
+        self, include: Container[str] | None = None, exclude: Container[str] | None = None
+    ) -> tuple[dict[str, str], dict[str, Any]]:
         bundle = {
             MIME_TYPE: json.dumps(self.item, ensure_ascii=False),
             "text/html": fallback_html(self.figure_id, self.alt_text) + self.values_html,
@@ -204,12 +207,21 @@ def style_widget(widget, name: str):
     return widget
 
 
+def select_widget(title: str, options: dict[str, str], value: str, name: str) -> Any:
+    """课程样式的下拉框：``options`` 是 值 → 显示的名称。"""
+    from bokeh.models.widgets import Select
+
+    choices: list[str | tuple[Any, str]] = list(options.items())
+    return style_widget(Select(title=title, value=value, options=choices), name)
+
+
 def index_slider(title: str, labels: Sequence[str], value: int, name: str):
     """在一组扫描点之间移动的滑块：值是扫描点的序号，显示的是 ``labels[序号]``。
 
     少于两个扫描点时返回 ``None``（没有可切换的）。
     """
-    from bokeh.models import CustomJSTickFormatter, Slider
+    from bokeh.models import CustomJSTickFormatter
+    from bokeh.models.widgets import Slider
 
     if len(labels) < 2:
         return None
@@ -242,10 +254,11 @@ def new_plot(
 ):
     """一幅课程样式的图：白色背景、中文标题与坐标轴、字号 ≥ 13 像素、宽度随栏伸缩，没有工具栏
     （手机上拖动页面不会被图截获）；悬停或轻触数据点显示数值（见 :func:`add_hover`）。"""
+    from bokeh.models.annotations import Title
     from bokeh.plotting import figure
 
     p = figure(
-        title=title,
+        title=Title(text=title, text_font=FONT, text_font_size=TITLE_PX, text_font_style="bold"),
         height=height,
         sizing_mode="stretch_width",
         y_axis_type="log" if y_log else "linear",
@@ -259,9 +272,6 @@ def new_plot(
         **kwargs,
     )
     p.toolbar.logo = None
-    p.title.text_font = FONT
-    p.title.text_font_size = TITLE_PX
-    p.title.text_font_style = "bold"
     p.xaxis.axis_label = x_label
     p.yaxis.axis_label = y_label
     for axis in (*p.xaxis, *p.yaxis):
@@ -314,7 +324,7 @@ def line_glyphs(p, source, x: str, y: str, i: int, *, markers: bool = True, y_ra
 
 def add_legend(p, items: Sequence[tuple[str, list]], *, ncols: int = 2) -> None:
     """图例放在图的下方（不遮挡曲线），每行 ``ncols`` 项，手机上也放得下。"""
-    from bokeh.models import Legend, LegendItem
+    from bokeh.models.annotations import Legend, LegendItem
 
     legend = Legend(
         items=[LegendItem(label=label, renderers=renderers) for label, renderers in items],
@@ -324,7 +334,7 @@ def add_legend(p, items: Sequence[tuple[str, list]], *, ncols: int = 2) -> None:
         label_text_font_size=LEGEND_PX,
         label_text_color="#222222",
         spacing=12,
-        padding=4,
+        padding=4,  # type: ignore[arg-type]  # bokeh 3.9's stub types it as a Property, not int
         margin=4,
         border_line_color=None,
         background_fill_alpha=0.0,
@@ -334,7 +344,11 @@ def add_legend(p, items: Sequence[tuple[str, list]], *, ncols: int = 2) -> None:
 
 
 def add_hover(
-    p, renderers: list, tooltips: list[tuple[str, str]], formatters=None, mode: str = "mouse"
+    p,
+    renderers: list,
+    tooltips: list[tuple[str, str]],
+    formatters=None,
+    mode: Literal["mouse", "hline", "vline"] = "mouse",
 ) -> None:
     """悬停（触屏上轻触）数据点时显示数值。"""
     from bokeh.models import HoverTool
@@ -362,7 +376,7 @@ def column_layout(*children, name: str):
 
 def summary_div(text: str, name: str):
     """图上方的一行说明（随控件切换，内容由 Python 预先写好）。"""
-    from bokeh.models import Div
+    from bokeh.models.widgets import Div
 
     div = Div(text=text, sizing_mode="stretch_width", name=name)
     div.styles = {"font-size": "14px", "line-height": "1.5", "color": "#222222"}

@@ -42,8 +42,8 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
         DataRange1d,
         LinearAxis,
         NumeralTickFormatter,
-        Span,
     )
+    from bokeh.models.annotations import Span
 
     check_result(sweep, ("dropout_sweep",), "dropout_explorer")
     ordered = sorted(sweep.runs.values(), key=lambda r: r.params["dropout"])

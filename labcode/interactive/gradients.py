@@ -44,7 +44,8 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
     数据全部来自 ``sweep``：``run.history["grad_mean"][-1]`` 与 ``run.layer_names``。
     """
     require_bokeh()
-    from bokeh.models import CheckboxGroup, ColumnDataSource, CustomJS, NumeralTickFormatter
+    from bokeh.models import ColumnDataSource, CustomJS, NumeralTickFormatter
+    from bokeh.models.widgets import CheckboxGroup
 
     check_result(sweep, ("depth_sweep",), "gradient_explorer")
     variants: dict[str, dict] = {}
@@ -78,7 +79,7 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
         raise ValueError(f"depth={depth!r} 不在扫描的隐藏层个数 {depth_list} 中。")
 
     # what the plot shows for each depth and variant: x = layer number (1 = input layer)
-    empty = {"x": [], "y": [], "layer": []}
+    empty: dict[str, list] = {"x": [], "y": [], "layer": []}
     table = {
         str(d): {
             v: next(
@@ -210,7 +211,7 @@ def values_html(table: dict, labels: dict) -> str:
     parts = []
     for depth, row in table.items():
         keys = [key for key, r in row.items() if r["y"]]
-        layers = max((row[key]["layer"] for key in keys), key=len, default=[])
+        layers: list[str] = max((row[key]["layer"] for key in keys), key=len, default=[])
         rows = [
             [layer, *(sci(row[k]["y"][i]) if i < len(row[k]["y"]) else "—" for k in keys)]
             for i, layer in enumerate(layers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from .common import (
     InteractiveFigure,
@@ -61,7 +62,9 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
         high = low + 1e-3
     edges = [float(e) for e in np.linspace(low, high, bins + 1)]
 
-    runs, table, texts = {}, {}, {}
+    runs: dict[str, dict[str, Any]] = {}
+    table: dict[str, dict[str, dict[str, list]]] = {}  # what the slider switches between
+    texts: dict[str, str] = {}
     for run in ordered:
         lam_i = float(run.params["lambda"])
         counts = _histogram(run.arrays["weights"], edges)
