@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, TypedDict
+from typing import Any
 
 from .common import (
     InteractiveFigure,
@@ -29,16 +29,9 @@ __all__ = ["FIGURE_ID", "PARAMETERS", "activation_explorer"]
 FIGURE_ID = "activation-explorer"
 
 
-class Parameter(TypedDict):
-    parameter: str
-    range: tuple[float, float]
-    step: float
-    extra: tuple[float, ...]
-
-
 #: activations whose closed form the browser evaluates: constructor argument, slider range and step,
 #: and extra values of α at which labcode's own values are recorded for checking
-PARAMETERS: dict[str, Parameter] = {
+PARAMETERS: dict[str, dict[str, Any]] = {
     "leaky_relu": {
         "parameter": "negative_slope",
         "range": (0.0, 1.0),

@@ -193,17 +193,13 @@ def check_result(result, names: Sequence[str], what: str) -> None:
         raise ValueError(f"{what}：实验结果 {result.name!r} 中没有任何运行。")
 
 
-def _style_widget(widget) -> None:
-    from bokeh.models import InlineStyleSheet
-
-    widget.stylesheets = [InlineStyleSheet(css=css) for css in (WIDGET_CSS, TOUCH_CSS, FOCUS_CSS)]
-
-
 def style_widget(widget, name: str):
     """课程样式的控件：伸满宽度、较大的字、看得见的键盘焦点；``name`` 供测试和脚本查找。"""
+    from bokeh.models import InlineStyleSheet
+
     widget.name = name
     widget.sizing_mode = "stretch_width"
-    _style_widget(widget)
+    widget.stylesheets = [InlineStyleSheet(css=css) for css in (WIDGET_CSS, TOUCH_CSS, FOCUS_CSS)]
     return widget
 
 
@@ -374,27 +370,24 @@ def column_layout(*children, name: str):
     )
 
 
-def summary_div(text: str, name: str):
-    """图上方的一行说明（随控件切换，内容由 Python 预先写好）。"""
-    from bokeh.models.widgets import Div
-
-    div = Div(text=text, sizing_mode="stretch_width", name=name)
-    div.styles = {"font-size": "14px", "line-height": "1.5", "color": "#222222"}
-    return div
-
-
 def switched_text(
     figure_id: str, texts: dict[str, str], current: str | None = None
 ) -> tuple[Any, dict[str, Any], str]:
-    """One Chinese line per control setting (``texts``), switched by a ``CustomJS`` callback whose
-    code sets ``key`` first: ``(summary, args, code)``. ``summary`` is the line above the plot
-    (:func:`summary_div`, showing ``texts[current]``), or ``None`` when ``current`` is ``None``;
-    ``args`` go into the callback's args, ``code`` at the end of its code: it writes ``texts[key]``
-    into the summary and announces it on the page's live line (:func:`announce_js`)."""
+    """随控件切换的说明：``texts`` 是每个控件设置（键）的一句话，返回 ``(summary, args, code)``。
+
+    ``summary`` 是图上方的一行说明，显示 ``texts[current]``（``current`` 为 ``None`` 时没有这一行，
+    返回 ``None``）；``args`` 并入 ``CustomJS`` 回调的参数，``code`` 接在回调代码的末尾（回调先设好
+    ``key``）：把 ``texts[key]`` 写进说明，并在页面的朗读行中读出（:func:`announce_js`）。
+    """
+    from bokeh.models.widgets import Div
+
     code = announce_js(figure_id, "lines[key]")
     if current is None:
         return None, {"lines": texts}, code
-    summary = summary_div(html.escape(texts[current]), f"{figure_id}/summary")
+    summary = Div(
+        text=html.escape(texts[current]), sizing_mode="stretch_width", name=f"{figure_id}/summary"
+    )
+    summary.styles = {"font-size": "14px", "line-height": "1.5", "color": "#222222"}
     escaped = {k: html.escape(v) for k, v in texts.items()}
     args = {"texts": escaped, "lines": texts, "summary": summary}
     return summary, args, "summary.text = texts[key];\n" + code
