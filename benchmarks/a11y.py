@@ -69,30 +69,42 @@ def is_wcag(tags) -> bool:
     return any(WCAG_TAG.match(t) for t in tags)
 
 
-# MathJax typeset, every interactive figure scrolled into view and drawn, the page back at the top
-_PREPARE = """async () => {
+def load_lazy_images(page) -> None:
+    """The figures are loading="lazy" (fetched near the viewport): load them all, wait for them
+    (also used by tests/test_browser.py)."""
+    page.evaluate(
+        "() => document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; })"
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('article img')].every(i => i.complete)"
+    )
+
+
+# MathJax typeset, every interactive figure scrolled into view and drawn (then the lazy images
+# loaded), MathJax and the fonts settled, the page back at the top
+_DRAW_FIGURES = """async () => {
   const sleep = (ms) => new Promise(r => setTimeout(r, ms));
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
   for (const fig of document.querySelectorAll('.lab-interactive[data-figure]')) {
     fig.scrollIntoView({block: 'center'});
     for (let i = 0; i < 300 && fig.dataset.embedded !== 'done'; i++) await sleep(50);
   }
-  document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; });
-  for (const img of document.querySelectorAll('article img')) {
-    if (!img.complete) await new Promise(r => { img.onload = img.onerror = r; });
-  }
+  return document.querySelectorAll('.lab-interactive[data-figure]:not([data-embedded=done])').length;
+}"""
+_SETTLE = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
   await document.fonts.ready;
   window.scrollTo(0, 0);
-  await sleep(100);
-  return document.querySelectorAll('.lab-interactive[data-figure]:not([data-embedded=done])').length;
+  await new Promise(r => setTimeout(r, 100));
 }"""
 
 
 def prepare(page) -> None:
-    pending = page.evaluate(_PREPARE)
+    pending = page.evaluate(_DRAW_FIGURES)
     if pending:
         raise RuntimeError(f"{pending} interactive figure(s) not drawn on {page.url}")
+    load_lazy_images(page)
+    page.evaluate(_SETTLE)
 
 
 def run_axe(page, source: str) -> list[dict]:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from benchmarks.a11y import load_lazy_images
 from docs._build import execute
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,16 +164,6 @@ def _wait_for_mathjax(page):
     page.evaluate("() => MathJax.startup.promise.then(() => document.fonts.ready).then(() => true)")
 
 
-def _load_lazy_images(page):
-    """The figures are loading="lazy" (fetched near the viewport): load them all, wait for them."""
-    page.evaluate(
-        "() => document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
-    )
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('article img')].every(i => i.complete)"
-    )
-
-
 def _luminance(css_color: str) -> float:
     """Relative luminance (0 dark .. 1 light) of an ``rgb()``/``rgba()`` computed colour."""
     values = css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")
@@ -222,7 +213,7 @@ def test_chapter_in_browser(page, base_url, slug):
     assert admonitions.first.is_visible()
 
     # every image loaded, at least one figure from the executed notebook
-    _load_lazy_images(page)
+    load_lazy_images(page)
     images = page.evaluate(
         """() => [...document.querySelectorAll('article img')].map(i => ({
                  src: i.src.slice(0, 60), ok: i.complete && i.naturalWidth > 0}))"""
@@ -472,7 +463,7 @@ def test_every_screen(page, base_url, slug, request):
     viewport = request.node.callspec.params["page"]
     page.goto(f"{base_url}/{slug}/", wait_until="load")
     _wait_for_mathjax(page)
-    _load_lazy_images(page)
+    load_lazy_images(page)
     # (MathJax's screen-reader copy of each formula stays in the layout: its full-width box made the
     # notebook scroll sideways on l2; extra.css shrinks it to 1 px)
     layout = page.evaluate(_LAYOUT)

@@ -559,10 +559,12 @@ class _Tables(HTMLParser):
 
 def _values(fig) -> _Tables:
     bundle, metadata = fig._repr_mimebundle_()
-    block = metadata[MIME]["values_html"]
-    assert block == fig.values_html and block.startswith("<details")
-    assert "<summary>图中的数值（文字版）</summary>" in block
-    assert bundle["text/html"].endswith(block)  # Jupyter's fallback shows it too
+    block = fig.values_html
+    assert block.startswith("<details") and "<summary>图中的数值（文字版）</summary>" in block
+    # stored once: in Jupyter's fallback (text/html), where the site's build finds it too
+    fallback = interactive.common.fallback_html(fig.figure_id, fig.alt_text)
+    assert bundle["text/html"] == fallback + block
+    assert set(metadata[MIME]) == {"figure_id", "data"}
     return _Tables(block)
 
 
@@ -703,6 +705,29 @@ def test_values_helpers():
         values_block("x", [], "说明")
 
 
+def test_switched_text():
+    """The line above the plot and the live line, switched by a callback that sets ``key``."""
+    from labcode.interactive.common import switched_text
+
+    texts = {"a": "λ < 1：甲。", "b": "乙 & 丙。"}
+    summary, args, code = switched_text("x-explorer", texts, "b")
+    assert summary.text == "乙 &amp; 丙。" and summary.name == "x-explorer/summary"
+    assert args == {
+        "texts": {"a": "λ &lt; 1：甲。", "b": "乙 &amp; 丙。"},  # HTML for the summary
+        "lines": texts,  # plain text for the live line
+        "summary": summary,
+    }
+    assert code.splitlines() == [
+        "summary.text = texts[key];",
+        '{ const live = document.getElementById("lab-x-explorer-live");',
+        "  if (live) live.textContent = lines[key]; }",
+    ]
+    # without a summary line: only the announcement
+    none, args, code = switched_text("x-explorer", texts)
+    assert none is None and args == {"lines": texts}
+    assert "summary" not in code and "textContent = lines[key]" in code
+
+
 def test_canvas_is_no_tab_stop():
     """Bokeh's plot event layer has tabindex 0; a document_ready callback takes it out."""
     item = interactive.activation_explorer().item
@@ -716,6 +741,7 @@ def test_site_page_has_values_live_line_and_skip_link():
 
     fig = interactive.dropout_explorer(dropout_sweep())
     (found,) = site.figures(_notebook(fig), "x.py")
+    assert found.values == fig.values_html  # taken from the output's text/html
     html = site.figure_html(found, "results/dropout-explorer.json")
     live = re.search(r'<p class="lab-interactive__live" id="lab-dropout-explorer-live"[^>]*>', html)
     assert live and 'aria-live="polite"' in live.group(0)

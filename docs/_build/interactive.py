@@ -31,6 +31,8 @@ from pathlib import Path
 MIME = "application/vnd.labcode.bokeh.v1"  # labcode.interactive.MIME_TYPE (a JSON string)
 ASSET_DEST = "assets/bokeh"
 BOKEH_FILES = ("bokeh.min.js", "bokeh-widgets.min.js")
+# the start of the figure's values as text at the end of its text/html output (labcode's values_block)
+VALUES_START = '<details class="lab-interactive__values"'
 
 
 class InteractiveError(ValueError):
@@ -104,8 +106,9 @@ def figures(nb, name: str) -> list[Figure]:
             alt = _text(data.get("text/plain")).strip()
             if not alt:
                 raise InteractiveError(f"{name}: interactive figure {figure_id} has no description")
-            values = meta.get("values_html", "")
-            found.append(Figure(figure_id, alt, item, meta["data"], _text(values)))
+            fallback = _text(data.get("text/html"))
+            values = fallback[fallback.find(VALUES_START) :] if VALUES_START in fallback else ""
+            found.append(Figure(figure_id, alt, item, meta["data"], values))
     ids = [f.figure_id for f in found]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 from .common import (
     InteractiveFigure,
@@ -17,6 +18,7 @@ from .common import (
     column_layout,
     new_plot,
     require_bokeh,
+    select_widget,
     style_widget,
     values_block,
     values_table,
@@ -26,9 +28,10 @@ __all__ = ["FIGURE_ID", "PARAMETERS", "activation_explorer"]
 
 FIGURE_ID = "activation-explorer"
 
+
 #: activations whose closed form the browser evaluates: constructor argument, slider range and step,
 #: and extra values of α at which labcode's own values are recorded for checking
-PARAMETERS = {
+PARAMETERS: dict[str, dict[str, Any]] = {
     "leaky_relu": {
         "parameter": "negative_slope",
         "range": (0.0, 1.0),
@@ -117,7 +120,8 @@ def activation_explorer(
     由浏览器按同样的闭式公式重算。
     """
     require_bokeh()
-    from bokeh.models import ColumnDataSource, CustomJS, Select, Slider
+    from bokeh.models import ColumnDataSource, CustomJS
+    from bokeh.models.widgets import Slider
 
     from ..activations import ACTIVATIONS, MyReLU
     from ..plots import _label
@@ -137,7 +141,9 @@ def activation_explorer(
     xs = [round(lo + i * step, 10) + 0.0 for i in range(points)]
     relu_f, relu_d = _values(MyReLU(), xs)
 
-    functions, specs = {}, {}
+    labels = {name: _label(name) for name in names}  # the select's options
+    functions: dict[str, dict[str, Any]] = {}
+    specs: dict[str, dict[str, Any]] = {}
     for name in names:
         cls = ACTIVATIONS[name]
         info = PARAMETERS[name]
@@ -147,7 +153,7 @@ def activation_explorer(
             f, d = _values(cls(**{info["parameter"]: alpha}), xs)
             samples.append({"alpha": alpha, "f": f, "derivative": d})
         functions[name] = {
-            "label": _label(name),
+            "label": labels[name],
             "class": cls.__name__,
             "parameter": info["parameter"],
             "default": default,
@@ -159,7 +165,7 @@ def activation_explorer(
         }
         specs[name] = {
             "kind": name,
-            "label": _label(name),
+            "label": labels[name],
             "default": default,
             "start": info["range"][0],
             "end": info["range"][1],
@@ -190,14 +196,7 @@ def activation_explorer(
         add_hover(p, [curve], [("x", "@x{0.00}"), (p.yaxis[0].axis_label, f"@{y}{{0.0000}}")])
     bottom.x_range = top.x_range
 
-    select = style_widget(
-        Select(
-            title="激活函数",
-            value=names[0],
-            options=[(n, functions[n]["label"]) for n in names],
-        ),
-        f"{FIGURE_ID}/control/activation",
-    )
+    select = select_widget("激活函数", labels, names[0], f"{FIGURE_ID}/control/activation")
     spec = specs[names[0]]
     slider = style_widget(
         Slider(
@@ -234,10 +233,9 @@ slider.value = s.default;
             + announce,
         ),
     )
-    labels = "、".join(functions[n]["label"] for n in names)
     alt = (
-        f"交互图：激活函数（{labels}）与它的导数，x 从 {lo:g} 到 {hi:g}，灰色虚线是 ReLU。"
-        "用下拉框选择函数，用滑块调节参数 α，曲线按闭式公式即时重画。"
+        f"交互图：激活函数（{'、'.join(labels.values())}）与它的导数，x 从 {lo:g} 到 {hi:g}，"
+        "灰色虚线是 ReLU。用下拉框选择函数，用滑块调节参数 α，曲线按闭式公式即时重画。"
         "在课程网站上可以交互；普通的 Jupyter 中只显示这段文字，静态图见上。"
     )
     data = {

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Container, Sequence
+from types import ModuleType
+from typing import Any, Literal
 
 from ..experiments.results import to_jsonable
 from ..plotstyle import COLORS
@@ -78,7 +79,7 @@ input[type="checkbox"]:focus-visible {
 """
 
 
-def require_bokeh():
+def require_bokeh() -> ModuleType:
     """导入 Bokeh；没有安装时给出中文说明。"""
     try:
         import bokeh
@@ -164,7 +165,9 @@ class InteractiveFigure:
         self.item = json.loads(json.dumps(json_item(layout)))  # plain JSON types only
         self.layout = layout
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(
+        self, include: Container[str] | None = None, exclude: Container[str] | None = None
+    ) -> tuple[dict[str, str], dict[str, Any]]:
         bundle = {
             MIME_TYPE: json.dumps(self.item, ensure_ascii=False),
             "text/html": fallback_html(self.figure_id, self.alt_text) + self.values_html,
@@ -174,14 +177,9 @@ class InteractiveFigure:
             bundle = {k: v for k, v in bundle.items() if k in include}
         if exclude:
             bundle = {k: v for k, v in bundle.items() if k not in exclude}
-        metadata = {
-            MIME_TYPE: {
-                "figure_id": self.figure_id,
-                "data": self.data,
-                "values_html": self.values_html,
-            }
-        }
-        return bundle, metadata
+        # values_html lives in text/html only (plain Jupyter shows it there); the site's build
+        # takes it from there
+        return bundle, {MIME_TYPE: {"figure_id": self.figure_id, "data": self.data}}
 
     def __repr__(self) -> str:
         return f"<InteractiveFigure {self.figure_id}: {self.alt_text}>"
@@ -195,18 +193,22 @@ def check_result(result, names: Sequence[str], what: str) -> None:
         raise ValueError(f"{what}：实验结果 {result.name!r} 中没有任何运行。")
 
 
-def _style_widget(widget) -> None:
-    from bokeh.models import InlineStyleSheet
-
-    widget.stylesheets = [InlineStyleSheet(css=css) for css in (WIDGET_CSS, TOUCH_CSS, FOCUS_CSS)]
-
-
 def style_widget(widget, name: str):
     """课程样式的控件：伸满宽度、较大的字、看得见的键盘焦点；``name`` 供测试和脚本查找。"""
+    from bokeh.models import InlineStyleSheet
+
     widget.name = name
     widget.sizing_mode = "stretch_width"
-    _style_widget(widget)
+    widget.stylesheets = [InlineStyleSheet(css=css) for css in (WIDGET_CSS, TOUCH_CSS, FOCUS_CSS)]
     return widget
+
+
+def select_widget(title: str, options: dict[str, str], value: str, name: str) -> Any:
+    """课程样式的下拉框：``options`` 是 值 → 显示的名称。"""
+    from bokeh.models.widgets import Select
+
+    choices: list[str | tuple[Any, str]] = list(options.items())
+    return style_widget(Select(title=title, value=value, options=choices), name)
 
 
 def index_slider(title: str, labels: Sequence[str], value: int, name: str):
@@ -214,7 +216,8 @@ def index_slider(title: str, labels: Sequence[str], value: int, name: str):
 
     少于两个扫描点时返回 ``None``（没有可切换的）。
     """
-    from bokeh.models import CustomJSTickFormatter, Slider
+    from bokeh.models import CustomJSTickFormatter
+    from bokeh.models.widgets import Slider
 
     if len(labels) < 2:
         return None
@@ -247,10 +250,11 @@ def new_plot(
 ):
     """一幅课程样式的图：白色背景、中文标题与坐标轴、字号 ≥ 13 像素、宽度随栏伸缩，没有工具栏
     （手机上拖动页面不会被图截获）；悬停或轻触数据点显示数值（见 :func:`add_hover`）。"""
+    from bokeh.models.annotations import Title
     from bokeh.plotting import figure
 
     p = figure(
-        title=title,
+        title=Title(text=title, text_font=FONT, text_font_size=TITLE_PX, text_font_style="bold"),
         height=height,
         sizing_mode="stretch_width",
         y_axis_type="log" if y_log else "linear",
@@ -264,9 +268,6 @@ def new_plot(
         **kwargs,
     )
     p.toolbar.logo = None
-    p.title.text_font = FONT
-    p.title.text_font_size = TITLE_PX
-    p.title.text_font_style = "bold"
     p.xaxis.axis_label = x_label
     p.yaxis.axis_label = y_label
     for axis in (*p.xaxis, *p.yaxis):
@@ -319,7 +320,7 @@ def line_glyphs(p, source, x: str, y: str, i: int, *, markers: bool = True, y_ra
 
 def add_legend(p, items: Sequence[tuple[str, list]], *, ncols: int = 2) -> None:
     """图例放在图的下方（不遮挡曲线），每行 ``ncols`` 项，手机上也放得下。"""
-    from bokeh.models import Legend, LegendItem
+    from bokeh.models.annotations import Legend, LegendItem
 
     legend = Legend(
         items=[LegendItem(label=label, renderers=renderers) for label, renderers in items],
@@ -329,7 +330,7 @@ def add_legend(p, items: Sequence[tuple[str, list]], *, ncols: int = 2) -> None:
         label_text_font_size=LEGEND_PX,
         label_text_color="#222222",
         spacing=12,
-        padding=4,
+        padding=4,  # type: ignore[arg-type]  # bokeh 3.9's stub types it as a Property, not int
         margin=4,
         border_line_color=None,
         background_fill_alpha=0.0,
@@ -339,7 +340,11 @@ def add_legend(p, items: Sequence[tuple[str, list]], *, ncols: int = 2) -> None:
 
 
 def add_hover(
-    p, renderers: list, tooltips: list[tuple[str, str]], formatters=None, mode: str = "mouse"
+    p,
+    renderers: list,
+    tooltips: list[tuple[str, str]],
+    formatters=None,
+    mode: Literal["mouse", "hline", "vline"] = "mouse",
 ) -> None:
     """悬停（触屏上轻触）数据点时显示数值。"""
     from bokeh.models import HoverTool
@@ -365,13 +370,27 @@ def column_layout(*children, name: str):
     )
 
 
-def summary_div(text: str, name: str):
-    """图上方的一行说明（随控件切换，内容由 Python 预先写好）。"""
-    from bokeh.models import Div
+def switched_text(
+    figure_id: str, texts: dict[str, str], current: str | None = None
+) -> tuple[Any, dict[str, Any], str]:
+    """随控件切换的说明：``texts`` 是每个控件设置（键）的一句话，返回 ``(summary, args, code)``。
 
-    div = Div(text=text, sizing_mode="stretch_width", name=name)
-    div.styles = {"font-size": "14px", "line-height": "1.5", "color": "#222222"}
-    return div
+    ``summary`` 是图上方的一行说明，显示 ``texts[current]``（``current`` 为 ``None`` 时没有这一行，
+    返回 ``None``）；``args`` 并入 ``CustomJS`` 回调的参数，``code`` 接在回调代码的末尾（回调先设好
+    ``key``）：把 ``texts[key]`` 写进说明，并在页面的朗读行中读出（:func:`announce_js`）。
+    """
+    from bokeh.models.widgets import Div
+
+    code = announce_js(figure_id, "lines[key]")
+    if current is None:
+        return None, {"lines": texts}, code
+    summary = Div(
+        text=html.escape(texts[current]), sizing_mode="stretch_width", name=f"{figure_id}/summary"
+    )
+    summary.styles = {"font-size": "14px", "line-height": "1.5", "color": "#222222"}
+    escaped = {k: html.escape(v) for k, v in texts.items()}
+    args = {"texts": escaped, "lines": texts, "summary": summary}
+    return summary, args, "summary.text = texts[key];\n" + code
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from ..plots import _label
 from ..plotstyle import layer_label
 from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
-    announce_js,
     check_result,
     column_layout,
     line_glyphs,
     new_plot,
     require_bokeh,
-    style_widget,
-    summary_div,
+    select_widget,
+    switched_text,
     values_block,
     values_table,
 )
@@ -40,14 +37,16 @@ def _setting(result) -> tuple[str, str]:
     return str(setting), label
 
 
-def dead_units_explorer(*results, setting: str | None = None, activation: str | None = None):
+def dead_units_explorer(
+    *results, setting: str | None = None, activation: str | None = None
+) -> InteractiveFigure:
     """ReLU 死亡实验（:func:`~labcode.experiments.run_dead_relu`，如 ``setting="original"`` 与
     ``"dying"`` 各一次）的交互图：每层一条线，死亡神经元所占比例随 epoch 的变化（第 0 个 epoch
     为训练前，取自 ``summary["dead_fraction_init"]``，之后取自 ``history["dead_fraction"]``）。
     下拉框选择优化器设置和激活函数。
     """
     require_bokeh()
-    from bokeh.models import ColumnDataSource, CustomJS, NumeralTickFormatter, Range1d, Select
+    from bokeh.models import ColumnDataSource, CustomJS, NumeralTickFormatter, Range1d
 
     if not results:
         raise ValueError(
@@ -126,7 +125,7 @@ def dead_units_explorer(*results, setting: str | None = None, activation: str | 
         "轮次（epoch；0 = 训练前）",
         "死亡神经元",
         name=f"{FIGURE_ID}/plot",
-        y_range=Range1d(-0.03, 1.03),
+        y_range=Range1d(start=-0.03, end=1.03),
     )
     p.yaxis[0].formatter = NumeralTickFormatter(format="0%")
     p.xaxis[0].ticker.min_interval = 1
@@ -139,23 +138,17 @@ def dead_units_explorer(*results, setting: str | None = None, activation: str | 
         points.append(glyphs[-1])
     add_legend(p, items, ncols=3)
     add_hover(p, points, [("层", "@layer"), ("epoch", "@x"), ("死亡神经元", "@y{0.0%}")])
-    summary = summary_div(escape(texts[current]), f"{FIGURE_ID}/summary")
+    summary, switch_args, switch_code = switched_text(FIGURE_ID, texts, current)
 
-    select_setting = style_widget(
-        Select(title="优化器设置", value=setting, options=list(settings.items())),
-        f"{FIGURE_ID}/control/setting",
-    )
-    select_activation = style_widget(
-        Select(title="激活函数", value=activation, options=list(activations.items())),
-        f"{FIGURE_ID}/control/activation",
+    select_setting = select_widget("优化器设置", settings, setting, f"{FIGURE_ID}/control/setting")
+    select_activation = select_widget(
+        "激活函数", activations, activation, f"{FIGURE_ID}/control/activation"
     )
     callback = CustomJS(
         args={
             "sources": sources,
             "table": table,
-            "texts": {k: escape(v) for k, v in texts.items()},
-            "lines": texts,
-            "summary": summary,
+            **switch_args,
             "setting": select_setting,
             "activation": select_activation,
         },
@@ -167,9 +160,8 @@ for (const [slot, source] of Object.entries(sources)) {
   const r = row[slot];
   source.data = {x: r.x.slice(), y: r.y.slice(), layer: r.layer.slice()};
 }
-summary.text = texts[key];
 """
-        + announce_js(FIGURE_ID, "lines[key]"),
+        + switch_code,
     )
     select_setting.js_on_change("value", callback)
     select_activation.js_on_change("value", callback)

@@ -8,7 +8,6 @@ from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
-    announce_js,
     check_result,
     column_layout,
     index_slider,
@@ -17,7 +16,7 @@ from .common import (
     require_bokeh,
     shown_epochs,
     style_axis,
-    summary_div,
+    switched_text,
     values_block,
     values_table,
 )
@@ -43,8 +42,8 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
         DataRange1d,
         LinearAxis,
         NumeralTickFormatter,
-        Span,
     )
+    from bokeh.models.annotations import Span
 
     check_result(sweep, ("dropout_sweep",), "dropout_explorer")
     ordered = sorted(sweep.runs.values(), key=lambda r: r.params["dropout"])
@@ -113,7 +112,7 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
         mode="vline",
     )
 
-    summary = summary_div(escape(texts[current]), f"{FIGURE_ID}/summary")
+    summary, switch_args, switch_code = switched_text(FIGURE_ID, texts, current)
     slider = index_slider("丢弃概率 p", keys, rates.index(p), f"{FIGURE_ID}/control/p")
     if slider is not None:
         slider.js_on_change(
@@ -122,10 +121,8 @@ def dropout_explorer(sweep, p: float | None = None) -> InteractiveFigure:
                 args={
                     "source": source,
                     "table": table,
-                    "texts": {k: escape(v) for k, v in texts.items()},
-                    "lines": texts,
                     "keys": keys,
-                    "summary": summary,
+                    **switch_args,
                 },
                 code="""
 const key = keys[Math.round(cb_obj.value)];
@@ -133,9 +130,8 @@ const row = table[key];
 const data = {};
 for (const [name, values] of Object.entries(row)) data[name] = values.slice();
 source.data = data;
-summary.text = texts[key];
 """
-                + announce_js(FIGURE_ID, "lines[key]"),
+                + switch_code,
             ),
         )
     alt = (

@@ -17,6 +17,7 @@ from .common import (
     require_bokeh,
     sci,
     style_widget,
+    switched_text,
     values_block,
     values_table,
 )
@@ -43,7 +44,8 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
     数据全部来自 ``sweep``：``run.history["grad_mean"][-1]`` 与 ``run.layer_names``。
     """
     require_bokeh()
-    from bokeh.models import CheckboxGroup, ColumnDataSource, CustomJS, NumeralTickFormatter
+    from bokeh.models import ColumnDataSource, CustomJS, NumeralTickFormatter
+    from bokeh.models.widgets import CheckboxGroup
 
     check_result(sweep, ("depth_sweep",), "gradient_explorer")
     variants: dict[str, dict] = {}
@@ -77,7 +79,7 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
         raise ValueError(f"depth={depth!r} 不在扫描的隐藏层个数 {depth_list} 中。")
 
     # what the plot shows for each depth and variant: x = layer number (1 = input layer)
-    empty = {"x": [], "y": [], "layer": []}
+    empty: dict[str, list] = {"x": [], "y": [], "layer": []}
     table = {
         str(d): {
             v: next(
@@ -133,6 +135,7 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
         f"{FIGURE_ID}/control/depth",
     )
     if slider is not None:
+        _, switch_args, switch_code = switched_text(FIGURE_ID, texts)
         slider.js_on_change(
             "value",
             CustomJS(
@@ -140,17 +143,17 @@ def gradient_explorer(sweep, depth: int | None = None) -> InteractiveFigure:
                     "sources": sources,
                     "table": table,
                     "depths": [str(d) for d in depth_list],
-                    "lines": texts,
+                    **switch_args,
                 },
                 code="""
-const depth = depths[Math.round(cb_obj.value)];
-const row = table[depth];
+const key = depths[Math.round(cb_obj.value)];
+const row = table[key];
 for (const [key, source] of Object.entries(sources)) {
   const r = row[key];
   source.data = {x: r.x.slice(), y: r.y.slice(), layer: r.layer.slice()};
 }
 """
-                + announce_js(FIGURE_ID, "lines[depth]"),
+                + switch_code,
             ),
         )
     checkboxes = style_widget(
@@ -208,7 +211,7 @@ def values_html(table: dict, labels: dict) -> str:
     parts = []
     for depth, row in table.items():
         keys = [key for key, r in row.items() if r["y"]]
-        layers = max((row[key]["layer"] for key in keys), key=len, default=[])
+        layers: list[str] = max((row[key]["layer"] for key in keys), key=len, default=[])
         rows = [
             [layer, *(sci(row[k]["y"][i]) if i < len(row[k]["y"]) else "—" for k in keys)]
             for i, layer in enumerate(layers)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from .common import (
     InteractiveFigure,
     add_hover,
     add_legend,
-    announce_js,
     check_result,
     column_layout,
     index_slider,
@@ -16,7 +16,7 @@ from .common import (
     new_plot,
     require_bokeh,
     shown_epochs,
-    summary_div,
+    switched_text,
     values_block,
     values_table,
 )
@@ -62,7 +62,9 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
         high = low + 1e-3
     edges = [float(e) for e in np.linspace(low, high, bins + 1)]
 
-    runs, table, texts = {}, {}, {}
+    runs: dict[str, dict[str, Any]] = {}
+    table: dict[str, dict[str, dict[str, list]]] = {}  # what the slider switches between
+    texts: dict[str, str] = {}
     for run in ordered:
         lam_i = float(run.params["lambda"])
         counts = _histogram(run.arrays["weights"], edges)
@@ -140,7 +142,7 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
         mode="vline",
     )
 
-    summary = summary_div(escape(texts[current]), f"{FIGURE_ID}/summary")
+    summary, switch_args, switch_code = switched_text(FIGURE_ID, texts, current)
     slider = index_slider("正则化强度 λ", keys, lambdas.index(lam), f"{FIGURE_ID}/control/lambda")
     if slider is not None:
         slider.js_on_change(
@@ -150,19 +152,16 @@ def lambda_explorer(sweep, lam: float | None = None, bins: int = 30) -> Interact
                     "hist": hist_source,
                     "loss": loss_source,
                     "table": table,
-                    "texts": {k: escape(v) for k, v in texts.items()},
-                    "lines": texts,
                     "keys": keys,
-                    "summary": summary,
+                    **switch_args,
                 },
                 code="""
 const key = keys[Math.round(cb_obj.value)];
 const row = table[key];
 hist.data = {left: row.hist.left.slice(), right: row.hist.right.slice(), top: row.hist.top.slice()};
 loss.data = {x: row.loss.x.slice(), train: row.loss.train.slice(), test: row.loss.test.slice()};
-summary.text = texts[key];
 """
-                + announce_js(FIGURE_ID, "lines[key]"),
+                + switch_code,
             ),
         )
     alt = (
