@@ -8,13 +8,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..stats import mean_sd, tail_mean
 from .core import lesson, paired, pct, pp
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..experiments.results import RunResult
 
 
 def _by_variant(result, variants: tuple[str, ...]):
     """``{变体: {种子: 运行}}`` 与所有变体都有的种子（升序）。"""
-    runs: dict[str, dict[int, object]] = {v: {} for v in variants}
+    runs: dict[str, dict[int, RunResult]] = {v: {} for v in variants}
     for run in result.runs.values():
         if run.params.get("variant") in runs:
             runs[run.params["variant"]][run.params["seed"]] = run
@@ -143,7 +148,7 @@ def dropout_gap_over_seeds(result):
 
 
 def _by_rate(result):
-    rates: dict[float, dict[int, object]] = {}
+    rates: dict[float, dict[int, RunResult]] = {}
     for run in result.runs.values():
         rates.setdefault(run.params["dropout"], {})[run.params["seed"]] = run
     if 0.0 not in rates or len(rates) < 3:
@@ -238,7 +243,7 @@ def dropout_and_weight_decay_combine(result):
 def early_stopping_on_validation_helps(result):
     """提前停止：从训练图中留出验证集，按验证损失最低选 epoch；每个种子上，选出的 epoch 的测试损失都比训练到
     最后一个 epoch 的低（同一次运行的两个读数，测试集没有参与选择）。"""
-    runs: dict[int, object] = {}
+    runs: dict[int, RunResult] = {}
     for run in result.runs.values():
         if run.params.get("variant") == "early_stop":
             runs[run.params["seed"]] = run

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import io
 import math
 import numbers
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -259,7 +261,7 @@ class _Recorder:
 
     def wrap(self, fn: Callable, who: str) -> Callable:
         def recorded(*args, **kwargs):
-            entry = {
+            entry: dict[str, Any] = {
                 "who": who,
                 "args": [state(a) for a in args],
                 "kwargs": {k: state(v) for k, v in kwargs.items()},
@@ -391,7 +393,9 @@ def _reconnect(result, grads, args):
     ]
     if not pairs:
         return result.detach().requires_grad_(result.is_floating_point())
-    surrogate = sum(((leaf - leaf.detach()) * g.to(leaf.dtype)).sum() for leaf, g in pairs)
+    surrogate = functools.reduce(
+        operator.add, [((leaf - leaf.detach()) * g.to(leaf.dtype)).sum() for leaf, g in pairs]
+    )
     return result + (surrogate / max(result.numel(), 1)).to(result.dtype)
 
 
