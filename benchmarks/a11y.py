@@ -17,14 +17,24 @@ import contextlib
 import functools
 import http.server
 import json
+import os
 import re
 import sys
 import threading
 from collections import Counter
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+#: Debian's Chromium (``LABCODE_CHROMIUM`` names another), with the flags every browser check uses
+CHROMIUM = Path(os.environ.get("LABCODE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 VIEWPORTS = {
     "desktop": {"viewport": {"width": 1280, "height": 900}},

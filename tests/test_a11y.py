@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks import a11y
 from tests import test_browser
-from tests.test_browser import CHROMIUM_ARGS, VIEWPORTS, Traffic
+from tests.test_browser import VIEWPORTS, Traffic
 
 # test_browser's session fixtures (Chromium found or skip, the site, its local server), reused here
 sync_playwright = test_browser.sync_playwright
@@ -42,7 +42,7 @@ def axe_source():
 def chromium(request):
     with request.getfixturevalue("sync_playwright")() as p:
         browser = p.chromium.launch(
-            executable_path=str(a11y.CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            executable_path=str(a11y.CHROMIUM), args=a11y.CHROMIUM_ARGS, headless=True
         )
         yield browser
         browser.close()

@@ -8,33 +8,19 @@ an already built site. Screenshots go to ``artifacts/screenshots/<slug>-{light,d
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import os
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from benchmarks.a11y import load_lazy_images
+from benchmarks.a11y import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, load_lazy_images, serve
 from docs._build import execute
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("LABCODE_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHAPTERS = list(execute.chapters())
 SEARCHES = {"梯度消失": "gradient_vanishing/", "Dropout": "dropout/"}
@@ -69,18 +55,8 @@ def site_dir(sync_playwright, site) -> Path:
 
 @pytest.fixture(scope="session")
 def base_url(site_dir):
-    handler = functools.partial(_QuietHandler, directory=str(site_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
+    with serve(site_dir) as url:
+        yield url
 
 
 @pytest.fixture(
@@ -115,17 +91,6 @@ class Traffic:
     def response(self, response):
         if response.status >= 400:
             self.failed.append(f"{response.status} {response.url}")
-
-
-VIEWPORTS = {
-    "desktop": {"viewport": {"width": 1280, "height": 900}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 3,
-        "is_mobile": True,
-        "has_touch": True,
-    },
-}
 
 
 @pytest.fixture

@@ -27,20 +27,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.a11y import CHROMIUM, CHROMIUM_ARGS
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("LABCODE_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 SLUG = "activations"
 FIGURE_NOTEBOOK = "interactive-figure.ipynb"
