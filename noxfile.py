@@ -112,10 +112,25 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def tests_all(session: nox.Session) -> None:
-    """The complete suite (README, CI): unit, lessons over seeds, site build, browser."""
+    """The complete suite (README, CI): unit, lessons over seeds, site build, browser.
+
+    Two pytest-xdist workers: one builds the site and runs the tests that read it, the other runs
+    the rest (tests/conftest.py groups them); each worker uses one thread per process.
+    """
     env = lab_env(session)
     ensure_chromium(session)
-    session.run(_bin("python"), "-m", "pytest", *session.posargs, env=env, external=True)
+    session.run(
+        _bin("python"),
+        "-m",
+        "pytest",
+        "-n",
+        "2",
+        "--dist",
+        "loadgroup",
+        *session.posargs,
+        env=env,
+        external=True,
+    )
 
 
 @nox.session(venv_backend="none")

@@ -5,6 +5,30 @@ from pathlib import Path
 
 import pytest
 
+#: fixtures that need the real site; under pytest-xdist their tests share one worker (one build)
+SITE_FIXTURES = {"site", "site_build", "site_dir", "base_url"}
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``nox -s tests_all``) the workers share the cores: one thread each, for
+    torch and for the notebook kernels of the site build (more threads than cores would make every
+    worker many times slower)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(config, items):
+    """Tests of the real site run on one worker, which builds it once; every other test file runs
+    whole on one worker, so that its module fixtures (a JupyterLab server, a graded class) start
+    once."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        uses_site = SITE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        group = "site" if uses_site else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture
 def offline(monkeypatch):
