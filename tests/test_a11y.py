@@ -59,9 +59,7 @@ def best_practice():
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_axe_wcag_a_aa(request, chromium, axe_source, best_practice, viewport, scheme):
-    site_dir = request.getfixturevalue("site_dir")
-    base_url = request.getfixturevalue("base_url")
+def test_axe_wcag_a_aa(site_dir, base_url, chromium, axe_source, best_practice, viewport, scheme):
     pages = a11y.pages(site_dir)
     assert "" in pages and len(pages) >= 8, pages
     context = chromium.new_context(**VIEWPORTS[viewport], color_scheme=scheme, locale="zh-CN")
