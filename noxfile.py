@@ -114,8 +114,8 @@ def tests(session: nox.Session) -> None:
 def tests_all(session: nox.Session) -> None:
     """The complete suite (README, CI): unit, lessons over seeds, site build, browser.
 
-    Two pytest-xdist workers: one builds the site and runs the tests that read it, the other runs
-    the rest (tests/conftest.py groups them); each worker uses one thread per process.
+    Two pytest-xdist workers, a test file at a time in the order tests/conftest.py sets: one worker
+    builds the site while the other runs the files that need none; one thread per process.
     """
     env = lab_env(session)
     ensure_chromium(session)
@@ -126,7 +126,8 @@ def tests_all(session: nox.Session) -> None:
         "-n",
         "2",
         "--dist",
-        "loadgroup",
+        "loadfile",
+        "--no-loadscope-reorder",
         *session.posargs,
         env=env,
         external=True,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-#: fixtures that need the real site; under pytest-xdist their tests share one worker (one build)
+#: fixtures that read the real site (built once per test run, shared by the pytest-xdist workers)
 SITE_FIXTURES = {"site", "site_build", "site_dir", "base_url"}
 
 
@@ -17,17 +17,16 @@ def pytest_configure(config):
         os.environ["OMP_NUM_THREADS"] = "1"
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config, items):
-    """Tests of the real site run on one worker, which builds it once; every other test file runs
-    whole on one worker, so that its module fixtures (a JupyterLab server, a graded class) start
-    once."""
-    if not config.pluginmanager.hasplugin("xdist"):
+    """Under pytest-xdist (``--dist loadfile``, files in this order): the first file that reads the
+    site comes first, so one worker starts the build at once while the other runs the files that
+    need no site; the other site files come last, when the build is done."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    for item in items:
-        uses_site = SITE_FIXTURES & set(getattr(item, "fixturenames", ()))
-        group = "site" if uses_site else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+    site_files = [i.path for i in items if SITE_FIXTURES & set(getattr(i, "fixturenames", ()))]
+    if site_files:
+        rank = {site_files[0]: 0, **{path: 2 for path in site_files[1:] if path != site_files[0]}}
+        items.sort(key=lambda item: rank.get(item.path, 1))  # stable: file order kept within a rank
 
 
 @pytest.fixture
@@ -75,17 +74,36 @@ def site_build(tmp_path_factory):
     """A cold ``mkdocs build --strict`` of the real site (quick profile, CPU, empty notebook cache).
 
     Cold on purpose: the memory test measures every kernel, and a stale cache can't hide a failure.
-    ``None`` when ``LABCODE_SITE_DIR`` names an already built site to check instead.
+    ``None`` when ``LABCODE_SITE_DIR`` names an already built site to check instead. Under
+    pytest-xdist the first worker that needs it builds it; the others wait for it and read it.
     """
     if os.environ.get("LABCODE_SITE_DIR"):
         return None
     from docs._build import sitetools
 
-    tmp = tmp_path_factory.mktemp("site-quick-cpu")
-    result = sitetools.build(tmp / "site", profile="quick", device="cpu", cache_dir=tmp / "cache")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        result = _build_site(sitetools, tmp_path_factory.mktemp("site-quick-cpu"))
+    else:
+        from filelock import FileLock
+
+        shared = tmp_path_factory.getbasetemp().parent / "site-quick-cpu"  # all workers' parent
+        with FileLock(f"{shared}.lock"):
+            record = shared / "build.json"
+            if record.is_file():
+                result = sitetools.Build.from_json(record.read_text(encoding="utf-8"))
+            else:
+                result = _build_site(sitetools, shared)
+                record.write_text(result.to_json(), encoding="utf-8")
     if result.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed ({result.returncode}):\n{result.output[-6000:]}")
     return result
+
+
+def _build_site(sitetools, folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    return sitetools.build(
+        folder / "site", profile="quick", device="cpu", cache_dir=folder / "cache"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ The session-wide build of the real site is a pytest fixture (``tests/conftest.py
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -37,6 +38,19 @@ class Build:
     #: Peak RSS of the build's whole process tree (mkdocs + the notebook kernels running at the same
     #: time), MiB; see peak_rss.py.
     peak_rss_mib: float | None = None
+
+    def to_json(self) -> str:
+        """The record as JSON (pytest-xdist workers share one build through it)."""
+        fields = {k: str(v) if isinstance(v, Path) else v for k, v in vars(self).items()}
+        return json.dumps(fields, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Build:
+        fields = json.loads(text)
+        for name in ("site", "cache_dir"):
+            if fields[name] is not None:
+                fields[name] = Path(fields[name])
+        return cls(**fields)
 
     @property
     def executed(self) -> int | None:
