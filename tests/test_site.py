@@ -601,6 +601,16 @@ def test_course_bundle_is_deterministic():
     assert a == bundle.course_bundle({"x": '{"cells": []}'})
 
 
+def test_a_build_record_survives_json(tmp_path):
+    """pytest-xdist workers share the session's build through this record (tests/conftest.py)."""
+    build = sitetools.Build(0, "notebooks: 5 executed, 0 from cache", 212.5, tmp_path / "site")
+    build.cache_dir, build.peak_rss_mib = tmp_path / "cache", 1234.5
+    again = sitetools.Build.from_json(build.to_json())
+    assert again == build and again.executed == 5 and isinstance(again.site, Path)
+    bare = sitetools.Build.from_json(sitetools.Build(1, "", 0.0, tmp_path).to_json())
+    assert bare.cache_dir is None and bare.peak_rss_mib is None
+
+
 def test_peak_rss_sums_the_processes_running_at_once():
     """mkdocs stays alive while its kernels run: the peak is the sum over the process tree."""
     import subprocess
