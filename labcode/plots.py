@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from .experiments.results import require_experiment
 from .plotstyle import epoch_axis, figure, finish, layer_label, line_style, style
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,26 +72,12 @@ def _pct(values) -> list[float]:
 
 
 def _label(name: str) -> str:
-    labels = {
-        "relu": "ReLU",
-        "sigmoid": "Sigmoid",
-        "tanh": "Tanh",
-        "leaky_relu": "LeakyReLU",
-        "elu": "ELU",
-        "gelu": "GELU",
-        "silu": "SiLU",
-        "none": "无 Dropout",
-        "scratch": "手写 Dropout",
-        "torch": "nn.Dropout",
-    }
-    return labels.get(name, name)
+    """图例中的名字：激活函数用它的 ``label``（如 ``"LeakyReLU"``），Dropout 的变体用中文。"""
+    from .activations import ACTIVATIONS
 
-
-def _check(result, names: tuple[str, ...], what: str) -> None:
-    if getattr(result, "name", None) not in names:
-        raise ValueError(
-            f"{what} 需要 {' 或 '.join(names)} 实验的结果，实际得到 {getattr(result, 'name', type(result).__name__)!r}。"
-        )
+    if name in ACTIVATIONS:
+        return ACTIVATIONS[name].label
+    return {"none": "无 Dropout", "scratch": "手写 Dropout", "torch": "nn.Dropout"}.get(name, name)
 
 
 # ---------------------------------------------------------------------------
@@ -130,7 +117,7 @@ def plot_activations(names=None, lo: float = -5.0, hi: float = 5.0) -> LabFigure
 @_styled
 def plot_accuracy_curves(result, test: bool = True) -> LabFigure:
     """每个运行的训练准确率（与测试准确率）随 epoch 的变化（百分比）。适用于梯度消失、ReLU 死亡实验。"""
-    _check(result, ("gradient_vanishing", "dead_relu"), "plot_accuracy_curves")
+    require_experiment(result, ("gradient_vanishing", "dead_relu"), "plot_accuracy_curves")
     fig, axes = figure(2 if test else 1)
     for i, (name, run) in enumerate(result.runs.items()):
         train = run.history["train_acc"]
@@ -151,7 +138,7 @@ def plot_accuracy_curves(result, test: bool = True) -> LabFigure:
 @_styled
 def plot_gradients(result, epoch: int = -1) -> LabFigure:
     """每层权重的平均 |grad|（对数坐标），横轴为层（第 1 层 → 输出层）。默认画最后一个 epoch。"""
-    _check(result, ("gradient_vanishing",), "plot_gradients")
+    require_experiment(result, ("gradient_vanishing",), "plot_gradients")
     fig, (ax,) = figure(height=4.2)
     for i, (name, run) in enumerate(result.runs.items()):
         grads = run.history["grad_mean"][epoch]
@@ -174,7 +161,7 @@ def _init_label(init: str) -> str:
 @_styled
 def plot_depth_sweep(result) -> LabFigure:
     """深度扫描：上图为第一层/最后一层梯度之比（对数坐标），下图为最终测试准确率（百分比）。"""
-    _check(result, ("depth_sweep",), "plot_depth_sweep")
+    require_experiment(result, ("depth_sweep",), "plot_depth_sweep")
     fig, (ax1, ax2) = figure(2)
     by_line: dict[tuple[str, str], list] = {}  # one line per (activation, initialization)
     for run in result.runs.values():
@@ -213,7 +200,7 @@ def plot_depth_sweep(result) -> LabFigure:
 def plot_dead_units(result, naive: bool = True) -> LabFigure:
     """每个激活函数一幅子图：各层死亡神经元比例随 epoch 的变化（百分比）；``naive=True`` 时再画一幅
     原实验的朴素指标（输出为 0 的比例，全部隐藏层平均）。"""
-    _check(result, ("dead_relu",), "plot_dead_units")
+    require_experiment(result, ("dead_relu",), "plot_dead_units")
     runs = list(result.runs.items())
     fig, axes = figure(len(runs) + (1 if naive else 0), height=3.7)
     for ax, (name, run) in zip(axes, runs, strict=False):
@@ -262,7 +249,7 @@ def _lam(run) -> str:
 @_styled
 def plot_l2_losses(result) -> LabFigure:
     """每个 λ 一幅子图：训练损失与测试损失随 epoch 的变化（对数坐标）。"""
-    _check(result, ("l2", "lambda_sweep"), "plot_l2_losses")
+    require_experiment(result, ("l2", "lambda_sweep"), "plot_l2_losses")
     runs = list(result.runs.values())
     fig, axes = figure(len(runs), height=3.6)
     for ax, run in zip(axes, runs, strict=True):
@@ -279,7 +266,7 @@ def plot_l2_losses(result) -> LabFigure:
 @_styled
 def plot_weights(result, bins: int = 30) -> LabFigure:
     """上图：各 λ 下最终权重的直方图；下图：‖w‖₂ 随 epoch 的变化。"""
-    _check(result, ("l2", "lambda_sweep", "l1_vs_l2"), "plot_weights")
+    require_experiment(result, ("l2", "lambda_sweep", "l1_vs_l2"), "plot_weights")
     fig, (ax1, ax2) = figure(2)
     l1_vs_l2 = result.name == "l1_vs_l2"
     for i, (name, run) in enumerate(result.runs.items()):
@@ -318,7 +305,7 @@ def plot_weights(result, bins: int = 30) -> LabFigure:
 @_styled
 def plot_lambda_sweep(result) -> LabFigure:
     """λ 扫描：上图为最终训练/测试损失，下图为 ‖w‖₂；横轴为 λ（λ=0 画在最左端，对称对数坐标）。"""
-    _check(result, ("lambda_sweep", "l2"), "plot_lambda_sweep")
+    require_experiment(result, ("lambda_sweep", "l2"), "plot_lambda_sweep")
     runs = sorted(result.runs.values(), key=lambda r: r.params["lambda"])
     lams = [r.params["lambda"] for r in runs]
     fig, (ax1, ax2) = figure(2)
@@ -355,7 +342,7 @@ def _regularizer_style(name: str, n_points: int | None = None) -> dict[str, Any]
 @_styled
 def plot_l1_vs_l2(result) -> LabFigure:
     """L1 与 L2 的最终权重：上图为按大小排序的 |w|（对数坐标，0 画在下边界），下图为接近 0 的权重比例（百分比）。"""
-    _check(result, ("l1_vs_l2",), "plot_l1_vs_l2")
+    require_experiment(result, ("l1_vs_l2",), "plot_l1_vs_l2")
     tol = result.config.zero_tol
     fig, (ax1, ax2) = figure(2)
     floor = tol / 100
@@ -399,7 +386,7 @@ DURING = (0, (4, 2))  # dashed: accuracy measured during training (the original 
 def plot_dropout(result) -> LabFigure:
     """四幅子图（上下排列）：训练准确率（实线：评估模式；虚线：原实验的边训练边统计）、二者之差（百分点，
     单独一幅，差别小也看得见）、测试准确率、训练–测试差距（百分点）。"""
-    _check(result, ("dropout",), "plot_dropout")
+    require_experiment(result, ("dropout",), "plot_dropout")
     fig, (ax1, ax2, ax3, ax4) = figure(4, height=3.6)
     for i, (name, run) in enumerate(result.runs.items()):
         label = _label(name)
@@ -457,7 +444,7 @@ def plot_dropout(result) -> LabFigure:
 def plot_dropout_sweep(result) -> LabFigure:
     """dropout 比例扫描：上图为最后 1/3 个 epoch 平均的训练（评估模式）与测试准确率，下图为损失差距
     （左纵轴）与准确率差距（右纵轴）。"""
-    _check(result, ("dropout_sweep",), "plot_dropout_sweep")
+    require_experiment(result, ("dropout_sweep",), "plot_dropout_sweep")
     runs = sorted(result.runs.values(), key=lambda r: r.params["dropout"])
     rates = [r.params["dropout"] for r in runs]
 

@@ -29,10 +29,30 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ExperimentResult", "RunResult", "to_jsonable"]
+__all__ = ["ExperimentResult", "RunResult", "require_experiment", "to_jsonable"]
+
+
+def require_experiment(
+    result: Any, names: Sequence[str], what: str = "", runs: Sequence[str] = ()
+) -> None:
+    """``result`` 须是 ``names`` 之一的实验结果，且含有运行 ``runs``，否则抛出中文的 ``ValueError``；
+    ``what``（如 ``"plot_gradients"``）是出错的函数，写在说明的开头。"""
+    prefix = f"{what} " if what else ""
+    got = getattr(result, "name", None)
+    if got not in names:
+        raise ValueError(
+            f"{prefix}需要 {' 或 '.join(names)} 实验的结果，实际得到 {got or type(result).__name__!r}。"
+        )
+    missing = [r for r in runs if r not in result.runs]
+    if missing:
+        raise ValueError(
+            f"{prefix}需要运行 {list(runs)}，结果中缺少 {missing}（已有：{list(result.runs)}）。"
+            "请在运行实验时包含它们。"
+        )
 
 
 def to_jsonable(value: Any) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Container, Sequence
 from types import ModuleType
 from typing import Any, Literal
 
-from ..experiments.results import to_jsonable
+from ..experiments.results import require_experiment, to_jsonable
 from ..plotstyle import COLORS
 
 __all__ = [
@@ -186,9 +186,7 @@ class InteractiveFigure:
 
 
 def check_result(result, names: Sequence[str], what: str) -> None:
-    if getattr(result, "name", None) not in names:
-        got = getattr(result, "name", type(result).__name__)
-        raise ValueError(f"{what} 需要 {' 或 '.join(names)} 实验的结果，实际得到 {got!r}。")
+    require_experiment(result, names, what)
     if not getattr(result, "runs", None):
         raise ValueError(f"{what}：实验结果 {result.name!r} 中没有任何运行。")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import settings
+from ..experiments.results import require_experiment
 
 #: 设为 1 时（网站构建），:func:`report` 遇到不成立的结论就抛出 :class:`LessonFailedError`。
 GATE_ENV = settings.LESSON_GATE_ENV
@@ -117,17 +118,7 @@ REGISTRY: dict[str, Rule] = {}
 
 def require(result, kinds: tuple[str, ...], runs: tuple[str, ...] = ()) -> None:
     """``result`` 须是 ``kinds`` 之一的实验结果，且含有运行 ``runs``，否则抛出中文的 ``ValueError``。"""
-    experiment = getattr(result, "name", None)
-    if experiment not in kinds:
-        raise ValueError(
-            f"需要 {' 或 '.join(kinds)} 实验的结果，实际得到 {experiment or type(result).__name__!r}。"
-        )
-    missing = [r for r in runs if r not in result.runs]
-    if missing:
-        raise ValueError(
-            f"需要运行 {list(runs)}，结果中缺少 {missing}（已有：{list(result.runs)}）。"
-            "请在运行实验时包含它们。"
-        )
+    require_experiment(result, kinds, runs=runs)
 
 
 def lesson(
