@@ -175,10 +175,7 @@ def _prepare(profile, config, seed, device, name):
 def _l2_run(
     config, data, lam, method, seed, experiment, epochs=None, penalty_fn=l2_penalty
 ) -> RunResult:
-    if method == "scratch":
-        how = {"penalty": (lambda w: lam * penalty_fn(w)) if lam > 0 else None}
-    else:
-        how = {"weight_decay": lam}
+    scratch = method == "scratch"
     run = _fit_linear(
         config,
         data,
@@ -186,7 +183,8 @@ def _l2_run(
         epochs=epochs or config.epochs,
         experiment=experiment,
         run=lambda_key(lam),
-        **how,
+        weight_decay=0.0 if scratch else lam,
+        penalty=(lambda w: lam * penalty_fn(w)) if scratch and lam > 0 else None,
     )
     run.params = {"lambda": lam, "method": method, "penalty": "l2"}
     return run
