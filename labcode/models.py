@@ -10,7 +10,7 @@ from torch import nn
 
 from .activations import Activation, get_activation
 from .checks import check_int
-from .regularization import check_dropout_rate, dropout_layer
+from .regularization import check_dropout_fn, check_dropout_rate, dropout_layer
 
 __all__ = [
     "MAX_LAYERS",
@@ -203,8 +203,7 @@ class DropoutMLP(nn.Module):
         dropout_fn=dropout_layer,
     ):
         super().__init__()
-        if not callable(dropout_fn):
-            raise TypeError(f"dropout_fn 应是函数 dropout_fn(X, p)，实际得到 {dropout_fn!r}。")
+        check_dropout_fn(dropout_fn)
         hidden = tuple(hidden_dropout)
         if len(hidden) != 2:
             raise ValueError(

@@ -7,7 +7,7 @@ import numbers
 
 import torch
 
-__all__ = ["check_dropout_rate", "dropout_layer", "l1_penalty", "l2_penalty"]
+__all__ = ["check_dropout_fn", "check_dropout_rate", "dropout_layer", "l1_penalty", "l2_penalty"]
 
 
 def l2_penalty(w: torch.Tensor) -> torch.Tensor:
@@ -33,6 +33,12 @@ def check_dropout_rate(dropout) -> float:
             "例如 0.3 表示丢弃 30% 的元素。"
         )
     return dropout
+
+
+def check_dropout_fn(dropout_fn) -> None:
+    """``dropout_fn`` 须是可调用的丢弃函数 ``dropout_fn(X, p)``（如 :func:`dropout_layer`），否则抛出 TypeError。"""
+    if not callable(dropout_fn):
+        raise TypeError(f"dropout_fn 应是函数 dropout_fn(X, p)，实际得到 {dropout_fn!r}。")
 
 
 def dropout_layer(

@@ -589,6 +589,26 @@ def test_dead_at_init_runs_every_seed():
     assert res["default/seed=0"].summary != res["default/seed=1"].summary
 
 
+@pytest.mark.parametrize(
+    ("call", "pattern"),
+    [
+        (lambda: run_dead_at_init(seeds=()), r"seeds 应为不重复的随机种子.*\(\)"),
+        (lambda: run_init_gradients(seeds=(1, 1)), r"seeds 应为不重复的随机种子.*\(1, 1\)"),
+        (lambda: run_dead_relu_seeds(seeds=(0, 0)), "不重复"),
+        (lambda: run_gradient_seeds(seeds=()), "不重复"),
+        (lambda: run_dead_at_init(inits=()), "未知的初始化方案 \\[\\]。可选：default, xavier, he"),
+        (
+            lambda: run_init_gradients(inits="huge"),
+            r"未知的初始化方案 \['huge'\]。可选：default, he, large",
+        ),
+    ],
+)
+def test_seed_and_init_lists_are_checked_before_the_data_loads(call, pattern, monkeypatch):
+    monkeypatch.setattr(training, "load_mnist_tensors", lambda *a: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
 def test_gradient_seeds_reuse_the_main_runs_and_feed_the_sweep():
     cfg = tiny_gradient_config(
         epochs=1,

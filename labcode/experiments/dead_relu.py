@@ -18,8 +18,10 @@ import time
 
 import torch
 
+from ..checks import check_choices, check_seeds
+from ..forward_signal import INIT_SCHEMES
 from ..metrics import DeadUnitCounter
-from ..models import Network
+from ..models import Network, check_num_layers
 from ..profiles import DeadReluConfig
 from .gradient_vanishing import check_activations, seeded_mlp
 from .results import ExperimentResult, RunResult
@@ -229,19 +231,13 @@ def run_dead_relu(
         )
     opt = config.setting(setting)
     names = check_activations(config.activations if activations is None else activations)
+    notes = [
+        f"设置 {setting!r}：{opt.description or f'{opt.optimizer}, lr={opt.lr:g}'}。",
+        "死亡神经元：每个 epoch 结束后用 eval 模式遍历整个训练集，激活函数的导数对所有样本都为 0 的隐藏神经元。",
+    ]
     device, data, result = start_mnist_experiment(
-        "dead_relu",
-        config,
-        config.n_train,
-        device,
-        seed,
-        profile_name,
-        notes=[
-            f"设置 {setting!r}：{opt.description or f'{opt.optimizer}, lr={opt.lr:g}'}。",
-            "死亡神经元：每个 epoch 结束后用 eval 模式遍历整个训练集，激活函数的导数对所有样本都为 0 的隐藏神经元。",
-        ],
+        "dead_relu", config, device, seed, profile_name, notes
     )
-
     reusable = _reusable(reuse, "dead_relu_seeds", config, device, data.info)
     for name in names:
         found = reusable.get((setting, name, seed))
@@ -269,17 +265,10 @@ def run_dead_relu_seeds(
     """
     started = time.perf_counter()
     config, profile_name = resolve_profile_config("dead_relu", profile, config, DeadReluConfig)
-    seed_list = tuple(config.seeds if seeds is None else seeds)
-    if not seed_list or len(set(seed_list)) != len(seed_list):
-        raise ValueError(f"seeds 应为不重复的随机种子，例如 (0, 1, 2, 3, 4)，实际得到 {seeds!r}。")
+    seed_list = check_seeds(config.seeds if seeds is None else seeds)
+    note = f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}）。"
     device, data, result = start_mnist_experiment(
-        "dead_relu_seeds",
-        config,
-        config.n_train,
-        device,
-        seed_list[0],
-        profile_name,
-        notes=[f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}）。"],
+        "dead_relu_seeds", config, device, seed_list[0], profile_name, [note]
     )
     reusable = _reusable(reuse, "dead_relu", config, device, data.info)
     for seed in seed_list:
@@ -310,30 +299,19 @@ def run_dead_at_init(
     ``init``、``seed``、``num_layers``；``summary`` 有 ``dead_fraction``（每个带激活的层一个比例，从输入层起）
     与 ``deep_dead_fraction``（最深 3 层的平均）。
     """
-    from ..forward_signal import INIT_SCHEMES
-    from ..models import check_num_layers
-
     started = time.perf_counter()
     depth = check_num_layers(depth)
     if depth < 3:
         raise ValueError(f"depth 应至少为 3（要看最深的 3 层），实际得到 {depth}。")
-    inits = tuple(inits)
-    unknown = [i for i in inits if i not in INIT_SCHEMES]
-    if unknown or not inits:
-        raise ValueError(f"未知的初始化方案 {unknown or inits}。可选：{', '.join(INIT_SCHEMES)}。")
+    inits = check_choices(inits, INIT_SCHEMES, "初始化方案")
     config, profile_name = resolve_profile_config("dead_relu", profile, config, DeadReluConfig)
-    seed_list = tuple(config.seeds if seeds is None else seeds)
+    seed_list = check_seeds(config.seeds if seeds is None else seeds)
+    note = (
+        f"{depth} 个隐藏层的 ReLU 网络，未训练；在整个训练集上统计；"
+        f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}）。"
+    )
     device, data, result = start_mnist_experiment(
-        "dead_at_init",
-        config,
-        config.n_train,
-        device,
-        seed_list[0],
-        profile_name,
-        notes=[
-            f"{depth} 个隐藏层的 ReLU 网络，未训练；在整个训练集上统计；"
-            f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}）。"
-        ],
+        "dead_at_init", config, device, seed_list[0], profile_name, [note]
     )
     for seed in seed_list:
         for init in inits:

@@ -18,9 +18,10 @@ from typing import Any
 import torch
 
 from .. import settings
+from ..checks import check_choices, check_seeds
 from ..models import DropoutMLP, RegularizedNetwork, TorchDropoutNetwork
 from ..profiles import DropoutConfig, DropoutMLPConfig
-from ..regularization import check_dropout_rate, dropout_layer
+from ..regularization import check_dropout_fn, check_dropout_rate, dropout_layer
 from .results import ExperimentResult, RunResult
 from .training import (
     RunSpec,
@@ -55,14 +56,14 @@ def rate_key(rate: float) -> str:
 
 
 def add_gaps(history: dict[str, list]) -> None:
-    """在 ``history`` 中加上每个 epoch 的泛化差距（都用 eval 模式）：``gap`` = 训练准确率 − 测试准确率，
-    ``loss_gap`` = 测试损失 − 训练损失。"""
-    history["gap"] = [
-        a - b for a, b in zip(history["train_acc_eval"], history["test_acc"], strict=True)
-    ]
-    history["loss_gap"] = [
-        a - b for a, b in zip(history["test_loss"], history["train_loss_eval"], strict=True)
-    ]
+    """在 ``history`` 中加上每个 epoch 的泛化差距：``gap`` = 训练准确率 − 测试准确率，``loss_gap`` =
+    测试损失 − 训练损失（都用 eval 模式）；``gap_original_style`` = ``train_acc`` − 测试准确率（原实验的方式）。"""
+    for key, a, b in (
+        ("gap", "train_acc_eval", "test_acc"),
+        ("loss_gap", "test_loss", "train_loss_eval"),
+        ("gap_original_style", "train_acc", "test_acc"),
+    ):
+        history[key] = [x - y for x, y in zip(history[a], history[b], strict=True)]
 
 
 def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, run) -> RunResult:
@@ -87,9 +88,6 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
     )
     history, _ = fit_classifier(model, data, spec)
     add_gaps(history)
-    history["gap_original_style"] = [
-        a - b for a, b in zip(history["train_acc"], history["test_acc"], strict=True)
-    ]
     summary = {
         key: history[src][-1]
         for key, src in (
@@ -109,18 +107,11 @@ def _train_cnn(model_cls, rate, epochs, config, data, seed, device, experiment, 
 
 def _prepare(profile, config, seed, device, name):
     config, profile_name = resolve_profile_config("dropout", profile, config, DropoutConfig)
-    device, data, result = start_mnist_experiment(
-        name,
-        config,
-        config.n_train,
-        device,
-        seed,
-        profile_name,
-        notes=[
-            f"优化器 {config.optimizer}，lr={config.lr:g}，批量 {config.batch_size}。",
-            "train_acc：边训练边统计（dropout 开着，原实验的方式）；train_acc_eval：每个 epoch 后用 eval 模式在训练集上评估。",
-        ],
-    )
+    notes = [
+        f"优化器 {config.optimizer}，lr={config.lr:g}，批量 {config.batch_size}。",
+        "train_acc：边训练边统计（dropout 开着，原实验的方式）；train_acc_eval：每个 epoch 后用 eval 模式在训练集上评估。",
+    ]
+    device, data, result = start_mnist_experiment(name, config, device, seed, profile_name, notes)
     return config, data, result, device
 
 
@@ -146,14 +137,7 @@ def run_dropout(
     ``summary`` 有它们最后一个 epoch 的值（``final_*``）。
     """
     started = time.perf_counter()
-    if isinstance(variants, str):
-        variants = (variants,)
-    variants = tuple(variants)
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown or not variants:
-        raise ValueError(
-            f"未知的变体 {unknown or variants}。可选：{', '.join(VARIANTS)}（可以选多个）。"
-        )
+    variants = check_choices(variants, VARIANTS, "变体")
     if not (isinstance(model_cls, type) and issubclass(model_cls, torch.nn.Module)):
         raise TypeError(
             f"model_cls 应为 torch.nn.Module 的子类（用 model_cls(dropout_rate=p) 建网络），实际得到 {model_cls!r}。"
@@ -236,9 +220,7 @@ def run_dropout_seeds(
     """
     started = time.perf_counter()
     config, profile_name = resolve_profile_config("dropout", profile, config, DropoutConfig)
-    seed_list = tuple(config.seeds if seeds is None else seeds)
-    if len(seed_list) < 2 or len(set(seed_list)) != len(seed_list):
-        raise ValueError(f"seeds 应为至少两个不同的种子，例如 (0, 1, 2)，实际得到 {seed_list!r}。")
+    seed_list = check_seeds(config.seeds if seeds is None else seeds, minimum=2)
     config, data, result, device = _prepare(profile, config, seed_list[0], device, "dropout_seeds")
     result.notes.append(f"随机种子：{', '.join(map(str, seed_list))}。")
     rate = check_dropout_rate(config.dropout if dropout is None else dropout)
@@ -279,13 +261,12 @@ MLP_VARIANTS = {
 }
 
 
-def _check_seeds(seeds, minimum: int = 1) -> tuple[int, ...]:
-    seed_list = tuple(seeds)
-    if len(seed_list) < minimum or len(set(seed_list)) != len(seed_list):
-        raise ValueError(
-            f"seeds 应为至少 {minimum} 个不重复的种子，例如 (0, 1, 2, 3, 4)，实际得到 {seed_list!r}。"
-        )
-    return seed_list
+def _mlp_notes(config: DropoutMLPConfig, seed_list, dropout: str) -> list[str]:
+    """小数据 MLP 实验的说明：数据与网络的规模、``dropout`` 的用法、随机种子。"""
+    return [
+        f"只用 {config.n_train} 张训练图；两个 {config.hidden_dim} 宽的隐藏层；训练 {config.epochs} 个 epoch；{dropout}",
+        f"随机种子：{', '.join(map(str, seed_list))}。",
+    ]
 
 
 def _decay_weights(model: DropoutMLP, lam: float) -> None:
@@ -346,9 +327,6 @@ def _train_mlp(
     )
     history, _ = fit_classifier(model, data, spec, epoch_end=epoch_end)
     add_gaps(history)
-    history["gap_original_style"] = [
-        a - b for a, b in zip(history["train_acc"], history["test_acc"], strict=True)
-    ]
     summary = {
         "final_test_acc": history["test_acc"][-1],
         "final_test_loss": history["test_loss"][-1],
@@ -396,29 +374,17 @@ def run_dropout_mlp(
     """
     started = time.perf_counter()
     config, profile_name = resolve_profile_config("dropout_mlp", profile, config, DropoutMLPConfig)
-    if not callable(dropout_fn):
-        raise TypeError(f"dropout_fn 应是函数 dropout_fn(X, p)，实际得到 {dropout_fn!r}。")
-    if isinstance(variants, str):
-        variants = (variants,)
-    unknown = [v for v in variants if v not in MLP_VARIANTS]
-    if unknown or not variants:
-        raise ValueError(
-            f"未知的变体 {unknown or list(variants)}。可选：{', '.join(MLP_VARIANTS)}（可以选多个）。"
-        )
-    seed_list = _check_seeds(config.seeds if seeds is None else seeds)
-    device, data, result = start_mnist_experiment(
-        "dropout_mlp",
+    check_dropout_fn(dropout_fn)
+    variants = check_choices(variants, MLP_VARIANTS, "变体")
+    seed_list = check_seeds(config.seeds if seeds is None else seeds)
+    notes = _mlp_notes(
         config,
-        config.n_train,
-        device,
-        seed_list[0],
-        profile_name,
-        notes=[
-            f"只用 {config.n_train} 张训练图；两个 {config.hidden_dim} 宽的隐藏层；训练 {config.epochs} 个 epoch；"
-            f"dropout：输入 {config.input_dropout:g}，隐藏层 {config.hidden_dropout[0]:g} / {config.hidden_dropout[1]:g}"
-            "（Srivastava 等，2014 的做法）。",
-            f"随机种子：{', '.join(map(str, seed_list))}。",
-        ],
+        seed_list,
+        f"dropout：输入 {config.input_dropout:g}，隐藏层 {config.hidden_dropout[0]:g} / {config.hidden_dropout[1]:g}"
+        "（Srivastava 等，2014 的做法）。",
+    )
+    device, data, result = start_mnist_experiment(
+        "dropout_mlp", config, device, seed_list[0], profile_name, notes
     )
     recipe = (config.input_dropout, tuple(config.hidden_dropout))
     setups = {
@@ -481,28 +447,17 @@ def run_dropout_mlp_sweep(
     其中的 ``"none"`` 运行就是 p = 0 的运行，直接复用。
     """
     started = time.perf_counter()
-    given = config
     config, profile_name = resolve_profile_config("dropout_mlp", profile, config, DropoutMLPConfig)
-    if not callable(dropout_fn):
-        raise TypeError(f"dropout_fn 应是函数 dropout_fn(X, p)，实际得到 {dropout_fn!r}。")
-    seed_list = _check_seeds(config.seeds if seeds is None else seeds)
+    check_dropout_fn(dropout_fn)
+    seed_list = check_seeds(config.seeds if seeds is None else seeds)
     values = [check_dropout_rate(r) for r in (config.sweep_rates if rates is None else rates)]
     if not values or len(set(values)) != len(values) or any(r >= 1 for r in values):
         raise ValueError(
             f"rates 应为不重复、小于 1 的比例，例如 (0, 0.5, 0.9)，实际得到 {values!r}。"
         )
+    notes = _mlp_notes(config, seed_list, "两个隐藏层之后的 dropout 比例都为 p，输入不丢弃。")
     device, data, result = start_mnist_experiment(
-        "dropout_mlp_sweep",
-        config,
-        config.n_train,
-        device,
-        seed_list[0],
-        "custom" if given is not None else profile_name,
-        notes=[
-            f"只用 {config.n_train} 张训练图；两个 {config.hidden_dim} 宽的隐藏层；训练 {config.epochs} 个 epoch；"
-            "两个隐藏层之后的 dropout 比例都为 p，输入不丢弃。",
-            f"随机种子：{', '.join(map(str, seed_list))}。",
-        ],
+        "dropout_mlp_sweep", config, device, seed_list[0], profile_name, notes
     )
     reusable = {}
     if reuse is not None:

@@ -19,6 +19,7 @@ import torch
 
 from .. import settings
 from ..activations import ACTIVATIONS
+from ..checks import check_choices, check_seeds
 from ..forward_signal import INIT_SCHEMES, activation_spread, init_weights
 from ..metrics import activation_stats
 from ..models import Network, check_num_layers
@@ -174,16 +175,9 @@ def run_gradient_vanishing(
     names = check_activations(config.activations if activations is None else activations)
     depth = check_num_layers(config.num_layers if num_layers is None else num_layers)
     network_cls = check_network_cls(network_cls)
+    note = f"每个网络有 {depth} 个隐藏层（共 {depth + 2} 个线性层），优化器 {config.optimizer}，lr={config.lr:g}。"
     device, data, result = start_mnist_experiment(
-        "gradient_vanishing",
-        config,
-        config.n_train,
-        device,
-        seed,
-        profile_name,
-        notes=[
-            f"每个网络有 {depth} 个隐藏层（共 {depth + 2} 个线性层），优化器 {config.optimizer}，lr={config.lr:g}。"
-        ],
+        "gradient_vanishing", config, device, seed, profile_name, [note]
     )
     if network_cls is not Network:
         result.notes.append(f"网络：{network_cls.__qualname__}（{network_cls.__module__}）。")
@@ -235,16 +229,9 @@ def run_depth_sweep(
     if not depth_list:
         raise ValueError("depths 不能为空，例如 depths=(1, 2, 4, 8)。")
     depth_list = tuple(check_num_layers(d, "depths 中的每一项") for d in depth_list)
+    note = f"每个网络训练 {config.sweep_epochs} 个 epoch，优化器 {config.optimizer}，lr={config.lr:g}。"
     device, data, result = start_mnist_experiment(
-        "depth_sweep",
-        config,
-        config.n_train,
-        device,
-        seed,
-        profile_name,
-        notes=[
-            f"每个网络训练 {config.sweep_epochs} 个 epoch，优化器 {config.optimizer}，lr={config.lr:g}。"
-        ],
+        "depth_sweep", config, device, seed, profile_name, [note]
     )
     init_pairs = _check_inits(config.sweep_inits if inits is None else inits)
     reusable = _reusable(reuse, ("gradient_vanishing", "gradient_seeds"), config, device, data.info)
@@ -352,9 +339,7 @@ def run_gradient_seeds(
     config, profile_name = resolve_profile_config(
         "gradient_vanishing", profile, config, GradientConfig
     )
-    seed_list = tuple(config.seeds if seeds is None else seeds)
-    if not seed_list or len(set(seed_list)) != len(seed_list):
-        raise ValueError(f"seeds 应为不重复的随机种子，例如 (0, 1, 2, 3, 4)，实际得到 {seeds!r}。")
+    seed_list = check_seeds(config.seeds if seeds is None else seeds)
     specs = []
     for spec in config.seed_runs:
         activation, depth, init = spec
@@ -365,17 +350,12 @@ def run_gradient_seeds(
                 f"seed_runs 中的初始化方案 {init!r} 无效：应为 {', '.join(INIT_SCHEMES)}。"
             )
         specs.append((activation, depth, init))
+    note = (
+        f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}），每个种子训练 {len(specs)} 个网络，"
+        f"各 {config.sweep_epochs} 个 epoch，优化器 {config.optimizer}，lr={config.lr:g}。"
+    )
     device, data, result = start_mnist_experiment(
-        "gradient_seeds",
-        config,
-        config.n_train,
-        device,
-        seed_list[0],
-        profile_name,
-        notes=[
-            f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}），每个种子训练 {len(specs)} 个网络，"
-            f"各 {config.sweep_epochs} 个 epoch，优化器 {config.optimizer}，lr={config.lr:g}。"
-        ],
+        "gradient_seeds", config, device, seed_list[0], profile_name, [note]
     )
     reusable = _reusable(reuse, ("gradient_vanishing", "depth_sweep"), config, device, data.info)
     images = data.test_x[:n_images]
@@ -437,24 +417,14 @@ def run_init_gradients(
         "gradient_vanishing", profile, config, GradientConfig
     )
     depth = check_num_layers(depth)
-    inits = tuple(inits)
-    unknown = [i for i in inits if i not in INIT_GRADIENT_SCHEMES]
-    if unknown or not inits:
-        raise ValueError(
-            f"未知的初始化方案 {unknown or inits}。可选：{', '.join(INIT_GRADIENT_SCHEMES)}。"
-        )
-    seed_list = tuple(config.seeds if seeds is None else seeds)
+    inits = check_choices(inits, INIT_GRADIENT_SCHEMES, "初始化方案")
+    seed_list = check_seeds(config.seeds if seeds is None else seeds)
+    note = (
+        f"{depth} 个隐藏层的 ReLU 网络，未训练；训练集前 {n_images} 张图上的一次反向传播；"
+        f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}）。"
+    )
     device, data, result = start_mnist_experiment(
-        "init_gradients",
-        config,
-        config.n_train,
-        device,
-        seed_list[0],
-        profile_name,
-        notes=[
-            f"{depth} 个隐藏层的 ReLU 网络，未训练；训练集前 {n_images} 张图上的一次反向传播；"
-            f"{len(seed_list)} 个随机种子（{', '.join(map(str, seed_list))}）。"
-        ],
+        "init_gradients", config, device, seed_list[0], profile_name, [note]
     )
     x, y = data.train_x[:n_images], data.train_y[:n_images]
     for seed in seed_list:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .. import settings
+from ..checks import check_seeds
 from ..data import TensorLoader
 from ..profiles import L2Config
 from ..regularization import l1_penalty, l2_penalty
@@ -174,27 +175,17 @@ def _prepare(profile, config, seed, device, name):
 def _l2_run(
     config, data, lam, method, seed, experiment, epochs=None, penalty_fn=l2_penalty
 ) -> RunResult:
-    key = lambda_key(lam)
-    if method == "scratch":
-        run = _fit_linear(
-            config,
-            data,
-            seed=seed,
-            epochs=epochs or config.epochs,
-            experiment=experiment,
-            run=key,
-            penalty=(lambda w: lam * penalty_fn(w)) if lam > 0 else None,
-        )
-    else:
-        run = _fit_linear(
-            config,
-            data,
-            seed=seed,
-            epochs=epochs or config.epochs,
-            experiment=experiment,
-            run=key,
-            weight_decay=lam,
-        )
+    scratch = method == "scratch"
+    run = _fit_linear(
+        config,
+        data,
+        seed=seed,
+        epochs=epochs or config.epochs,
+        experiment=experiment,
+        run=lambda_key(lam),
+        weight_decay=0.0 if scratch else lam,
+        penalty=(lambda w: lam * penalty_fn(w)) if scratch and lam > 0 else None,
+    )
     run.params = {"lambda": lam, "method": method, "penalty": "l2"}
     return run
 
@@ -428,11 +419,7 @@ def run_l2_seeds(
     started = time.perf_counter()
     given = config
     config, _ = resolve_profile_config("l2", profile, config, L2Config)
-    seed_list = tuple(config.seeds if seeds is None else seeds)
-    if len(seed_list) < 2 or len(set(seed_list)) != len(seed_list):
-        raise ValueError(
-            f"seeds 应为至少两个不同的种子，例如 (0, 1, 2, 3, 4)，实际得到 {seed_list!r}。"
-        )
+    seed_list = check_seeds(config.seeds if seeds is None else seeds, minimum=2)
     values = [_check_lambda(lam) for lam in (config.sweep_lambdas if lambdas is None else lambdas)]
     if 0.0 not in values or len(values) < 2:
         raise ValueError(f"lambdas 应包含 0 和至少一个正数，例如 (0, 3, 30)，实际得到 {values!r}。")
@@ -480,11 +467,7 @@ def run_l1_vs_l2_seeds(
     started = time.perf_counter()
     given = config
     config, _ = resolve_profile_config("l2", profile, config, L2Config)
-    seed_list = tuple(config.seeds if seeds is None else seeds)
-    if len(seed_list) < 2 or len(set(seed_list)) != len(seed_list):
-        raise ValueError(
-            f"seeds 应为至少两个不同的种子，例如 (0, 1, 2, 3, 4)，实际得到 {seed_list!r}。"
-        )
+    seed_list = check_seeds(config.seeds if seeds is None else seeds, minimum=2)
     config, _, result = _prepare(profile, given, seed_list[0], device, "l1_vs_l2_seeds")
     lam1 = _check_lambda(config.l1_lambda, "l1_lambda")
     lam2 = _check_lambda(config.l1_l2_lambda, "l2_lambda")

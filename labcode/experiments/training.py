@@ -232,9 +232,9 @@ def load_mnist_tensors(
 
 
 def start_mnist_experiment(
-    name: str, config, n_train: int | None, device, seed: int, profile_name: str, notes: list[str]
+    name: str, config, device, seed: int, profile_name: str, notes: list[str]
 ):
-    """一个 MNIST 实验的开头：解析设备、加载数据（训练集前 ``n_train`` 张，测试集前 ``config.n_test`` 张，
+    """一个 MNIST 实验的开头：解析设备、加载数据（训练集前 ``config.n_train`` 张，测试集前 ``config.n_test`` 张，
     如果设置里有这一项），建好记录设置、所用数据、设备与种子的空结果对象。
 
     返回 ``(device, data, result)``。
@@ -242,7 +242,7 @@ def start_mnist_experiment(
     from .results import ExperimentResult
 
     device = settings.get_device(device)
-    data = load_mnist_tensors(n_train, device, getattr(config, "n_test", None))
+    data = load_mnist_tensors(config.n_train, device, getattr(config, "n_test", None))
     result = ExperimentResult(
         name, config, data.info, str(device), seed, profile_name, notes=list(notes)
     )

@@ -99,19 +99,24 @@ def dropout_helps_small_data_mlp(result, max_acc_loss: float = 0.005):
     return lower and kept, detail, values
 
 
+def _narrower_loss_gap(result, variant: str, label: str):
+    """每个种子上，``variant``（有 dropout）的损失差距比 ``"none"`` 小（后 1/3 个 epoch 的平均）；另列准确率差距。"""
+    runs, seeds = _by_variant(result, ("none", variant))
+    loss = {v: _tails(runs, v, seeds, "loss_gap") for v in ("none", variant)}
+    acc = {v: _tails(runs, v, seeds, "gap") for v in ("none", variant)}
+    passed, text = paired(_diffs(loss["none"], loss[variant]))
+    detail = (
+        f"{label}：无 dropout {_ms(loss['none'])}，有 dropout {_ms(loss[variant])}；无减有：{text}。"
+        f"准确率差距：{_ms(acc['none'], True)} 对 {_ms(acc[variant], True)}。"
+    )
+    return passed, detail, {"loss_gap": loss, "acc_gap": acc, "seeds": seeds}
+
+
 @lesson("dropout_mlp")
 def dropout_narrows_loss_gap(result):
     """小数据 MLP：每个种子上，有 dropout 时的损失差距（test_loss − train_loss_eval，后 1/3 个 epoch 的平均）
     都比没有时小。"""
-    runs, seeds = _by_variant(result, ("none", "dropout"))
-    gap = {v: _tails(runs, v, seeds, "loss_gap") for v in ("none", "dropout")}
-    acc_gap = {v: _tails(runs, v, seeds, "gap") for v in ("none", "dropout")}
-    passed, text = paired(_diffs(gap["none"], gap["dropout"]))
-    detail = (
-        f"损失差距（测试 − 训练，均为 eval 模式）：无 dropout {_ms(gap['none'])}，有 dropout {_ms(gap['dropout'])}；"
-        f"无减有：{text}。准确率差距：{_ms(acc_gap['none'], True)} 对 {_ms(acc_gap['dropout'], True)}。"
-    )
-    return passed, detail, {"loss_gap": gap, "acc_gap": acc_gap}
+    return _narrower_loss_gap(result, "dropout", "损失差距（测试 − 训练，均为 eval 模式）")
 
 
 @lesson("dropout_mlp", "dropout_seeds")
@@ -136,15 +141,7 @@ def original_train_accuracy_understates_with_dropout(result):
 def dropout_gap_over_seeds(result):
     """卷积网络（原实验的设置），跨随机种子：每个种子上，有 dropout 时的损失差距（test_loss − train_loss_eval，
     后 1/3 个 epoch 的平均）都比没有时小。quick 构建不运行它（卷积网络 5 个种子太慢），供自己运行时使用。"""
-    runs, seeds = _by_variant(result, ("none", "scratch"))
-    loss = {v: _tails(runs, v, seeds, "loss_gap") for v in ("none", "scratch")}
-    acc = {v: _tails(runs, v, seeds, "gap") for v in ("none", "scratch")}
-    passed, text = paired(_diffs(loss["none"], loss["scratch"]))
-    detail = (
-        f"损失差距：无 dropout {_ms(loss['none'])}，有 dropout {_ms(loss['scratch'])}；无减有：{text}。"
-        f"准确率差距：{_ms(acc['none'], True)} 对 {_ms(acc['scratch'], True)}。"
-    )
-    return passed, detail, {"loss_gap": loss, "acc_gap": acc, "seeds": seeds}
+    return _narrower_loss_gap(result, "scratch", "损失差距")
 
 
 def _by_rate(result):

@@ -70,14 +70,20 @@ def unregularized_model_overfits(result, train_fraction: float = 0.01):
     return fit_ok and worse, detail, values
 
 
+def _smaller_by(result, lam: float | None, key: str, factor: float):
+    """每个种子上 λ=0 与 λ=``lam`` 的 ``summary[key]``（默认初始化的梯度下降），以及配对比较
+    “λ=0 的减 ``factor`` 倍 λ=``lam`` 的”：返回 ``(λ, λ=0 的值, λ=lam 的值, 是否成立, 说明)``。"""
+    seeds = _seeds(result)
+    lam = _gd_lambda(result, seeds, lam)
+    at_zero, at_lam = ([_gd(result, s)[x].summary[key] for s in seeds] for x in (0.0, lam))
+    passed, text = paired([a - factor * b for a, b in zip(at_zero, at_lam, strict=True)])
+    return lam, at_zero, at_lam, passed, text
+
+
 @lesson("l2_seeds")
 def l2_shrinks_weights(result, lam: float = 3.0, factor: float = 3.0):
     """每个种子上，λ = ``lam``（原实验的 3）时的 ‖w‖₂ 都比 λ=0 时小 ``factor`` 倍以上。"""
-    seeds = _seeds(result)
-    lam = _gd_lambda(result, seeds, lam)
-    n0 = [_gd(result, s)[0.0].summary["w_norm"] for s in seeds]
-    n1 = [_gd(result, s)[lam].summary["w_norm"] for s in seeds]
-    passed, text = paired([a - factor * b for a, b in zip(n0, n1, strict=True)])
+    lam, n0, n1, passed, text = _smaller_by(result, lam, "w_norm", factor)
     detail = f"‖w‖₂：λ=0 时 {_mean_sd(n0)}，λ={lam:g} 时 {_mean_sd(n1)}；λ=0 的范数减 {factor:g} 倍 λ={lam:g} 的范数：{text}。"
     return passed, detail, {"norm_unregularized": n0, "norm_regularized": n1, "lambda": lam}
 
@@ -85,11 +91,7 @@ def l2_shrinks_weights(result, lam: float = 3.0, factor: float = 3.0):
 @lesson("l2_seeds")
 def l2_reduces_test_loss(result, lam: float = 3.0, factor: float = 3.0):
     """每个种子上，λ = ``lam`` 时（默认初始化、同样的 epoch 数）的测试损失都比 λ=0 时小 ``factor`` 倍以上。"""
-    seeds = _seeds(result)
-    lam = _gd_lambda(result, seeds, lam)
-    t0 = [_gd(result, s)[0.0].summary["final_test_loss"] for s in seeds]
-    t1 = [_gd(result, s)[lam].summary["final_test_loss"] for s in seeds]
-    passed, text = paired([a - factor * b for a, b in zip(t0, t1, strict=True)])
+    lam, t0, t1, passed, text = _smaller_by(result, lam, "final_test_loss", factor)
     detail = (
         f"测试损失：λ=0 时 {_mean_sd(t0)}，λ={lam:g} 时 {_mean_sd(t1)}；"
         f"λ=0 的测试损失减 {factor:g} 倍 λ={lam:g} 的：{text}。"
