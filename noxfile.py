@@ -109,13 +109,8 @@ PARALLEL = ("-n", "2", "--dist", "loadfile", "--no-loadscope-reorder")
 def tests(session: nox.Session) -> None:
     """The fast loop: every test except ``slow`` and ``browser`` (under a minute on 2 cores)."""
     env = lab_env(session)
-    session.run(
-        _bin("python"),
-        *("-m", "pytest", *PARALLEL, "-m", FAST),
-        *session.posargs,
-        env=env,
-        external=True,
-    )
+    pytest = (_bin("python"), "-m", "pytest", *PARALLEL)
+    session.run(*pytest, "-m", FAST, *session.posargs, env=env, external=True)
 
 
 @nox.session(venv_backend="none")

@@ -25,8 +25,9 @@ def pytest_collection_modifyitems(config, items):
         return
     site_files = [i.path for i in items if SITE_FIXTURES & set(getattr(i, "fixturenames", ()))]
     if site_files:
-        rank = {site_files[0]: 0, **{path: 2 for path in site_files[1:] if path != site_files[0]}}
-        items.sort(key=lambda item: rank.get(item.path, 1))  # stable: file order kept within a rank
+        first = site_files[0]
+        # stable sort: the file order is kept within each rank
+        items.sort(key=lambda i: 0 if i.path == first else 2 if i.path in site_files else 1)
 
 
 @pytest.fixture

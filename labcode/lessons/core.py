@@ -116,11 +116,6 @@ class Rule:
 REGISTRY: dict[str, Rule] = {}
 
 
-def require(result, kinds: tuple[str, ...], runs: tuple[str, ...] = ()) -> None:
-    """``result`` 须是 ``kinds`` 之一的实验结果，且含有运行 ``runs``，否则抛出中文的 ``ValueError``。"""
-    require_experiment(result, kinds, runs=runs)
-
-
 def lesson(
     *kinds: str,
     runs: tuple[str, ...] = (),
@@ -138,7 +133,7 @@ def lesson(
         def check(result, *args, **kwargs) -> Lesson:
             try:
                 if kinds:
-                    require(result, kinds, runs)
+                    require_experiment(result, kinds, runs=runs)
                 passed, detail, values = fn(result, *args, **kwargs)
             except ValueError as error:
                 raise ValueError(f"结论 {name}：{error}") from None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..experiments.results import require_experiment
 from ..stats import mean_sd
-from .core import fmt, lesson, paired, pct, pp, require
+from .core import fmt, lesson, paired, pct, pp
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments.results import RunResult
@@ -229,7 +230,7 @@ def fixed_epoch_sweep_measures_decay(result, slow: float = 2.0, close: float = 0
 @lesson("l2", "lambda_sweep", auto=False)
 def weight_decay_matches_scratch(scratch, weight_decay, atol: float = 1e-5):
     """同一种子下，手写 ``λ·l2_penalty(w)`` 与 ``SGD(weight_decay=λ)`` 得到的权重逐元素相差不超过 ``atol``。"""
-    require(weight_decay, ("l2", "lambda_sweep"), tuple(scratch.runs))
+    require_experiment(weight_decay, ("l2", "lambda_sweep"), runs=tuple(scratch.runs))
     worst, worst_loss = 0.0, 0.0
     for key, run in scratch.runs.items():
         other = weight_decay[key]
